@@ -1,0 +1,198 @@
+package agent
+
+import (
+	"context"
+	"crypto"
+	"time"
+)
+
+// Agent is what a client asks of trust-agent. The agent in this package
+// implements it over hardware KeyStores; socket.Client implements it over a
+// connection, so code above the socket cannot tell the two apart.
+//
+// All methods are safe to call from multiple goroutines.
+type Agent interface {
+	// List returns every key the agent holds, across all backends.
+	List(ctx context.Context) ([]KeyInfo, error)
+	// Sign signs TUF metadata (or nothing: see Policy) with the key
+	// req.KeyID. The signature is in TUF's format: ECDSA raw r||s over
+	// SHA-256 of req.Data, RSA-PSS with SHA-256 and a 32-byte salt.
+	Sign(ctx context.Context, req SignRequest) (Signature, error)
+	// CertifyRoot makes (or returns the stored) self-signed X.509
+	// certificate for a root key and a repository, as notary's root.json
+	// carries root keys: subject CN = the repository name. The agent builds
+	// the certificate itself, so a root key never signs a digest it cannot see.
+	CertifyRoot(ctx context.Context, req CertifyRequest) ([]byte, error)
+	// Generate makes a new key on hardware.
+	Generate(ctx context.Context, req GenerateRequest) (KeyInfo, error)
+	// Import moves a software private key into hardware as a sensitive,
+	// non-extractable object. The caller forgets its copy.
+	Import(ctx context.Context, req ImportRequest) (KeyInfo, error)
+	// Lock logs every backend out and forgets every PIN.
+	Lock(ctx context.Context) error
+	// Unlock logs one locked backend in. With req.Backend empty it means the
+	// only locked backend; more than one is an error naming them.
+	Unlock(ctx context.Context, req UnlockRequest) error
+	// Status reports the backends, their keys and counters.
+	Status(ctx context.Context) (Status, error)
+}
+
+// Role is the DCT role a key serves.
+type Role string
+
+const (
+	RoleRoot       Role = "root"
+	RoleTargets    Role = "targets"
+	RoleSnapshot   Role = "snapshot"
+	RoleDelegation Role = "delegation"
+)
+
+// Valid reports whether r is one of the roles above.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleRoot, RoleTargets, RoleSnapshot, RoleDelegation:
+		return true
+	}
+	return false
+}
+
+// Algorithm names follow notary's key types.
+const (
+	AlgorithmECDSA = "ecdsa"
+	AlgorithmRSA   = "rsa"
+)
+
+// KeyMeta is what the token alone must say about a key: backends store it
+// with the key (a PKCS#11 label, a PIV certificate subject), never on disk.
+type KeyMeta struct {
+	Role Role   `json:"role"`
+	Name string `json:"name,omitempty"` // signer name for delegations, else a label
+	GUN  string `json:"gun,omitempty"`  // repository the key is bound to; empty for root and delegation keys
+}
+
+// KeyInfo describes a key. It carries no private material.
+type KeyInfo struct {
+	ID string `json:"id"` // notary's canonical key ID (hex SHA-256 of the canonical public key)
+	KeyMeta
+	Algorithm string `json:"algorithm"`       // AlgorithmECDSA or AlgorithmRSA
+	PublicKey []byte `json:"public_key"`      // PKIX DER
+	Location  string `json:"location"`        // where the key lives, e.g. a PKCS#11 URI with id=
+	Backend   string `json:"backend"`         // the backend's name, as in Status
+	Certs     []Cert `json:"certs,omitempty"` // root certificates stored beside the key
+}
+
+// Cert is a root certificate stored beside its key, one per repository.
+type Cert struct {
+	GUN string `json:"gun"`
+	DER []byte `json:"der"`
+}
+
+// SignRequest asks for one TUF signature.
+type SignRequest struct {
+	KeyID string `json:"key_id"`
+	// GUN and Role say what the client believes it signs (e.g.
+	// "docker.io/library/alpine", "targets/releases"). The policy checks them
+	// against the key's binding and against what Data shows.
+	GUN  string `json:"gun"`
+	Role string `json:"role"`
+	// Data is the canonical JSON of the metadata's "signed" object: exactly
+	// the bytes notary signs.
+	Data []byte `json:"data"`
+}
+
+// Signature is a TUF signature.
+type Signature struct {
+	KeyID     string `json:"key_id"`
+	Method    string `json:"method"` // notary's signature method: "ecdsa" or "rsapss"
+	Signature []byte `json:"sig"`
+}
+
+// CertifyRequest asks for a root certificate.
+type CertifyRequest struct {
+	KeyID     string    `json:"key_id"`
+	GUN       string    `json:"gun"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+}
+
+// GenerateRequest asks for a new key.
+type GenerateRequest struct {
+	KeyMeta
+	Algorithm string `json:"algorithm"` // default AlgorithmECDSA (P-256)
+	Bits      int    `json:"bits"`      // RSA only: 3072 (default) or 4096
+	Backend   string `json:"backend"`   // which backend; empty means the first unlocked one
+}
+
+// ImportRequest carries a private key to move into hardware.
+type ImportRequest struct {
+	KeyMeta
+	PKCS8   []byte `json:"pkcs8"` // PKCS#8 DER, unencrypted: the client decrypted it
+	Backend string `json:"backend"`
+}
+
+// UnlockRequest carries a PIN.
+type UnlockRequest struct {
+	Backend string `json:"backend"`
+	PIN     []byte `json:"pin"`
+}
+
+// Status is a snapshot of the agent.
+type Status struct {
+	PID        int             `json:"pid"`
+	Started    time.Time       `json:"started"`
+	Locked     bool            `json:"locked"` // true when any backend is locked
+	Signatures uint64          `json:"signatures"`
+	Refusals   uint64          `json:"refusals"`
+	LockAt     time.Time       `json:"lock_at,omitzero"` // when --lifetime locks the agent
+	Backends   []BackendStatus `json:"backends"`
+}
+
+// BackendStatus describes one token or card.
+type BackendStatus struct {
+	Name   string `json:"name"`
+	Kind   string `json:"kind"` // "pkcs11" or "piv"
+	Locked bool   `json:"locked"`
+	Keys   int    `json:"keys"`
+	Error  string `json:"error,omitempty"` // why the backend is unavailable, if it is
+}
+
+// KeyStore is a hardware backend: a PKCS#11 token or a PIV card. It hands
+// out keys as crypto.Signers; the agent never sees a module, session or slot.
+//
+// Implementations must be safe for concurrent use.
+type KeyStore interface {
+	// Name identifies the backend (a PKCS#11 URI without secrets, "piv:serial=N").
+	Name() string
+	// Kind is "pkcs11" or "piv".
+	Kind() string
+	// Keys lists the keys on the backend. It works while locked where the
+	// hardware allows reading public objects.
+	Keys() ([]Key, error)
+	// Generate makes a key on the hardware.
+	Generate(meta KeyMeta, algorithm string, bits int) (Key, error)
+	// Import stores priv (*ecdsa.PrivateKey or *rsa.PrivateKey) as a
+	// sensitive, non-extractable object.
+	Import(meta KeyMeta, priv crypto.Signer) (Key, error)
+	// StoreCertificate keeps a root certificate beside key id.
+	StoreCertificate(id []byte, gun string, der []byte) error
+	// Login logs in with pin. A wrong PIN returns *PINError.
+	Login(pin []byte) error
+	// Logout logs out and forgets the PIN.
+	Logout() error
+	// Locked reports whether signing needs Login first.
+	Locked() bool
+	Close() error
+}
+
+// Key is a key on a backend.
+type Key struct {
+	// Signer signs digests as crypto.Signer does: ECDSA in ASN.1 DER,
+	// RSA PKCS#1 v1.5 or PSS according to opts.
+	crypto.Signer
+	// Handle is the backend's own identifier for the key (a CKA_ID, a PIV
+	// slot); opaque to the agent, passed back to StoreCertificate.
+	Handle   []byte
+	Meta     KeyMeta
+	Location string
+	Certs    []Cert
+}
