@@ -1,0 +1,40 @@
+package agent
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// labelPrefix marks objects trust-agent made, so keys of other applications
+// on a shared token are left alone.
+const labelPrefix = "dct"
+
+// namePattern is docker's rule for signer names, used for every key name.
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// ValidName reports whether name follows docker's rule ^[a-z0-9][a-z0-9_-]*$.
+func ValidName(name string) bool { return namePattern.MatchString(name) }
+
+// Label encodes m as the string a backend stores with the key (a PKCS#11
+// CKA_LABEL, a PIV certificate's CN): "dct:ROLE:NAME:GUN". The GUN comes
+// last because it may itself contain ':' (host:port/repo).
+func (m KeyMeta) Label() string {
+	return strings.Join([]string{labelPrefix, string(m.Role), m.Name, m.GUN}, ":")
+}
+
+// ParseLabel decodes a Label. It fails for objects trust-agent did not make.
+func ParseLabel(label string) (KeyMeta, error) {
+	parts := strings.SplitN(label, ":", 4)
+	if len(parts) != 4 || parts[0] != labelPrefix {
+		return KeyMeta{}, fmt.Errorf("agent: label %q is not a trust-agent key label", label)
+	}
+	m := KeyMeta{Role: Role(parts[1]), Name: parts[2], GUN: parts[3]}
+	if !m.Role.Valid() {
+		return KeyMeta{}, fmt.Errorf("agent: label %q has unknown role %q", label, parts[1])
+	}
+	if m.Name != "" && !ValidName(m.Name) {
+		return KeyMeta{}, fmt.Errorf("agent: label %q has an invalid name", label)
+	}
+	return m, nil
+}
