@@ -1,0 +1,38 @@
+// Package agent is trust-agent's core: a registry of hardware-held keys
+// that signs Docker Content Trust (TUF) metadata under a policy, locks and
+// unlocks its backends, and writes an audit line for every request.
+//
+// # What
+//
+// Agent is the one interface on both sides of the socket: Keyring
+// implements it over KeyStores (PKCS#11 tokens, PIV cards), and
+// socket.Client implements it over a connection. A KeyStore hands out keys
+// as crypto.Signers plus the metadata (role, name, repository) that it keeps
+// on the hardware itself, so a restarted agent knows every key from the
+// token alone. This package imports no backend and no notary code.
+//
+// # Policy
+//
+// The agent is not a signing oracle. Sign accepts only canonical TUF
+// metadata (compact JSON with sorted keys, as notary's encoder writes it)
+// whose type fits the key's role: Targets for repository and delegation
+// keys, Snapshot for snapshot keys, Root for root keys, and then only when
+// every root certificate in it names the repository being signed. A
+// repository or snapshot key signs only for the repository it is bound to.
+// Root keys never sign a bare digest: CertifyRoot builds the self-signed
+// certificate inside the agent. Timestamp metadata is never signed here:
+// the Notary server holds that key.
+//
+// # Concurrency
+//
+// All Keyring methods are safe for concurrent use. The key index is behind
+// a read-write lock; signatures run in parallel and backends serialise per
+// device as they must.
+//
+// # Security
+//
+// Lock logs every backend out and the backend forgets its PIN; a Lifetime
+// locks the agent that long after each unlock. Every request, served or
+// refused, is written to the Auditor before the reply, and a request whose
+// audit line cannot be written fails.
+package agent

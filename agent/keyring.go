@@ -1,0 +1,500 @@
+package agent
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configure New.
+type Options struct {
+	// Stores are the hardware backends, in the order Generate prefers them.
+	Stores []KeyStore
+	// Audit records every request; nil records nothing.
+	Audit Auditor
+	// Lifetime, when positive, locks the agent that long after each unlock
+	// (and after New when a backend starts unlocked).
+	Lifetime time.Duration
+	// Now is the clock; nil means time.Now. Tests set it.
+	Now func() time.Time
+}
+
+// Keyring is the agent: a registry of hardware keys with policy, lock and
+// audit. It implements Agent.
+//
+// All methods are safe to call from multiple goroutines. Signatures run in
+// parallel; backends serialise per device as they need to.
+type Keyring struct {
+	opts    Options
+	started time.Time
+
+	mu      sync.RWMutex
+	entries map[string]*entry // by canonical key ID and by every root-certificate ID
+	list    []*entry          // each key once, in backend order
+	errs    map[KeyStore]error
+	lockAt  time.Time
+	timer   *time.Timer
+
+	signatures atomic.Uint64
+	refusals   atomic.Uint64
+}
+
+var _ Agent = (*Keyring)(nil)
+
+type entry struct {
+	info  KeyInfo
+	key   Key
+	store KeyStore
+}
+
+// New returns an agent over opts.Stores. It reads every store's keys once;
+// a store that fails is reported by Status and retried on the next List.
+func New(opts Options) *Keyring {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	k := &Keyring{opts: opts, started: opts.Now()}
+	k.mu.Lock()
+	k.refreshLocked()
+	k.armLifetimeLocked()
+	k.mu.Unlock()
+	return k
+}
+
+// refreshLocked rebuilds the index from the stores. Caller holds mu.
+func (k *Keyring) refreshLocked() {
+	k.entries = map[string]*entry{}
+	k.list = nil
+	k.errs = map[KeyStore]error{}
+	for _, s := range k.opts.Stores {
+		keys, err := s.Keys()
+		if err != nil {
+			k.errs[s] = err
+			continue
+		}
+		for _, key := range keys {
+			e, err := newEntry(s, key)
+			if err != nil {
+				k.errs[s] = err
+				continue
+			}
+			k.addLocked(e)
+		}
+	}
+}
+
+func (k *Keyring) addLocked(e *entry) {
+	k.list = append(k.list, e)
+	k.entries[e.info.ID] = e
+	for _, c := range e.info.Certs {
+		k.entries[certKeyID(e.info.Algorithm, c.DER)] = e
+	}
+}
+
+func newEntry(s KeyStore, key Key) (*entry, error) {
+	id, alg, der, err := publicKeyID(key.Public())
+	if err != nil {
+		return nil, fmt.Errorf("agent: key at %s: %w", key.Location, err)
+	}
+	return &entry{store: s, key: key, info: KeyInfo{
+		ID: id, KeyMeta: key.Meta, Algorithm: alg, PublicKey: der,
+		Location: key.Location, Backend: s.Name(), Certs: key.Certs,
+	}}, nil
+}
+
+// lookup finds a key by canonical or certificate ID, re-reading the stores
+// once on a miss: a card may have been plugged in since.
+func (k *Keyring) lookup(id string) (*entry, error) {
+	k.mu.RLock()
+	e, ok := k.entries[id]
+	k.mu.RUnlock()
+	if ok {
+		return e, nil
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if e, ok := k.entries[id]; ok {
+		return e, nil
+	}
+	k.refreshLocked()
+	if e, ok := k.entries[id]; ok {
+		return e, nil
+	}
+	return nil, fmt.Errorf("%w: no key with ID %s; run `trust-agent key list` to see the agent's keys", ErrNotFound, shortID(id))
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12] + "…"
+	}
+	return id
+}
+
+// List returns every key, re-reading the stores.
+func (k *Keyring) List(ctx context.Context) ([]KeyInfo, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.refreshLocked()
+	out := make([]KeyInfo, 0, len(k.list))
+	for _, e := range k.list {
+		out = append(out, e.info)
+	}
+	return out, nil
+}
+
+// Sign checks the policy, signs, and records the request.
+func (k *Keyring) Sign(ctx context.Context, req SignRequest) (Signature, error) {
+	ev := k.event(ctx, "sign")
+	ev.KeyID, ev.Role, ev.GUN = req.KeyID, req.Role, req.GUN
+	sig, md, err := k.sign(req)
+	if md.Type != "" {
+		ev.Metadata = &md
+	}
+	if err := k.record(ev, err); err != nil {
+		return Signature{}, err
+	}
+	return sig, nil
+}
+
+func (k *Keyring) sign(req SignRequest) (Signature, Metadata, error) {
+	e, err := k.lookup(req.KeyID)
+	if err != nil {
+		return Signature{}, Metadata{}, err
+	}
+	md, err := checkPolicy(e.info.KeyMeta, req)
+	if err != nil {
+		return Signature{}, md, err
+	}
+	if e.store.Locked() {
+		return Signature{}, md, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
+	}
+	sig, method, err := signTUF(e.key, req.Data)
+	if err != nil {
+		return Signature{}, md, err
+	}
+	return Signature{KeyID: e.info.ID, Method: method, Signature: sig}, md, nil
+}
+
+// CertifyRoot returns the root certificate for req.GUN, making and storing
+// it beside the key when there is none still valid.
+func (k *Keyring) CertifyRoot(ctx context.Context, req CertifyRequest) ([]byte, error) {
+	ev := k.event(ctx, "certify-root")
+	ev.KeyID, ev.Role, ev.GUN = req.KeyID, string(RoleRoot), req.GUN
+	der, err := k.certifyRoot(req)
+	if err := k.record(ev, err); err != nil {
+		return nil, err
+	}
+	return der, nil
+}
+
+func (k *Keyring) certifyRoot(req CertifyRequest) ([]byte, error) {
+	e, err := k.lookup(req.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	if e.info.Role != RoleRoot {
+		return nil, &DeniedError{Reason: fmt.Sprintf("key %s is a %s key, not a root key", shortID(e.info.ID), e.info.Role)}
+	}
+	if !ValidGUN(req.GUN) {
+		return nil, &DeniedError{Reason: fmt.Sprintf("%q is not a repository name", req.GUN)}
+	}
+	now := k.opts.Now()
+	for _, c := range e.info.Certs {
+		if c.GUN != req.GUN {
+			continue
+		}
+		if cert, err := x509.ParseCertificate(c.DER); err == nil && now.Before(cert.NotAfter) {
+			return c.DER, nil
+		}
+	}
+	if e.store.Locked() {
+		return nil, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
+	}
+	der, err := rootCertificate(e.key, req.GUN, req.NotBefore, req.NotAfter, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.store.StoreCertificate(e.key.Handle, req.GUN, der); err != nil {
+		return nil, fmt.Errorf("agent: storing the root certificate for %s: %w", req.GUN, err)
+	}
+	k.mu.Lock()
+	k.refreshLocked()
+	k.mu.Unlock()
+	return der, nil
+}
+
+// Generate makes a key on the chosen backend.
+func (k *Keyring) Generate(ctx context.Context, req GenerateRequest) (KeyInfo, error) {
+	ev := k.event(ctx, "generate")
+	ev.Role, ev.GUN = string(req.Role), req.GUN
+	info, err := k.addKey(req.KeyMeta, req.Backend, func(s KeyStore) (Key, error) {
+		alg := req.Algorithm
+		if alg == "" {
+			alg = AlgorithmECDSA
+		}
+		switch {
+		case alg == AlgorithmECDSA && req.Bits == 0:
+		case alg == AlgorithmRSA && (req.Bits == 0 || req.Bits == 3072 || req.Bits == 4096):
+		default:
+			return Key{}, fmt.Errorf("%w: algorithm %q with %d bits; use ecdsa (P-256) or rsa with 3072 or 4096 bits", ErrInvalidRequest, alg, req.Bits)
+		}
+		return s.Generate(req.KeyMeta, alg, req.Bits)
+	})
+	ev.KeyID = info.ID
+	if err := k.record(ev, err); err != nil {
+		return KeyInfo{}, err
+	}
+	return info, nil
+}
+
+// Import moves a PKCS#8 private key into the chosen backend.
+func (k *Keyring) Import(ctx context.Context, req ImportRequest) (KeyInfo, error) {
+	ev := k.event(ctx, "import")
+	ev.Role, ev.GUN = string(req.Role), req.GUN
+	info, err := k.addKey(req.KeyMeta, req.Backend, func(s KeyStore) (Key, error) {
+		priv, err := x509.ParsePKCS8PrivateKey(req.PKCS8)
+		if err != nil {
+			return Key{}, fmt.Errorf("%w: the key is not PKCS#8: %v", ErrInvalidRequest, err)
+		}
+		switch p := priv.(type) {
+		case *ecdsa.PrivateKey:
+			return s.Import(req.KeyMeta, p)
+		case *rsa.PrivateKey:
+			return s.Import(req.KeyMeta, p)
+		}
+		return Key{}, fmt.Errorf("%w: %T keys are not supported; use ECDSA or RSA", ErrInvalidRequest, priv)
+	})
+	ev.KeyID = info.ID
+	if err := k.record(ev, err); err != nil {
+		return KeyInfo{}, err
+	}
+	return info, nil
+}
+
+func (k *Keyring) addKey(meta KeyMeta, backend string, make func(KeyStore) (Key, error)) (KeyInfo, error) {
+	if err := validateMeta(meta); err != nil {
+		return KeyInfo{}, err
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.refreshLocked()
+	if meta.Role == RoleDelegation {
+		for _, e := range k.list {
+			if e.info.Role == RoleDelegation && e.info.Name == meta.Name {
+				return KeyInfo{}, fmt.Errorf("%w: a delegation key named %s already exists (ID %s)", ErrInvalidRequest, meta.Name, e.info.ID)
+			}
+		}
+	}
+	s, err := k.pickStore(backend, false)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	key, err := make(s)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	e, err := newEntry(s, key)
+	if err != nil {
+		return KeyInfo{}, err
+	}
+	k.addLocked(e)
+	return e.info, nil
+}
+
+func validateMeta(m KeyMeta) error {
+	if !m.Role.Valid() {
+		return fmt.Errorf("%w: unknown role %q; use root, targets, snapshot or delegation", ErrInvalidRequest, m.Role)
+	}
+	if !ValidName(m.Name) {
+		return fmt.Errorf("%w: key name %q must match ^[a-z0-9][a-z0-9_-]*$", ErrInvalidRequest, m.Name)
+	}
+	switch m.Role {
+	case RoleTargets, RoleSnapshot:
+		if !ValidGUN(m.GUN) {
+			return fmt.Errorf("%w: a %s key is bound to a repository; %q is not a repository name", ErrInvalidRequest, m.Role, m.GUN)
+		}
+	default:
+		if m.GUN != "" {
+			return fmt.Errorf("%w: a %s key is not bound to a repository", ErrInvalidRequest, m.Role)
+		}
+	}
+	return nil
+}
+
+// pickStore chooses a backend by name, or the first one fit for the job:
+// unlocked for making keys, locked for Unlock. Caller holds mu.
+func (k *Keyring) pickStore(name string, wantLocked bool) (KeyStore, error) {
+	if len(k.opts.Stores) == 0 {
+		return nil, fmt.Errorf("%w: the agent has no backends; start it with --pkcs11 URI or --piv SERIAL", ErrDeviceUnavailable)
+	}
+	if name != "" {
+		for _, s := range k.opts.Stores {
+			if s.Name() == name {
+				return s, nil
+			}
+		}
+		return nil, fmt.Errorf("%w: no backend named %s; run `trust-agent status` to see them", ErrNotFound, name)
+	}
+	var fit []string
+	var first KeyStore
+	for _, s := range k.opts.Stores {
+		if s.Locked() == wantLocked {
+			if first == nil {
+				first = s
+			}
+			fit = append(fit, s.Name())
+		}
+	}
+	switch {
+	case first == nil && wantLocked:
+		return nil, fmt.Errorf("%w: no backend is locked", ErrInvalidRequest)
+	case first == nil:
+		return nil, fmt.Errorf("%w: every backend is locked; run `trust-agent unlock`", ErrLocked)
+	case wantLocked && len(fit) > 1:
+		return nil, fmt.Errorf("%w: %d backends are locked (%s); name one", ErrInvalidRequest, len(fit), strings.Join(fit, ", "))
+	}
+	return first, nil
+}
+
+// Lock logs every backend out.
+func (k *Keyring) Lock(ctx context.Context) error {
+	err := k.lock()
+	return k.record(k.event(ctx, "lock"), err)
+}
+
+func (k *Keyring) lock() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.timer != nil {
+		k.timer.Stop()
+		k.timer = nil
+	}
+	k.lockAt = time.Time{}
+	var errs []error
+	for _, s := range k.opts.Stores {
+		if err := s.Logout(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Unlock logs one backend in.
+func (k *Keyring) Unlock(ctx context.Context, req UnlockRequest) error {
+	ev := k.event(ctx, "unlock")
+	err := k.unlock(req)
+	return k.record(ev, err)
+}
+
+func (k *Keyring) unlock(req UnlockRequest) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s, err := k.pickStore(req.Backend, true)
+	if err != nil {
+		return err
+	}
+	if len(req.PIN) == 0 {
+		return fmt.Errorf("%w: empty PIN", ErrInvalidRequest)
+	}
+	if err := s.Login(req.PIN); err != nil {
+		return err
+	}
+	k.refreshLocked()
+	k.armLifetimeLocked()
+	return nil
+}
+
+// armLifetimeLocked (re)starts the --lifetime timer. Caller holds mu.
+func (k *Keyring) armLifetimeLocked() {
+	if k.opts.Lifetime <= 0 {
+		return
+	}
+	if k.timer != nil {
+		k.timer.Stop()
+	}
+	k.lockAt = k.opts.Now().Add(k.opts.Lifetime)
+	k.timer = time.AfterFunc(k.opts.Lifetime, func() {
+		_ = k.record(Event{Time: k.opts.Now(), Op: "lock", Error: "lifetime expired"}, k.lock())
+	})
+}
+
+// Status reports the backends and counters.
+func (k *Keyring) Status(ctx context.Context) (Status, error) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	st := Status{
+		PID: os.Getpid(), Started: k.started, LockAt: k.lockAt,
+		Signatures: k.signatures.Load(), Refusals: k.refusals.Load(),
+	}
+	for _, s := range k.opts.Stores {
+		bs := BackendStatus{Name: s.Name(), Kind: s.Kind(), Locked: s.Locked()}
+		for _, e := range k.list {
+			if e.store == s {
+				bs.Keys++
+			}
+		}
+		if err := k.errs[s]; err != nil {
+			bs.Error = err.Error()
+		}
+		st.Locked = st.Locked || bs.Locked
+		st.Backends = append(st.Backends, bs)
+	}
+	return st, nil
+}
+
+// Close closes every backend.
+func (k *Keyring) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.timer != nil {
+		k.timer.Stop()
+	}
+	var errs []error
+	for _, s := range k.opts.Stores {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (k *Keyring) event(ctx context.Context, op string) Event {
+	ev := Event{Time: k.opts.Now().UTC(), Op: op}
+	if p, ok := PeerFrom(ctx); ok {
+		ev.Peer = &p
+	}
+	return ev
+}
+
+// record writes ev with the outcome err and returns err, or the audit
+// failure when the log cannot be written: a request the log cannot show
+// does not succeed.
+func (k *Keyring) record(ev Event, err error) error {
+	ev.Result = "ok"
+	if err != nil {
+		ev.Result, ev.Error = "refused", err.Error()
+	}
+	if ev.Op == "sign" {
+		if err == nil {
+			k.signatures.Add(1)
+		} else {
+			k.refusals.Add(1)
+		}
+	}
+	if k.opts.Audit != nil {
+		if aerr := k.opts.Audit.Record(ev); aerr != nil {
+			return errors.Join(err, fmt.Errorf("agent: refusing: %w", aerr))
+		}
+	}
+	return err
+}
+
+// compile-time check that keys keep the crypto.Signer contract.
+var _ crypto.Signer = Key{}

@@ -1,0 +1,173 @@
+package agent
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+const gun = "example.com/team/app"
+
+func targetsJSON(targets ...string) string {
+	sort.Strings(targets) // canonical JSON sorts object keys
+	var b strings.Builder
+	b.WriteString(`{"_type":"Targets","delegations":{"keys":{},"roles":[]},"expires":"2029-01-01T00:00:00Z","targets":{`)
+	for i, t := range targets {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`"` + t + `":{"hashes":{"sha256":"AAAA"},"length":10}`)
+	}
+	b.WriteString(`},"version":3}`)
+	return b.String()
+}
+
+func rootJSON(t *testing.T, cn string) string {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	return `{"_type":"Root","consistent_snapshot":false,"expires":"2035-01-01T00:00:00Z","keys":{"abc":{"keytype":"ecdsa-x509","keyval":{"private":null,"public":"` +
+		pub + `"}}},"roles":{"root":{"keyids":["abc"],"threshold":1}},"version":1}`
+}
+
+func TestPolicy(t *testing.T) {
+	root := rootJSON(t, gun)
+	otherRoot := rootJSON(t, "example.com/other/app")
+	snapshot := `{"_type":"Snapshot","expires":"2029-01-01T00:00:00Z","meta":{},"version":2}`
+	timestamp := `{"_type":"Timestamp","expires":"2029-01-01T00:00:00Z","meta":{},"version":2}`
+	tests := []struct {
+		name   string
+		meta   KeyMeta
+		req    SignRequest
+		denied string // substring of the refusal; empty means allowed
+	}{
+		{"delegation signs releases", KeyMeta{Role: RoleDelegation, Name: "jeff"},
+			SignRequest{GUN: gun, Role: "targets/releases", Data: []byte(targetsJSON("v1"))}, ""},
+		{"delegation signs its own role", KeyMeta{Role: RoleDelegation, Name: "jeff"},
+			SignRequest{GUN: gun, Role: "targets/jeff", Data: []byte(targetsJSON())}, ""},
+		{"delegation refuses top-level targets", KeyMeta{Role: RoleDelegation, Name: "jeff"},
+			SignRequest{GUN: gun, Role: "targets", Data: []byte(targetsJSON())}, "targets/<name>"},
+		{"delegation refuses root", KeyMeta{Role: RoleDelegation, Name: "jeff"},
+			SignRequest{GUN: gun, Role: "targets/releases", Data: []byte(root)}, "not Root"},
+		{"targets key signs its repository", KeyMeta{Role: RoleTargets, Name: "repo", GUN: gun},
+			SignRequest{GUN: gun, Role: "targets", Data: []byte(targetsJSON("latest"))}, ""},
+		{"targets key refuses another repository", KeyMeta{Role: RoleTargets, Name: "repo", GUN: gun},
+			SignRequest{GUN: "example.com/other/app", Role: "targets", Data: []byte(targetsJSON())}, "bound to repository"},
+		{"targets key refuses snapshot", KeyMeta{Role: RoleTargets, Name: "repo", GUN: gun},
+			SignRequest{GUN: gun, Role: "snapshot", Data: []byte(snapshot)}, "only the targets role"},
+		{"snapshot key signs snapshot", KeyMeta{Role: RoleSnapshot, Name: "snap", GUN: gun},
+			SignRequest{GUN: gun, Role: "snapshot", Data: []byte(snapshot)}, ""},
+		{"nobody signs timestamp", KeyMeta{Role: RoleSnapshot, Name: "snap", GUN: gun},
+			SignRequest{GUN: gun, Role: "timestamp", Data: []byte(timestamp)}, "only Snapshot"},
+		{"root signs its repository's root", KeyMeta{Role: RoleRoot, Name: "root"},
+			SignRequest{GUN: gun, Role: "root", Data: []byte(root)}, ""},
+		{"root refuses another repository's certificate", KeyMeta{Role: RoleRoot, Name: "root"},
+			SignRequest{GUN: gun, Role: "root", Data: []byte(otherRoot)}, "not \"example.com/team/app\""},
+		{"root refuses targets", KeyMeta{Role: RoleRoot, Name: "root"},
+			SignRequest{GUN: gun, Role: "targets", Data: []byte(targetsJSON())}, "only Root"},
+		{"raw digest refused", KeyMeta{Role: RoleDelegation, Name: "jeff"},
+			SignRequest{GUN: gun, Role: "targets/releases", Data: make([]byte, 32)}, "not canonical"},
+		{"white space refused", KeyMeta{Role: RoleDelegation, Name: "jeff"},
+			SignRequest{GUN: gun, Role: "targets/releases", Data: []byte(`{"_type": "Targets","expires":"2029-01-01T00:00:00Z","version":1}`)}, "white space"},
+		{"unsorted keys refused", KeyMeta{Role: RoleDelegation, Name: "jeff"},
+			SignRequest{GUN: gun, Role: "targets/releases", Data: []byte(`{"_type":"Targets","version":1,"expires":"2029-01-01T00:00:00Z"}`)}, "not sorted"},
+		{"repeated keys refused", KeyMeta{Role: RoleDelegation, Name: "jeff"},
+			SignRequest{GUN: gun, Role: "targets/releases", Data: []byte(`{"_type":"Targets","_type":"Root","expires":"2029-01-01T00:00:00Z","version":1}`)}, "repeated"},
+		{"other JSON refused", KeyMeta{Role: RoleDelegation, Name: "jeff"},
+			SignRequest{GUN: gun, Role: "targets/releases", Data: []byte(`{"amount":100,"to":"mallory"}`)}, "not TUF metadata"},
+		{"missing version refused", KeyMeta{Role: RoleDelegation, Name: "jeff"},
+			SignRequest{GUN: gun, Role: "targets/releases", Data: []byte(`{"_type":"Targets","expires":"2029-01-01T00:00:00Z"}`)}, "lacks a version"},
+		{"bad repository name refused", KeyMeta{Role: RoleTargets, Name: "repo", GUN: "NOT A REPO"},
+			SignRequest{GUN: "NOT A REPO", Role: "targets", Data: []byte(targetsJSON())}, "not a repository name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			md, err := checkPolicy(tt.meta, tt.req)
+			if tt.denied == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if md.Type == "" || md.Version == 0 {
+					t.Fatalf("metadata not read: %+v", md)
+				}
+				return
+			}
+			if !errors.Is(err, ErrDenied) {
+				t.Fatalf("err = %v, want a refusal", err)
+			}
+			if !strings.Contains(err.Error(), tt.denied) {
+				t.Fatalf("err = %q, want it to mention %q", err, tt.denied)
+			}
+		})
+	}
+}
+
+func TestMetadataListsTargets(t *testing.T) {
+	md, err := parseMetadata([]byte(targetsJSON("v2", "latest", "v1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(md.Targets, ","); got != "latest,v1,v2" {
+		t.Fatalf("targets = %s", got)
+	}
+	if md.Version != 3 || md.Expires.Year() != 2029 {
+		t.Fatalf("version/expiry = %d/%v", md.Version, md.Expires)
+	}
+}
+
+func TestLabelRoundTrip(t *testing.T) {
+	for _, m := range []KeyMeta{
+		{Role: RoleDelegation, Name: "jeff"},
+		{Role: RoleTargets, Name: "repo", GUN: "127.0.0.1:5000/team/app"},
+		{Role: RoleRoot, Name: "root"},
+	} {
+		got, err := ParseLabel(m.Label())
+		if err != nil || got != m {
+			t.Fatalf("ParseLabel(%q) = %+v, %v", m.Label(), got, err)
+		}
+	}
+	for _, bad := range []string{"", "jeff", "dct:wizard:x:", "dct:delegation:Bad Name:", "other:root:x:"} {
+		if _, err := ParseLabel(bad); err == nil {
+			t.Errorf("ParseLabel(%q) accepted", bad)
+		}
+	}
+}
+
+func TestDERToRaw(t *testing.T) {
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	digest := make([]byte, 32)
+	for i := 0; i < 50; i++ { // short r or s values must be left-padded
+		digest[0] = byte(i)
+		der, _ := ecdsa.SignASN1(rand.Reader, priv, digest)
+		raw, err := derToRaw(der, 32)
+		if err != nil || len(raw) != 64 {
+			t.Fatalf("derToRaw: %d bytes, %v", len(raw), err)
+		}
+		r, s := new(big.Int).SetBytes(raw[:32]), new(big.Int).SetBytes(raw[32:])
+		if !ecdsa.Verify(&priv.PublicKey, digest, r, s) {
+			t.Fatal("raw signature does not verify")
+		}
+	}
+	if _, err := derToRaw([]byte{0x30, 0x00}, 32); err == nil {
+		t.Fatal("empty signature accepted")
+	}
+}
