@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -171,8 +172,11 @@ func (c *Client) exchange(req frame) (frame, error) {
 		return frame{}, fmt.Errorf("write request: %w", werr)
 	}
 	f, err := readFrame(c.r, maxFrameBytes)
+	if err == io.EOF {
+		return frame{}, fmt.Errorf("read response: the agent closed the connection: %w", io.ErrUnexpectedEOF)
+	}
 	if err != nil {
-		return frame{}, fmt.Errorf("read response: %w", noEOF(err))
+		return frame{}, fmt.Errorf("read response: %w", err)
 	}
 	if f.version != Version {
 		return frame{}, fmt.Errorf("%w %d in the response, this client speaks %d", ErrUnsupportedVersion, f.version, Version)
