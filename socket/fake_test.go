@@ -38,6 +38,12 @@ func (f *fakeAgent) record(ctx context.Context) error {
 	return f.err
 }
 
+func (f *fakeAgent) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
 func (f *fakeAgent) calledPeers() []agent.Peer {
 	f.mu.Lock()
 	defer f.mu.Unlock()

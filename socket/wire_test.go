@@ -246,8 +246,8 @@ func TestServeAgentAnswersAndContinues(t *testing.T) {
 			if out[1].typ != msgList|msgSuccess {
 				t.Fatalf("second request: %s", out[1].typ)
 			}
-			if fake.calls != 1 {
-				t.Fatalf("agent called %d times, want once (the list)", fake.calls)
+			if fake.callCount() != 1 {
+				t.Fatalf("agent called %d times, want once (the list)", fake.callCount())
 			}
 		})
 	}

@@ -1,0 +1,190 @@
+package socket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trust-agent/trust-agent/agent"
+)
+
+// helperEnv makes the test binary, re-executed as another user, dial the
+// socket it names instead of running tests.
+const helperEnv = "TRUST_AGENT_SOCKET_TEST_DIAL"
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(helperEnv); path != "" {
+		os.Exit(dialHelper(path))
+	}
+	os.Exit(m.Run())
+}
+
+// dialHelper asks the agent at path for its status and prints what happened.
+func dialHelper(path string) int {
+	c, err := Dial(path)
+	if err != nil {
+		fmt.Println("DIAL FAILED:", err)
+		return 3
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = c.Status(ctx)
+	switch {
+	case err == nil:
+		fmt.Println("SERVED")
+		return 4
+	case errors.Is(err, agent.ErrDenied):
+		fmt.Printf("DENIED uid=%d: %v\n", os.Getuid(), err)
+		return 0
+	default:
+		fmt.Println("OTHER ERROR:", err)
+		return 5
+	}
+}
+
+// needRoot skips a test that needs root, except under CI, where it fails.
+func needRoot(t *testing.T, tools ...string) {
+	t.Helper()
+	var missing []string
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, tool)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI is set, so this test must run, but it needs %s", strings.Join(missing, ", "))
+	}
+	t.Skipf("needs %s (set CI to make this a failure)", strings.Join(missing, ", "))
+}
+
+// The caller's credentials reach the agent through the request context.
+func TestPeerReachesAgent(t *testing.T) {
+	fake := new(fakeAgent)
+	path, _ := serveFake(t, fake)
+	if err := dialT(t, path).Lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	peers := fake.calledPeers()
+	if len(peers) != 1 {
+		t.Fatalf("agent saw %d peers", len(peers))
+	}
+	p := peers[0]
+	if p.UID != os.Getuid() || p.GID != os.Getgid() || p.PID != os.Getpid() {
+		t.Errorf("peer %+v, want uid %d gid %d pid %d", p, os.Getuid(), os.Getgid(), os.Getpid())
+	}
+	exe, _ := os.Executable()
+	exe, _ = filepath.EvalSymlinks(exe)
+	if p.Exe != exe {
+		t.Errorf("peer exe %q, want %q", p.Exe, exe)
+	}
+}
+
+// A process of another user that can reach the socket (the modes are opened
+// up here on purpose) is still refused, by its credentials, and logged.
+func TestPeerOtherUIDRefused(t *testing.T) {
+	needRoot(t, "setpriv")
+	const nobody = 65534
+
+	// Everything the helper needs must be reachable by nobody: the
+	// go-build directory holding the test binary is not, so copy it.
+	top := t.TempDir()
+	for d := top; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := filepath.Join(top, "socket.test")
+	copyExecutable(t, bin)
+	dir := filepath.Join(top, "run")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "agent.sock")
+	l, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil { // only the peer check stands in the way now
+		t.Fatal(err)
+	}
+	fake := new(fakeAgent)
+	logBuf := serveOn(t, l, fake)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "setpriv", fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody),
+		"--clear-groups", "--", bin, "-test.run=^$")
+	cmd.Env = []string{helperEnv + "=" + path, "PATH=/usr/bin:/bin"}
+	cmd.Dir = top
+	out, err := cmd.CombinedOutput()
+	t.Logf("helper: %s", out)
+	if err != nil || !strings.Contains(string(out), fmt.Sprintf("DENIED uid=%d", nobody)) {
+		t.Fatalf("helper as uid %d was not refused by the peer check: %v", nobody, err)
+	}
+	if fake.callCount() != 0 {
+		t.Fatalf("the agent was called %d times by a refused peer", fake.callCount())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	want := []string{"refused a connection from another user", fmt.Sprintf("uid=%d", nobody), "exe=" + bin}
+	for !containsAll(logBuf.String(), want...) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !containsAll(logBuf.String(), want...) {
+		t.Fatalf("refusal not logged with %q:\n%s", want, logBuf)
+	}
+	// The agent's own user still gets through.
+	if _, err := dialT(t, path).Status(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyExecutable(t *testing.T, dst string) {
+	t.Helper()
+	src, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A directory another user owns is refused even at 0700: its owner could
+// swap the socket.
+func TestListenRefusesDirOfAnotherUser(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Listen(filepath.Join(dir, "agent.sock"))
+	if err == nil || !strings.Contains(err.Error(), "belongs to uid 65534") {
+		t.Fatalf("err = %v", err)
+	}
+}
