@@ -24,11 +24,12 @@ const staleProbeTimeout = 2 * time.Second
 // data clients send to sign.
 //
 // The socket is chmod-ed to 0600 right after bind, not bound under a
-// changed umask (the umask is per process, and other goroutines create
-// files). Before the chmod, the socket has the umask's mode for a moment, but
-// no other user can reach it: the directory is ours and not writable or,
-// when created here, not searchable by them; and Serve checks every peer's
-// credentials anyway.
+// changed umask: the umask belongs to the whole process and other goroutines
+// create files meanwhile. For the moment between bind and chmod the socket
+// has the umask's mode. That is safe: no other user can replace it (the
+// directory is checked above), in a directory created here no other user
+// can even reach it, and a peer that connects in that moment is still
+// refused by Serve's credential check.
 //
 // A socket file left by a dead agent (connecting to it is refused) is
 // removed and replaced. A live agent's socket is never taken over.

@@ -1,0 +1,60 @@
+// Package socket carries agent.Agent over a Unix socket: the wire between
+// the trust-agent CLI and the agent, in the shape of x/crypto/ssh/agent.
+//
+// # What
+//
+// ServeAgent serves one connection with an agent.Agent; Serve accepts
+// connections on a listener made by Listen, checks who is calling and runs
+// ServeAgent for each. Client (NewClient, Dial) implements agent.Agent over
+// a connection, so code above the socket, and one shared test suite, cannot
+// tell it from the agent itself. Errors the agent returns come back as
+// *RemoteError, which unwraps to the same sentinels and typed errors
+// (agent.ErrNotFound, *agent.PINError with its retries, *agent.DeniedError
+// with its reason, ...): errors.Is and errors.As answer as they would on the
+// agent's side, and the message is the agent's own.
+//
+// # Wire
+//
+// docs/PROTOCOL.md is the specification. In short, every message is a frame:
+//
+//	uint32 big-endian length of what follows | version (1) | type | JSON body
+//
+// Requests have types 0x01-0x08 (list, sign, certify-root, generate, import,
+// lock, unlock, status); a success answers with the request's type | 0x80,
+// a failure with 0xFF and {code, message, retries?, reason?}. The length is
+// capped at maxFrameBytes (16 MiB) on both sides and checked from the four
+// length bytes alone, before anything is read or allocated; the body buffer
+// then grows only as bytes arrive. A frame of another version or an unknown
+// type is answered with a failure and the connection goes on; a frame that
+// cannot be delimited (too large, too short, truncated) is answered if
+// possible and the connection closed. Request bodies are decoded strictly
+// (no unknown fields), responses leniently, so a newer agent can add fields.
+//
+// # Concurrency
+//
+// A connection carries one request at a time: ServeAgent reads a request,
+// calls the agent and writes the answer before it reads the next one. A
+// Client is safe for concurrent use; a mutex holds each request and response
+// together, so calls on one Client run one after another (dial more Clients
+// for parallel signing). A call whose context ends mid-way returns at once
+// and drops the connection, since its answer would arrive out of step. Serve
+// runs each connection in its own goroutine; a bad client ends only its own
+// connection. Cancelling Serve's context closes the listener, interrupts the
+// connections and waits for them.
+//
+// # Security
+//
+// The socket is the agent's only door, and anyone who can connect can ask
+// for signatures with an unlocked token. Three layers keep other users out:
+// Listen refuses a directory that group or others can write to (they could
+// swap the socket for theirs and collect PINs and metadata) or that another
+// user owns, and creates a missing one 0700; the socket is chmod-ed 0600;
+// and on Linux Serve reads each peer's SO_PEERCRED and refuses any UID but
+// the agent's own and root, logging the refusal. The peer (UID, GID, PID and,
+// best effort, /proc/PID/exe) reaches the agent through agent.WithPeer on
+// each request's context for its audit log; the executable path is for
+// people reading the log, not for decisions (a PID can be reused). Listen
+// replaces a socket only when connecting to it is refused (a dead agent's),
+// never a live one. The unlock request's buffers are cleared after use, on
+// a best-effort basis: encoding/json keeps copies of its own.
+package socket
