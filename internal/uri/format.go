@@ -10,7 +10,14 @@ import (
 // a display string ends up in logs and listings, and the location of a PIN
 // file is nobody else's business. Parse(u.String()) gives back u without
 // its PINSource.
-func (u URI) String() string {
+func (u URI) String() string { return u.format(false) }
+
+// ConfigString renders u like String but keeps pin-source: for a
+// configuration file or a command line that must reopen the token and log
+// in. The PIN itself is never in a URI.
+func (u URI) ConfigString() string { return u.format(true) }
+
+func (u URI) format(withPINSource bool) string {
 	var b strings.Builder
 	b.WriteString(Scheme)
 	sep := ""
@@ -39,8 +46,13 @@ func (u URI) String() string {
 	}
 	attr("object", []byte(u.Object))
 	attr("type", []byte(u.Type))
+	qsep := "?"
 	if u.ModulePath != "" {
-		b.WriteString("?module-path=" + escape([]byte(u.ModulePath), querySafe))
+		b.WriteString(qsep + "module-path=" + escape([]byte(u.ModulePath), querySafe))
+		qsep = "&"
+	}
+	if withPINSource && u.PINSource != "" {
+		b.WriteString(qsep + "pin-source=file:" + escape([]byte(u.PINSource), querySafe))
 	}
 	return b.String()
 }

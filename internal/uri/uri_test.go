@@ -141,6 +141,26 @@ func TestString(t *testing.T) {
 	}
 }
 
+func TestConfigString(t *testing.T) {
+	mod := fakeModule(t)
+	u := URI{Token: "t", ModulePath: mod, PINSource: "/tmp/a dir/pin&x"}
+	got := u.ConfigString()
+	want := "pkcs11:token=t?module-path=" + mod + "&pin-source=file:/tmp/a%20dir/pin%26x"
+	if got != want {
+		t.Fatalf("ConfigString() = %q, want %q", got, want)
+	}
+	back, err := Parse(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, u) {
+		t.Errorf("Parse(ConfigString()) = %+v, want %+v", back, u)
+	}
+	if s := (URI{Token: "t", PINSource: "/p"}).ConfigString(); s != "pkcs11:token=t?pin-source=file:/p" {
+		t.Errorf("ConfigString() without module = %q", s)
+	}
+}
+
 func TestReadPIN(t *testing.T) {
 	dir := t.TempDir()
 	tests := []struct {

@@ -1,0 +1,47 @@
+// Package pkcs11 is trust-agent's PKCS#11 backend: a token (a hardware
+// security module, a smart card through OpenSC, SoftHSM for tests) as an
+// agent.KeyStore whose keys are crypto.Signers.
+//
+// # What
+//
+// Open takes an RFC 7512 URI naming the module by absolute path and the
+// token by label, serial, manufacturer or model (never by slot id, which
+// changes when tokens are initialised or plugged in):
+//
+//	pkcs11:token=dct?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/user/1000/dct-pin
+//
+// Keys are made on the token (Generate) or moved there (Import) as
+// private, sensitive, non-extractable objects with a public key object
+// beside them. Every object trust-agent makes carries CKA_LABEL =
+// agent.KeyMeta.Label() ("dct:ROLE:NAME:GUN") and a random 16-byte CKA_ID
+// shared by the private key, the public key and the key's root
+// certificates (CKA_LABEL = the repository). So the token alone says what
+// each key is for: nothing is kept on disk, and after a restart Keys lists
+// the keys from their public objects before any PIN is given.
+//
+// Signatures follow crypto.Signer: ECDSA (CKM_ECDSA, converted from raw
+// r||s to ASN.1 DER), RSA-PSS (CKM_RSA_PKCS_PSS, salt = hash length) and
+// RSA PKCS #1 v1.5 (CKM_RSA_PKCS with the DigestInfo prefix).
+//
+// # Concurrency
+//
+// All methods of Store and of its signers are safe for concurrent use,
+// except Close, which waits for operations in flight and must be called
+// once the store is no longer used. Each module is loaded and initialized
+// once per process, shared by every Store (see internal/module), and
+// finalized when the last Store closes. Each Store keeps a small pool of
+// sessions (at most 4, fewer if the token allows fewer): a signature takes
+// one, so up to 4 signatures run at once; more wait for a free session.
+//
+// # Security
+//
+// The PIN comes only from Login or a pin-source file at Open, never from
+// the URI (pin-value is refused) or the environment. The Store does not
+// keep it after logging in. Login state is the process's, shared by every
+// session and every Store on the token (PKCS#11 semantics): Logout on one
+// Store locks them all, and Locked asks the token rather than trusting a
+// flag of ours. Signing while logged out fails with agent.ErrLocked before
+// the token is asked. Modules are loaded by absolute path only.
+//
+// Built without cgo, Open fails with an error saying so.
+package pkcs11

@@ -1,0 +1,295 @@
+//go:build cgo
+
+package pkcs11
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/miekg/pkcs11"
+
+	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/uri"
+	"github.com/trust-agent/trust-agent/pkcs11/internal/module"
+)
+
+var _ agent.KeyStore = (*Store)(nil)
+
+// Store is one PKCS#11 token. All methods, except Close, are safe to call
+// from multiple goroutines; Close waits for operations in flight.
+type Store struct {
+	mod   *module.Module
+	p     *pkcs11.Ctx
+	slot  uint
+	label string // the token's label, for locations and messages
+	name  string // display URI of the token
+
+	// mu is held for reading by every operation and for writing by Login,
+	// Logout and Close, so those never run beside a signature.
+	mu     sync.RWMutex
+	closed bool
+	// base stays open from Open to Close, only so the token's login state
+	// outlives pool sessions: PKCS#11 logs the application out when its
+	// last session on a token closes.
+	base pkcs11.SessionHandle
+	pool *pool
+
+	handles handleCache
+}
+
+// Open opens the token that uriString names (RFC 7512: token=, serial=,
+// manufacturer=, model=; id=, object= and type= are ignored) through the
+// module at its module-path. With pin-source it logs in at once; without,
+// the store starts locked. Slot ids are never used: they change when
+// tokens are initialised or plugged in.
+func Open(uriString string) (*Store, error) {
+	u, err := uri.Parse(uriString)
+	if err != nil {
+		return nil, fmt.Errorf("pkcs11: %w", err)
+	}
+	return open(u, defaultSessions)
+}
+
+func open(u uri.URI, sessions int) (*Store, error) {
+	if u.ModulePath == "" {
+		return nil, fmt.Errorf("pkcs11: %s has no module-path: add ?module-path=/absolute/path/to/module.so", u)
+	}
+	pin, err := u.ReadPIN() // before loading anything: fail fast on a bad pin-source
+	if err != nil {
+		return nil, fmt.Errorf("pkcs11: %w", err)
+	}
+	defer clear(pin)
+	mod, err := module.Acquire(u.ModulePath)
+	if err != nil {
+		return nil, err
+	}
+	slot, ti, err := findToken(mod.Ctx, u)
+	if err != nil {
+		mod.Release()
+		return nil, err
+	}
+	s := &Store{
+		mod:   mod,
+		p:     mod.Ctx,
+		slot:  slot,
+		label: ti.Label,
+		name:  uri.URI{Token: ti.Label, Serial: ti.SerialNumber}.String(),
+	}
+	s.base, err = s.p.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION)
+	if err != nil {
+		mod.Release()
+		return nil, wrap("open session on token "+ti.Label, err)
+	}
+	s.pool = newPool(s.p, slot, min(sessions, sessionLimit(ti)))
+	if pin != nil {
+		if err := s.Login(pin); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// sessionLimit leaves room for the base session under the token's own
+// limit. CK_EFFECTIVELY_INFINITE (0) and CK_UNAVAILABLE_INFORMATION (~0)
+// mean no limit we can use.
+func sessionLimit(ti pkcs11.TokenInfo) int {
+	const unavailable = ^uint(0)
+	if ti.MaxSessionCount == 0 || ti.MaxSessionCount == unavailable || ti.MaxSessionCount > 1<<16 {
+		return defaultSessions
+	}
+	return max(1, int(ti.MaxSessionCount)-1)
+}
+
+// findToken finds the one initialised token matching u's token attributes.
+func findToken(p *pkcs11.Ctx, u uri.URI) (uint, pkcs11.TokenInfo, error) {
+	slots, err := p.GetSlotList(true)
+	if err != nil {
+		return 0, pkcs11.TokenInfo{}, wrap("list slots", err)
+	}
+	var (
+		found   []uint
+		infos   []pkcs11.TokenInfo
+		present []string
+	)
+	for _, slot := range slots {
+		ti, err := p.GetTokenInfo(slot)
+		if err != nil || ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 {
+			continue // SoftHSM always offers one uninitialised token
+		}
+		// Some tokens pad CK_TOKEN_INFO strings with NULs, not spaces.
+		ti.Label = strings.TrimRight(ti.Label, " \x00")
+		ti.SerialNumber = strings.TrimRight(ti.SerialNumber, " \x00")
+		ti.ManufacturerID = strings.TrimRight(ti.ManufacturerID, " \x00")
+		ti.Model = strings.TrimRight(ti.Model, " \x00")
+		present = append(present, fmt.Sprintf("%q", ti.Label))
+		if matches(u, ti) {
+			found = append(found, slot)
+			infos = append(infos, ti)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], infos[0], nil
+	case 0:
+		have := "no initialised tokens"
+		if len(present) > 0 {
+			have = "tokens present: " + strings.Join(present, ", ")
+		}
+		return 0, pkcs11.TokenInfo{}, fmt.Errorf("pkcs11: no token %s in module %s (%s); check `softhsm2-util --show-slots` or `pkcs11-tool --module %s --list-token-slots`: %w",
+			describe(u), u.ModulePath, have, u.ModulePath, agent.ErrDeviceUnavailable)
+	default:
+		return 0, pkcs11.TokenInfo{}, fmt.Errorf("pkcs11: %d tokens match %s in module %s; add serial= to the URI to pick one",
+			len(found), describe(u), u.ModulePath)
+	}
+}
+
+func matches(u uri.URI, ti pkcs11.TokenInfo) bool {
+	return (u.Token == "" || u.Token == ti.Label) &&
+		(u.Serial == "" || u.Serial == ti.SerialNumber) &&
+		(u.Manufacturer == "" || u.Manufacturer == ti.ManufacturerID) &&
+		(u.Model == "" || u.Model == ti.Model)
+}
+
+// describe names the token u asks for, for error messages.
+func describe(u uri.URI) string {
+	var parts []string
+	add := func(what, v string) {
+		if v != "" {
+			parts = append(parts, fmt.Sprintf("%s %q", what, v))
+		}
+	}
+	add("with label", u.Token)
+	add("serial", u.Serial)
+	add("manufacturer", u.Manufacturer)
+	add("model", u.Model)
+	if len(parts) == 0 {
+		return "(the URI names none)"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Name is the token's URI, by label and serial, without secrets.
+func (s *Store) Name() string { return s.name }
+
+// Kind is "pkcs11".
+func (s *Store) Kind() string { return "pkcs11" }
+
+// Login logs in as the user. A wrong PIN returns an error wrapping
+// *agent.PINError.
+//
+// Login state belongs to the process, not to a Store: PKCS#11 shares one
+// login among all sessions of an application on a token. So if another
+// Store in this process is logged in to the same token, Login succeeds
+// without checking pin (SoftHSM answers even a wrong PIN with
+// CKR_USER_ALREADY_LOGGED_IN then), and Logout on either logs both out.
+func (s *Store) Login(pin []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	err := s.p.Login(s.base, pkcs11.CKU_USER, string(pin))
+	code, _ := rv(err)
+	switch {
+	case err == nil, code == pkcs11.CKR_USER_ALREADY_LOGGED_IN:
+		s.handles.reset() // private objects just became visible
+		return nil
+	case code == pkcs11.CKR_PIN_INCORRECT, code == pkcs11.CKR_PIN_LEN_RANGE:
+		// CKR_PIN_LEN_RANGE: the PIN cannot be right; to the user it is
+		// just as wrong, and tokens do not count it as a try.
+		return fmt.Errorf("pkcs11: log in to token %q: %w", s.label, &agent.PINError{Retries: s.retries()})
+	case code == pkcs11.CKR_PIN_LOCKED:
+		return fmt.Errorf("pkcs11: log in to token %q: %w", s.label, &agent.PINError{Retries: 0})
+	}
+	return wrap(fmt.Sprintf("log in to token %q", s.label), err)
+}
+
+// retries reads what the token says about tries left after a wrong PIN.
+// PKCS#11 has no counter, only flags: final try, or blocked. SoftHSM sets
+// neither by default (it never blocks the user PIN).
+func (s *Store) retries() int {
+	ti, err := s.p.GetTokenInfo(s.slot)
+	switch {
+	case err != nil:
+		return -1
+	case ti.Flags&pkcs11.CKF_USER_PIN_LOCKED != 0:
+		return 0
+	case ti.Flags&pkcs11.CKF_USER_PIN_FINAL_TRY != 0:
+		return 1
+	}
+	return -1
+}
+
+// Logout logs out. The Store never kept the PIN, so there is nothing else
+// to forget: unlocking again needs the PIN again.
+func (s *Store) Logout() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	s.handles.reset()
+	err := s.p.Logout(s.base)
+	if err == nil || isRV(err, pkcs11.CKR_USER_NOT_LOGGED_IN) {
+		return nil
+	}
+	return wrap(fmt.Sprintf("log out of token %q", s.label), err)
+}
+
+// Locked reports whether the process is logged out of the token (see
+// Login), or the token cannot be reached.
+func (s *Store) Locked() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed || !s.loggedIn(s.base)
+}
+
+// loggedIn asks the token about the login state behind session sh.
+func (s *Store) loggedIn(sh pkcs11.SessionHandle) bool {
+	si, err := s.p.GetSessionInfo(sh)
+	return err == nil && (si.State == pkcs11.CKS_RO_USER_FUNCTIONS || si.State == pkcs11.CKS_RW_USER_FUNCTIONS)
+}
+
+// Close closes the store's sessions and releases the module (finalizing it
+// when this was its last user). Closing the last sessions logs the process
+// out of the token.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.pool.close()
+	s.p.CloseSession(s.base) // may fail if the token is gone; nothing to do then
+	return s.mod.Release()
+}
+
+// session runs f with a pooled session under the read lock; f's error
+// decides whether the session is fit for reuse.
+func (s *Store) session(f func(sh pkcs11.SessionHandle) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return errClosed
+	}
+	sh, err := s.pool.get()
+	if err != nil {
+		return err
+	}
+	err = f(sh)
+	s.pool.put(sh, err)
+	return err
+}
+
+// requireLogin fails with agent.ErrLocked unless the process is logged in:
+// the agent's lock is a promise to the user, so we check it ourselves
+// rather than rely on the token refusing private objects.
+func (s *Store) requireLogin(sh pkcs11.SessionHandle, op string) error {
+	if !s.loggedIn(sh) {
+		return fmt.Errorf("pkcs11: %s: token %q: %w", op, s.label, agent.ErrLocked)
+	}
+	return nil
+}
