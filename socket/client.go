@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
@@ -23,8 +24,10 @@ import (
 // arrive later, out of step); so does any I/O or framing error. After that
 // every call fails: dial again.
 type Client struct {
-	mu     sync.Mutex
 	conn   net.Conn
+	closed atomic.Bool
+
+	mu     sync.Mutex // held for a whole request and response
 	r      *bufio.Reader
 	broken error // why the connection can no longer be used
 }
@@ -48,15 +51,17 @@ func Dial(path string) (*Client, error) {
 	return NewClient(conn), nil
 }
 
-// Close closes the connection. Calls after Close fail with ErrClosed.
+// Close closes the connection, interrupting a call in progress. That call
+// and every later one fail with ErrClosed.
 func (c *Client) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.broken == ErrClosed {
+	if c.closed.Swap(true) {
 		return nil
 	}
+	err := c.conn.Close()
+	c.mu.Lock()
 	c.broken = ErrClosed
-	if err := c.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+	c.mu.Unlock()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("socket: close: %w", err)
 	}
 	return nil
@@ -108,6 +113,10 @@ func roundTrip[Resp any](ctx context.Context, c *Client, typ msgType, req any) (
 	if typ == msgUnlock {
 		defer clear(body) // the PIN, in base64
 	}
+	if len(body) > maxFrameBytes-2 { // refused here, the connection stays usable
+		return resp, fmt.Errorf("socket: %s: %w: %d bytes of request, the limit is %d",
+			typ, ErrFrameTooLarge, len(body), maxFrameBytes-2)
+	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -129,6 +138,9 @@ func roundTrip[Resp any](ctx context.Context, c *Client, typ msgType, req any) (
 	}
 	if err != nil {
 		c.fail(err)
+		if c.closed.Load() {
+			err = ErrClosed
+		}
 		return resp, fmt.Errorf("socket: %s: %w", typ, err)
 	}
 

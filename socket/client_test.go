@@ -18,7 +18,7 @@ import (
 // unixPair returns two connected Unix stream sockets.
 func unixPair(t *testing.T) (net.Conn, net.Conn) {
 	t.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +137,42 @@ func TestClientClose(t *testing.T) {
 	}
 	if err := c.Lock(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after Close: %v", err)
+	}
+}
+
+func TestClientCloseInterruptsCall(t *testing.T) {
+	fake := &fakeAgent{block: make(chan struct{})}
+	defer close(fake.block)
+	path, _ := serveFake(t, fake)
+	c := dialT(t, path)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Sign(context.Background(), agent.SignRequest{KeyID: "aa"})
+		done <- err
+	}()
+	for fake.callCount() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	c.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("err = %v, want ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not interrupt the call")
+	}
+}
+
+func TestClientRefusesOversizedRequest(t *testing.T) {
+	path, _ := serveFake(t, new(fakeAgent))
+	c := dialT(t, path)
+	_, err := c.Sign(context.Background(), agent.SignRequest{KeyID: "aa", Data: make([]byte, maxFrameBytes)})
+	if !errors.Is(err, ErrFrameTooLarge) {
+		t.Fatalf("err = %v, want ErrFrameTooLarge", err)
+	}
+	if _, err := c.Status(context.Background()); err != nil {
+		t.Fatalf("connection broken by a request refused locally: %v", err)
 	}
 }
 
