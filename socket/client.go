@@ -148,8 +148,7 @@ func roundTrip[Resp any](ctx context.Context, c *Client, typ msgType, req any) (
 	case f.typ == msgFailure:
 		var fb failureBody
 		if err := json.Unmarshal(f.body, &fb); err != nil {
-			c.fail(err)
-			return resp, fmt.Errorf("socket: %s: decode failure response: %w", typ, err)
+			return resp, fmt.Errorf("socket: %s: the agent failed, and its failure does not decode: %w", typ, err)
 		}
 		return resp, decodeError(fb)
 	case f.typ != typ|msgSuccess:
