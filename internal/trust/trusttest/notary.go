@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,9 @@ import (
 
 // notaryStartTimeout bounds how long StartNotary waits for the health check.
 const notaryStartTimeout = 20 * time.Second
+
+// logTail is how many lines of the server's log a failed test shows.
+const logTail = 40
 
 // Notary is a running notary-server.
 type Notary struct {
@@ -77,7 +81,7 @@ func startNotary(t testing.TB, bin, dir string, files tlsFiles) (*Notary, error)
 		},
 		"trust_service": map[string]any{"type": "local"},
 		"storage":       map[string]any{"backend": "memory"},
-		"logging":       map[string]any{"level": "info"},
+		"logging":       map[string]any{"level": "warn"},
 	}
 	b, err := json.Marshal(cfg)
 	if err != nil {
@@ -113,7 +117,7 @@ func startNotary(t testing.TB, bin, dir string, files tlsFiles) (*Notary, error)
 	t.Cleanup(func() {
 		stop()
 		if t.Failed() {
-			t.Logf("notary-server log:\n%s", n.Log())
+			t.Logf("notary-server log (last %d lines):\n%s", logTail, tail(n.Log(), logTail))
 		}
 	})
 	return n, nil
@@ -163,6 +167,14 @@ func errString(err error) string {
 		return "status 0"
 	}
 	return err.Error()
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // freeAddr returns a loopback address with a port the kernel just gave out.

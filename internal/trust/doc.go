@@ -1,0 +1,46 @@
+// Package trust is trust-agent's Notary glue, and the only package that
+// imports notary. It reads Docker Content Trust data exactly as docker does
+// (Inspect, InspectPretty, Verify) and, over the agent, signs it.
+//
+// # What
+//
+// Inspect and WriteJSON produce `docker trust inspect`'s JSON byte for
+// byte; InspectPretty produces `docker trust inspect --pretty`. Verify
+// resolves a tag to the digest its trust data signs, as docker did on pull
+// before v29 dropped client-side enforcement: targets/releases first, then
+// targets; a digest reference passes when a released tag signs it.
+//
+// # Compatibility with docker
+//
+// Options defaults follow docker's: DOCKER_CONFIG (else ~/.docker), the
+// TUF cache in DOCKER_CONFIG/trust/tuf/<GUN>/metadata shared with docker,
+// the server from DOCKER_CONTENT_TRUST_SERVER, else https://notary.docker.io
+// for Docker Hub, else https://<registry host>; TLS roots from
+// DOCKER_CONFIG/tls/<server host:port>/*.crt; registry credentials from
+// config.json (credential helpers included) sent to the server's token
+// service with the scope repository:<GUN>:pull. Reference parsing follows
+// distribution/reference v0.6 (docker 28), not the older copy notary pulls
+// in. Error messages are docker's (see Error), after the "trust: " prefix.
+// The tests compare every output with the real docker CLI on a repository
+// made by docker and the notary CLI.
+//
+// # Differences, on purpose
+//
+// Docker skips TLS verification of the notary server when the registry is
+// on a loopback address; this package always verifies it, and refuses
+// plain HTTP for trust data and credentials, including a token realm.
+// Put the CA at DOCKER_CONFIG/tls/<host:port>/ca.crt or pass TLSCACert.
+// Nothing is staged on disk: the changelist is in memory.
+//
+// # Concurrency
+//
+// Functions are safe to call from multiple goroutines; each call opens its
+// own notary repository. Calls that touch the same GUN share the on-disk
+// cache, as two docker processes would.
+//
+// # Security
+//
+// Verify trusts what the cached root (trust on first use, as docker) and
+// the server's signed metadata say; it never trusts a digest the metadata
+// does not sign. Read-only operations hold no keys.
+package trust

@@ -1,0 +1,57 @@
+package trust
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/theupdateframework/notary/client"
+	"github.com/theupdateframework/notary/storage"
+	"github.com/theupdateframework/notary/trustmanager"
+	"github.com/theupdateframework/notary/trustpinning"
+	"github.com/theupdateframework/notary/tuf/signed"
+)
+
+// notaryError words a notary failure as docker's trust.NotaryError does
+// (without its leading "Error: "), keeps the cause, and adds a next step.
+// Like docker it tests the error's own type: notary returns these unwrapped.
+func notaryError(repoName string, err error) error {
+	e := &Error{Err: err}
+	switch err.(type) {
+	case *json.SyntaxError:
+		e.Msg = fmt.Sprintf("no trust data available for remote repository %s. Try running notary server and setting DOCKER_CONTENT_TRUST_SERVER to its HTTPS address?", repoName)
+		e.Hint = "the server did not answer with TUF metadata: check " + ServerEnv
+	case signed.ErrExpired:
+		e.Msg = fmt.Sprintf("remote repository %s out-of-date: %v", repoName, err)
+		e.Hint = "the signer must re-sign the repository (timestamp and snapshot expire)"
+	case trustmanager.ErrKeyNotFound:
+		e.Msg = fmt.Sprintf("signing keys for remote repository %s not found: %v", repoName, err)
+		e.Hint = "check that the agent holds the key: trust-agent list"
+	case storage.NetworkError:
+		e.Msg = fmt.Sprintf("error contacting notary server: %v", err)
+		e.Hint = "check the server URL (" + ServerEnv + "), the network and the server's TLS CA in DOCKER_CONFIG/tls/<host:port>/ca.crt"
+	case storage.ErrMetaNotFound:
+		e.Msg = fmt.Sprintf("trust data missing for remote repository %s or remote repository not found: %v", repoName, err)
+		e.Hint = "check the repository name and that it has been signed"
+	case trustpinning.ErrRootRotationFail, trustpinning.ErrValidationFail, signed.ErrInvalidKeyType:
+		e.Msg = fmt.Sprintf("Warning: potential malicious behavior - trust data mismatch for remote repository %s: %v", repoName, err)
+		e.Hint = "do not use this image; if the repository was deleted and re-created on purpose, remove its cache under TRUST_DIR/tuf/" + repoName
+	case signed.ErrNoKeys:
+		e.Msg = fmt.Sprintf("could not find signing keys for remote repository %s, or could not decrypt signing key: %v", repoName, err)
+		e.Hint = "check that the agent is running and unlocked: trust-agent status"
+	case signed.ErrLowVersion, signed.ErrRoleThreshold:
+		e.Msg = fmt.Sprintf("Warning: potential security issue with remote repository %s, or could not decrypt signing key: %v", repoName, err)
+		e.Hint = "do not use this image until the repository's signers have checked its trust data"
+	case client.ErrRepositoryNotExist:
+		e.Msg = fmt.Sprintf("remote trust data does not exist for %s: %v", repoName, err)
+		e.Hint = "the repository is not signed on this server: check the name and " + ServerEnv
+	case signed.ErrInsufficientSignatures:
+		e.Msg = fmt.Sprintf("could not produce valid signature for %s.  If Yubikey was used, was touch input provided?: %v", repoName, err)
+		e.Hint = "check that the agent is unlocked and that the device was touched if it asks for touch"
+	case client.ErrNoSuchTarget:
+		e.Msg = err.Error()
+		e.Hint = "the tag is not signed: sign it, or use a tag that is"
+	default:
+		e.Msg = err.Error()
+	}
+	return e
+}

@@ -1,0 +1,206 @@
+package trust
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/docker/cli/cli/config"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Timeouts for talking to the notary server, docker's values.
+const (
+	dialTimeout         = 30 * time.Second
+	tlsHandshakeTimeout = 10 * time.Second
+	pingTimeout         = 5 * time.Second
+)
+
+// dockerHubAuthKey is the config.json key of Docker Hub's credentials.
+const dockerHubAuthKey = "https://index.docker.io/v1/"
+
+// notaryTransport returns the round tripper for the notary server of ref:
+// TLS roots as docker reads them, and docker's token authentication with the
+// registry's credentials and scope repository:<GUN>:<actions>. As docker
+// does, a failed ping is not an error: notary then works from its cache.
+func notaryTransport(ctx context.Context, o Options, server string, ref imageRef, actions ...string) (http.RoundTripper, error) {
+	u, err := url.Parse(server)
+	if err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("invalid trust server URL %s: %v", server, err), Err: err}
+	}
+	base := o.Transport
+	if base == nil {
+		cfg, err := o.tlsConfig(u.Host)
+		if err != nil {
+			return nil, err
+		}
+		base = &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+			TLSHandshakeTimeout: tlsHandshakeTimeout,
+			TLSClientConfig:     cfg,
+			DisableKeepAlives:   true,
+		}
+	}
+	base = httpsOnly{base}
+
+	reg, err := name.NewRegistry(u.Host)
+	if err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("invalid trust server host %s: %v", u.Host, err), Err: err}
+	}
+	auth, err := o.credentials(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	scope := "repository:" + ref.gun.String() + ":" + strings.Join(actions, ",")
+	pingCtx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	rt, err := transport.NewWithContext(pingCtx, reg, auth, base, []string{scope})
+	if err != nil {
+		// Docker ignores a failed ping "to operate in offline mode"; so do we.
+		return ctxTransport{ctx: ctx, inner: base}, nil
+	}
+	return ctxTransport{ctx: ctx, inner: rt}, nil
+}
+
+// tlsConfig trusts the system roots, the *.crt files in
+// ConfigDir/tls/<host:port>/ and TLSCACert, and presents the client
+// certificate pair found there (NAME.cert, NAME.key), as docker does. Unlike
+// docker, it verifies the server even when the registry is on a loopback
+// address.
+func (o Options) tlsConfig(host string) (*tls.Config, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	if o.TLSCACert != "" {
+		if err := appendPEM(pool, o.TLSCACert); err != nil {
+			return nil, err
+		}
+	}
+	confDir, err := o.configDir()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(confDir, "tls", host)
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return cfg, nil
+	}
+	if err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("cannot read TLS directory %s: %v", dir, err), Hint: "fix its permissions or remove it", Err: err}
+	}
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		switch {
+		case strings.HasSuffix(e.Name(), ".crt"):
+			if err := appendPEM(pool, path); err != nil {
+				return nil, err
+			}
+		case strings.HasSuffix(e.Name(), ".cert"):
+			keyPath := strings.TrimSuffix(path, ".cert") + ".key"
+			pair, err := tls.LoadX509KeyPair(path, keyPath)
+			if err != nil {
+				return nil, &Error{Msg: fmt.Sprintf("cannot load client certificate %s with key %s: %v", path, keyPath, err), Hint: "every NAME.cert in the TLS directory needs its NAME.key", Err: err}
+			}
+			cfg.Certificates = append(cfg.Certificates, pair)
+		}
+	}
+	return cfg, nil
+}
+
+func appendPEM(pool *x509.CertPool, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return &Error{Msg: fmt.Sprintf("cannot read CA certificates: %v", err), Hint: "check the path of the CA file", Err: err}
+	}
+	if !pool.AppendCertsFromPEM(b) {
+		return &Error{Msg: fmt.Sprintf("no PEM certificate in %s", path), Hint: "the file must hold PEM CERTIFICATE blocks"}
+	}
+	return nil
+}
+
+// credentials returns what docker sends to the notary server's token
+// service: the credentials stored for the repository's registry.
+func (o Options) credentials(ctx context.Context, ref imageRef) (authn.Authenticator, error) {
+	reg, err := name.NewRegistry(ref.index)
+	if err != nil {
+		return authn.Anonymous, nil
+	}
+	kc := o.Keychain
+	if kc == nil {
+		dir, err := o.configDir()
+		if err != nil {
+			return nil, err
+		}
+		kc = configKeychain{dir: dir}
+	}
+	a, err := authn.Resolve(ctx, kc, reg)
+	if err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("cannot read credentials for %s: %v", ref.index, err), Hint: "check config.json and its credential helper, or run docker login again", Err: err}
+	}
+	return a, nil
+}
+
+// configKeychain reads credentials from a docker configuration directory,
+// with docker's own config package (credential helpers included). The key
+// is the registry host, or Docker Hub's historical URL.
+type configKeychain struct{ dir string }
+
+func (k configKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	cf, err := config.Load(k.dir)
+	if err != nil {
+		return nil, err
+	}
+	key := r.RegistryStr()
+	if key == defaultDomain || key == name.DefaultRegistry {
+		key = dockerHubAuthKey
+	}
+	ac, err := cf.GetAuthConfig(key)
+	if err != nil {
+		return nil, err
+	}
+	if ac.Username == "" && ac.Password == "" && ac.Auth == "" && ac.IdentityToken == "" && ac.RegistryToken == "" {
+		return authn.Anonymous, nil
+	}
+	return authn.FromConfig(authn.AuthConfig{
+		Username:      ac.Username,
+		Password:      ac.Password,
+		Auth:          ac.Auth,
+		IdentityToken: ac.IdentityToken,
+		RegistryToken: ac.RegistryToken,
+	}), nil
+}
+
+// httpsOnly refuses plain HTTP, so that neither a ping fallback nor a token
+// realm can move trust traffic or credentials off TLS.
+type httpsOnly struct{ inner http.RoundTripper }
+
+func (h httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme != "https" {
+		return nil, fmt.Errorf("trust: refusing %s over %s: trust data and credentials travel over https only", req.URL.Redacted(), req.URL.Scheme)
+	}
+	return h.inner.RoundTrip(req)
+}
+
+// ctxTransport binds notary's requests, which carry no context, to ctx.
+type ctxTransport struct {
+	ctx   context.Context
+	inner http.RoundTripper
+}
+
+func (c ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return c.inner.RoundTrip(req.WithContext(c.ctx))
+}
