@@ -1,0 +1,60 @@
+# trust-agent: `make demo` runs the main job, `make test` the tests.
+# Everything the tests need is installed by `make deps` (apt-get, as root).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export GOFLAGS := -buildvcs=false
+
+BIN := bin/trust-agent
+# Debian packages the tests, the demo and the PIV fixture use.
+DEB_PACKAGES := softhsm2 opensc notary libpcsclite-dev pcscd vsmartcard-vpcd yubico-piv-tool pkg-config gcc iproute2 util-linux
+
+.PHONY: all deps build test test-go test-piv demo bench fuzz piv-up piv-down clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get install$$missing)"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v docker >/dev/null || echo "make deps: note: the docker CLI is not installed; docker interop tests skip outside CI"
+
+build:
+	go build -o $(BIN) ./cmd/trust-agent
+
+# The Go tests (SoftHSM, socket, CLI scripts, notary-server, registry,
+# docker and notary CLIs, fuzz seeds) and then the PIV tests through pcscd.
+# Top-level results are printed; the whole log is in .tmp/test.log.
+test: deps test-go test-piv
+
+test-go: deps
+	@mkdir -p .tmp
+	go vet ./...
+	go test -race -count=1 -v ./... 2>&1 | tee .tmp/test.log | grep -E '^(--- |ok |FAIL|PASS$$|panic:)' || { tail -50 .tmp/test.log; exit 1; }
+
+test-piv: deps
+	@if [ -x piv/scripts/conformance.sh ]; then piv/scripts/conformance.sh; else echo "test-piv: the PIV fixture is not in this build yet"; fi
+
+demo: deps build
+	./scripts/demo.sh
+
+bench: deps
+	go test -run '^$$' -bench . -benchtime 2s ./... | tee .tmp/bench.txt
+	go run ./internal/benchratio < .tmp/bench.txt
+
+fuzz:
+	go test -run '^$$' -fuzz FuzzReadFrame -fuzztime 30s ./socket
+
+piv-up: deps
+	piv/scripts/piv-up.sh
+
+piv-down:
+	piv/scripts/piv-down.sh
+
+clean:
+	rm -rf bin .tmp .demo

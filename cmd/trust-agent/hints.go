@@ -1,0 +1,50 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/socket"
+)
+
+// errNoAgent means TRUST_AGENT_SOCK is unset or names no live agent.
+var errNoAgent = errors.New("no agent")
+
+// hintFor says what to do next about err, or nothing.
+func hintFor(err error) string {
+	var pin *agent.PINError
+	switch {
+	case errors.Is(err, errNoAgent):
+		return `start one with: eval "$(trust-agent start --pkcs11 'pkcs11:token=LABEL?module-path=/usr/lib/softhsm/libsofthsm2.so')"`
+	case errors.Is(err, agent.ErrPINBlocked):
+		return "the PIN is blocked: reset it with the SO PIN (pkcs11-tool --init-pin --login --login-type so) or, on a YubiKey, with the PUK (yubico-piv-tool -a unblock-pin)"
+	case errors.As(err, &pin) && pin.Retries > 0:
+		return fmt.Sprintf("check the PIN and run `trust-agent unlock` again; %d tries left", pin.Retries)
+	case errors.Is(err, agent.ErrPINIncorrect):
+		return "check the PIN and run `trust-agent unlock` again"
+	case errors.Is(err, agent.ErrLocked):
+		return "run `trust-agent unlock`"
+	case errors.Is(err, agent.ErrNotFound):
+		return "run `trust-agent key list` to see the keys the agent holds"
+	case errors.Is(err, agent.ErrDenied):
+		return "the agent signs only TUF metadata of the role and repository a key serves; see the audit log"
+	case errors.Is(err, agent.ErrDeviceUnavailable):
+		return "check that the token or card is present and the module path is right, then `trust-agent status`"
+	}
+	return ""
+}
+
+// dialAgent connects to the agent named by TRUST_AGENT_SOCK.
+func dialAgent() (*socket.Client, error) {
+	path := os.Getenv("TRUST_AGENT_SOCK")
+	if path == "" {
+		return nil, fmt.Errorf("%w: TRUST_AGENT_SOCK is not set", errNoAgent)
+	}
+	c, err := socket.Dial(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w listening at %s: %v", errNoAgent, path, err)
+	}
+	return c, nil
+}

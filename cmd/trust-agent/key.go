@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/trust"
+)
+
+func cmdKey(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return usageError("key generate|load|list|rotate ...")
+	}
+	switch args[0] {
+	case "generate":
+		return cmdKeyGenerate(ctx, e, args[1:])
+	case "load":
+		return cmdKeyLoad(ctx, e, args[1:])
+	case "list":
+		return cmdKeyList(ctx, e, args[1:])
+	case "rotate":
+		return cmdKeyRotate(ctx, e, args[1:])
+	}
+	return fmt.Errorf("unknown key command %q; use generate, load, list or rotate", args[0])
+}
+
+// keyNameError is docker's message for a bad key name.
+func keyNameError(name string) error {
+	return fmt.Errorf(`key name "%s" must start with lowercase alphanumeric characters and can include "-" or "_" after the first character`, name)
+}
+
+const keyGenerateSynopsis = "key generate NAME [--role delegation|targets|root] [--repo GUN] [--algorithm ecdsa|rsa] [--bits N] [--dir DIR]"
+
+func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "key generate", keyGenerateSynopsis)
+	role := fs.String("role", string(agent.RoleDelegation), "the key's role: delegation, targets or root")
+	repo := fs.String("repo", "", "the repository a targets key is bound to")
+	alg := fs.String("algorithm", agent.AlgorithmECDSA, "ecdsa (P-256) or rsa")
+	bits := fs.Int("bits", 0, "RSA key size: 3072 (default) or 4096")
+	dir := fs.String("dir", "", "directory to write NAME.pub to (default: the current directory)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError(keyGenerateSynopsis)
+	}
+	name := fs.Arg(0)
+	if !agent.ValidName(name) {
+		return keyNameError(name)
+	}
+	pubPath := filepath.Join(*dir, name+".pub")
+	if _, err := os.Stat(pubPath); err == nil {
+		return fmt.Errorf(`public key file already exists: "%s"`, pubPath)
+	}
+	c, err := dialAgent()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	// Create the public key file before the key, so that a key is never
+	// made on hardware that its .pub file cannot be written for.
+	if *dir != "" {
+		if err := os.MkdirAll(*dir, 0o700); err != nil {
+			return fmt.Errorf("failed to write public key to %s: %w", pubPath, err)
+		}
+	}
+	f, err := os.OpenFile(pubPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("failed to write public key to %s: %w", pubPath, err)
+	}
+	defer f.Close()
+	fmt.Fprintf(e.stdout, "Generating key for %s...\n", name)
+	info, err := c.Generate(ctx, agent.GenerateRequest{
+		KeyMeta:   agent.KeyMeta{Role: agent.Role(*role), Name: name, GUN: trust.CanonicalGUN(*repo)},
+		Algorithm: *alg, Bits: *bits,
+	})
+	if err != nil {
+		f.Close()
+		os.Remove(pubPath)
+		return fmt.Errorf("failed to generate key for %s: %w", name, err)
+	}
+	p := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Headers: map[string]string{"role": name}, Bytes: info.PublicKey})
+	if _, err := f.Write(p); err != nil {
+		return fmt.Errorf("failed to write public key to %s: %w", pubPath, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("failed to write public key to %s: %w", pubPath, err)
+	}
+	fmt.Fprintf(e.stdout, "Successfully generated and loaded private key. Corresponding public key available: %s\n", pubPath)
+	return nil
+}
+
+const keyLoadSynopsis = "key load FILE [--name NAME] [--role delegation|targets|root] [--repo GUN]"
+
+func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "key load", keyLoadSynopsis)
+	name := fs.String("name", "signer", "name for the loaded key")
+	role := fs.String("role", "", "the key's role (default: the file's role header if root or targets, else delegation)")
+	repo := fs.String("repo", "", "the repository a targets key is bound to (default: the file's gun header)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError(keyLoadSynopsis)
+	}
+	path := fs.Arg(0)
+	if !agent.ValidName(*name) {
+		return keyNameError(*name)
+	}
+	fmt.Fprintf(e.stdout, "Loading key from \"%s\"...\n", path)
+	pemBytes, err := readPrivateKeyFile(path)
+	if err != nil {
+		return fmt.Errorf("refusing to load key from %s: %w", path, err)
+	}
+	defer clear(pemBytes)
+	kf, err := trust.ParseKeyFile(pemBytes, func() ([]byte, error) {
+		if p := os.Getenv("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"); p != "" {
+			return []byte(p), nil // docker's variable, so scripts that load keys into docker work here
+		}
+		return promptSecret(fmt.Sprintf("Enter passphrase for encrypted key %s: ", path))
+	})
+	if err != nil {
+		return fmt.Errorf("error importing key from %s: %w", path, err)
+	}
+	defer clear(kf.PKCS8)
+	meta := agent.KeyMeta{Role: agent.RoleDelegation, Name: *name}
+	switch {
+	case *role != "":
+		meta.Role = agent.Role(*role)
+	case kf.Role == string(agent.RoleRoot) || kf.Role == string(agent.RoleTargets):
+		meta.Role = agent.Role(kf.Role)
+	}
+	if meta.Role == agent.RoleTargets || meta.Role == agent.RoleSnapshot {
+		meta.GUN = trust.CanonicalGUN(*repo)
+		if meta.GUN == "" {
+			meta.GUN = kf.GUN
+		}
+	}
+	c, err := dialAgent()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Import(ctx, agent.ImportRequest{KeyMeta: meta, PKCS8: kf.PKCS8}); err != nil {
+		return fmt.Errorf("error importing key from %s: %w", path, err)
+	}
+	fmt.Fprintln(e.stdout, "Successfully imported key from", path)
+	return nil
+}
+
+// readPrivateKeyFile refuses a key file others can read or write, as docker does.
+func readPrivateKeyFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("private key file %s must not be readable or writable by others", path)
+	}
+	return os.ReadFile(path)
+}
+
+func cmdKeyList(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "key list", "key list [--json]")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c, err := dialAgent()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	keys, err := c.List(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if keys == nil {
+			keys = []agent.KeyInfo{}
+		}
+		return enc.Encode(keys)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tROLE\tREPOSITORY\tALGORITHM\tLOCATION")
+	for _, k := range keys {
+		repo := k.GUN
+		if repo == "" {
+			repo = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, repo, k.Algorithm, k.Location)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/pkcs11"
+	"github.com/trust-agent/trust-agent/socket"
+)
+
+const startSynopsis = "start [-f|--foreground] [--socket PATH] [--pkcs11 URI]... [--audit-log PATH] [--lifetime DURATION] [-c|--csh] [--fish]"
+
+// readyFDEnv tells a daemonized child which descriptor to report on: "ok"
+// once it listens, or the error that stopped it.
+const readyFDEnv = "TRUST_AGENT_READY_FD"
+
+type startOptions struct {
+	foreground bool
+	socket     string
+	pkcs11     []string
+	auditLog   string
+	lifetime   time.Duration
+	csh, fish  bool
+}
+
+func cmdStart(ctx context.Context, e *env, args []string) error {
+	var o startOptions
+	fs := flags(e, "start", startSynopsis)
+	fs.BoolVarP(&o.foreground, "foreground", "f", false, "stay in the foreground and log to stderr")
+	fs.StringVar(&o.socket, "socket", "", "socket path (default: a new private directory under $TMPDIR)")
+	fs.StringArrayVar(&o.pkcs11, "pkcs11", nil, "PKCS#11 token URI with module-path= and optionally pin-source=file:... (repeatable)")
+	fs.StringVar(&o.auditLog, "audit-log", "", "append a JSON line per request to this file (mode 0600)")
+	fs.DurationVar(&o.lifetime, "lifetime", 0, "lock the agent this long after each unlock (e.g. 8h)")
+	fs.BoolVarP(&o.csh, "csh", "c", false, "print csh commands")
+	fs.BoolVar(&o.fish, "fish", false, "print fish commands")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageError(startSynopsis)
+	}
+	if o.socket == "" {
+		dir, err := os.MkdirTemp("", "trust-agent-")
+		if err != nil {
+			return fmt.Errorf("creating the socket directory: %w", err)
+		}
+		o.socket = filepath.Join(dir, fmt.Sprintf("agent.%d", os.Getppid()))
+	}
+	abs, err := filepath.Abs(o.socket)
+	if err != nil {
+		return err
+	}
+	o.socket = abs
+	if o.auditLog != "" {
+		if o.auditLog, err = filepath.Abs(o.auditLog); err != nil {
+			return err
+		}
+	}
+	if o.foreground {
+		return serveAgent(ctx, e, o)
+	}
+	return daemonize(e, o, args)
+}
+
+// daemonize starts this binary again in the foreground, in its own session,
+// and waits until it listens (or says why it cannot), so that errors such
+// as a wrong module path reach the user's terminal.
+func daemonize(e *env, o startOptions, args []string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	// The log lives beside the socket; Listen (in the child) checks the
+	// directory's owner and mode before anything listens there.
+	if err := os.MkdirAll(filepath.Dir(o.socket), 0o700); err != nil {
+		return fmt.Errorf("creating the socket directory: %w", err)
+	}
+	logPath := filepath.Join(filepath.Dir(o.socket), "agent.log")
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening the agent log: %w", err)
+	}
+	defer logFile.Close()
+	childArgs := append([]string{"start", "--foreground", "--socket", o.socket}, withoutSocketFlag(args)...)
+	if o.auditLog != "" {
+		childArgs = append(childArgs, "--audit-log", o.auditLog)
+	}
+	cmd := exec.Command(self, childArgs...)
+	// Keep argv[0] as invoked: multi-call binaries (and testscript) choose
+	// their behaviour from it.
+	cmd.Args[0] = os.Args[0]
+	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("starting the agent: %w", err)
+	}
+	w.Close()
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	line = strings.TrimSpace(line)
+	if line != "ok" {
+		_ = cmd.Wait()
+		if line == "" {
+			return fmt.Errorf("the agent exited before it listened; see %s", logPath)
+		}
+		return errors.New(line)
+	}
+	pid := cmd.Process.Pid
+	_ = cmd.Process.Release()
+	printEnv(e, o, pid)
+	return nil
+}
+
+// withoutSocketFlag drops flags the parent resolves itself (--socket,
+// --audit-log, -f), so the child gets absolute paths.
+func withoutSocketFlag(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--socket" || a == "--audit-log":
+			i++
+		case strings.HasPrefix(a, "--socket=") || strings.HasPrefix(a, "--audit-log="):
+		case a == "-f" || a == "--foreground" || a == "-c" || a == "--csh" || a == "--fish":
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func printEnv(e *env, o startOptions, pid int) {
+	switch {
+	case o.csh:
+		fmt.Fprintf(e.stdout, "setenv TRUST_AGENT_SOCK %s;\nsetenv TRUST_AGENT_PID %d;\n", o.socket, pid)
+	case o.fish:
+		fmt.Fprintf(e.stdout, "set -x TRUST_AGENT_SOCK %s;\nset -x TRUST_AGENT_PID %d;\n", o.socket, pid)
+	default:
+		fmt.Fprintf(e.stdout, "TRUST_AGENT_SOCK=%s; export TRUST_AGENT_SOCK;\nTRUST_AGENT_PID=%d; export TRUST_AGENT_PID;\n", o.socket, pid)
+	}
+	fmt.Fprintf(e.stdout, "echo Agent pid %d;\n", pid)
+}
+
+// serveAgent opens the backends, listens and serves until ctx ends.
+func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
+	ready := readyPipe()
+	defer func() {
+		if ready != nil {
+			if err != nil {
+				fmt.Fprintln(ready, err)
+			}
+			ready.Close()
+		}
+	}()
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	var stores []agent.KeyStore
+	for _, uri := range o.pkcs11 {
+		s, err := pkcs11.Open(uri)
+		if err != nil {
+			for _, s := range stores {
+				s.Close()
+			}
+			return err
+		}
+		stores = append(stores, s)
+	}
+	opts := agent.Options{Stores: stores, Lifetime: o.lifetime}
+	if o.auditLog != "" {
+		audit, err := agent.OpenAuditFile(o.auditLog)
+		if err != nil {
+			return err
+		}
+		defer audit.Close()
+		opts.Audit = audit
+	}
+	keyring := agent.New(opts)
+	defer keyring.Close()
+	l, err := socket.Listen(o.socket)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(o.socket)
+	if ready != nil {
+		fmt.Fprintln(ready, "ok")
+		ready.Close()
+		ready = nil
+	} else {
+		printEnv(e, o, os.Getpid())
+	}
+	log.Info("agent listening", "socket", o.socket, "backends", len(stores))
+	return socket.Serve(ctx, l, keyring, socket.ServeOptions{Logger: log})
+}
+
+func readyPipe() *os.File {
+	if os.Getenv(readyFDEnv) != "3" {
+		return nil
+	}
+	os.Unsetenv(readyFDEnv)
+	return os.NewFile(3, "ready")
+}
+
+func cmdStop(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "stop", "stop")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c, err := dialAgent()
+	if err != nil {
+		return err
+	}
+	st, err := c.Status(ctx)
+	c.Close()
+	if err != nil {
+		return err
+	}
+	p, err := os.FindProcess(st.PID)
+	if err != nil {
+		return err
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stopping agent pid %d: %w", st.PID, err)
+	}
+	for i := 0; i < 100; i++ { // up to 5 s for it to close its socket
+		if _, err := os.Stat(os.Getenv("TRUST_AGENT_SOCK")); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Fprintf(e.stdout, "unset TRUST_AGENT_SOCK;\nunset TRUST_AGENT_PID;\necho Agent pid %d killed;\n", st.PID)
+	return nil
+}

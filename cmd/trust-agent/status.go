@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/trust-agent/trust-agent/agent"
+)
+
+func cmdStatus(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "status", "status [--json]")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c, err := dialAgent()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	state := "unlocked"
+	if st.Locked {
+		state = "locked"
+	}
+	fmt.Fprintf(e.stdout, "Agent pid %d, %s, up %s\n", st.PID, state, time.Since(st.Started).Round(time.Second))
+	fmt.Fprintf(e.stdout, "Signatures: %d served, %d refused\n", st.Signatures, st.Refusals)
+	if !st.LockAt.IsZero() {
+		fmt.Fprintf(e.stdout, "Locks itself at %s\n", st.LockAt.Local().Format(time.DateTime))
+	}
+	fmt.Fprintln(e.stdout, "Backends:")
+	if len(st.Backends) == 0 {
+		fmt.Fprintln(e.stdout, "  none")
+	}
+	for _, b := range st.Backends {
+		state := "unlocked"
+		if b.Locked {
+			state = "locked"
+		}
+		fmt.Fprintf(e.stdout, "  %s (%s): %s, %d keys", b.Name, b.Kind, state, b.Keys)
+		if b.Error != "" {
+			fmt.Fprintf(e.stdout, ", error: %s", b.Error)
+		}
+		fmt.Fprintln(e.stdout)
+	}
+	return nil
+}
+
+func cmdLock(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "lock", "lock")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c, err := dialAgent()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Lock(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stderr, "Agent locked.")
+	return nil
+}
+
+const unlockSynopsis = "unlock [--pin-file FILE] [--backend NAME]"
+
+func cmdUnlock(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "unlock", unlockSynopsis)
+	pinFile := fs.String("pin-file", "", "read the PIN from FILE instead of prompting")
+	backend := fs.String("backend", "", "the backend to unlock, as `trust-agent status` names it")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageError(unlockSynopsis)
+	}
+	c, err := dialAgent()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	var locked []agent.BackendStatus
+	for _, b := range st.Backends {
+		if b.Locked && (*backend == "" || b.Name == *backend) {
+			locked = append(locked, b)
+		}
+	}
+	if len(locked) == 0 {
+		if *backend != "" {
+			return fmt.Errorf("backend %s is not locked or does not exist", *backend)
+		}
+		fmt.Fprintln(e.stderr, "Agent is not locked.")
+		return nil
+	}
+	if *pinFile != "" && len(locked) > 1 {
+		return fmt.Errorf("%d backends are locked and --pin-file gives one PIN; name one with --backend", len(locked))
+	}
+	for _, b := range locked {
+		pin, err := readPIN(*pinFile, fmt.Sprintf("PIN for %s: ", b.Name))
+		if err != nil {
+			return err
+		}
+		err = c.Unlock(ctx, agent.UnlockRequest{Backend: b.Name, PIN: pin})
+		clear(pin)
+		if err != nil {
+			return fmt.Errorf("unlocking %s: %w", b.Name, err)
+		}
+		fmt.Fprintf(e.stderr, "Unlocked %s.\n", b.Name)
+	}
+	return nil
+}
+
+// readPIN reads a PIN from a file (one trailing newline trimmed) or from
+// the terminal without echo. It never looks at argv or the environment.
+func readPIN(file, prompt string) ([]byte, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("reading the PIN file: %w", err)
+		}
+		pin := []byte(strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"))
+		clear(b)
+		if len(pin) == 0 {
+			return nil, fmt.Errorf("the PIN file %s is empty", file)
+		}
+		return pin, nil
+	}
+	return promptSecret(prompt)
+}
