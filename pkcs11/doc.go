@@ -33,6 +33,16 @@
 // sessions (at most 4, fewer if the token allows fewer): a signature takes
 // one, so up to 4 signatures run at once; more wait for a free session.
 //
+// # When the token goes away
+//
+// Errors that mean the token is gone or unreachable (CKR_DEVICE_REMOVED,
+// CKR_TOKEN_NOT_PRESENT, CKR_DEVICE_ERROR, CKR_SESSION_HANDLE_INVALID,
+// CKR_SESSION_CLOSED, ...) wrap agent.ErrDeviceUnavailable, and the pool
+// drops the session they came from. A Store does not reattach by itself:
+// its slot and login are gone with the token, so the agent closes it and
+// opens a new one (by label or serial, which survive re-plugging) when the
+// token is back, and the user logs in again.
+//
 // # Security
 //
 // The PIN comes only from Login or a pin-source file at Open, never from
