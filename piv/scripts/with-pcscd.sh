@@ -69,6 +69,9 @@ done
 unset _WITH_PCSCD_INNER
 
 ip link set lo up
+# A private TMPDIR scopes virtualcard's per-port claim files (flock) to
+# this pcscd, so they never collide with cards on the host's pcscd.
+export TMPDIR=$(mktemp -d)
 mkdir -p /run/pcscd
 mount -t tmpfs -o mode=0755 tmpfs /run/pcscd
 conf=$(mktemp -d)
@@ -83,7 +86,7 @@ pcscd_pid= card_pid=
 cleanup() {
 	[[ -n $card_pid ]] && kill "$card_pid" 2>/dev/null && wait "$card_pid" 2>/dev/null
 	[[ -n $pcscd_pid ]] && kill "$pcscd_pid" 2>/dev/null && wait "$pcscd_pid" 2>/dev/null
-	rm -rf "$conf"
+	rm -rf "$conf" "$TMPDIR"
 	return 0
 }
 trap cleanup EXIT

@@ -109,7 +109,7 @@ type response struct {
 }
 
 func success(data []byte) response { return response{data: data, sw: swOK} }
-func fail(sw uint16) response  { return response{sw: sw} }
+func fail(sw uint16) response      { return response{sw: sw} }
 
 // verifyFailed is 63Cx with x = tries left, capped at 15 because only a
 // nibble carries it (a YubiKey allows up to 255 retries).

@@ -113,9 +113,9 @@ type session struct {
 	witness   []byte
 	challenge []byte
 
-	chaining               bool
+	chaining                   bool
 	chainINS, chainP1, chainP2 byte
-	chain                  []byte
+	chain                      []byte
 
 	// pending holds response data waiting for GET RESPONSE.
 	pending []byte

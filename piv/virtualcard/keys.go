@@ -223,12 +223,12 @@ func (c *Card) generate(cmd command) response {
 // parameters p, q, dP, dQ, qInv; 06 the EC private scalar; 07 the Ed25519
 // seed; 08 the X25519 scalar.
 const (
-	tagImportP     = 0x01
-	tagImportQ     = 0x02
-	tagImportEC    = 0x06
-	tagImportEd    = 0x07
-	tagImportX     = 0x08
-	rsaImportE     = 65537 // the only public exponent a YubiKey imports
+	tagImportP  = 0x01
+	tagImportQ  = 0x02
+	tagImportEC = 0x06
+	tagImportEd = 0x07
+	tagImportX  = 0x08
+	rsaImportE  = 65537 // the only public exponent a YubiKey imports
 )
 
 // importKey is Yubico's IMPORT ASYMMETRIC KEY (FE): P1 algorithm, P2 slot.

@@ -134,4 +134,3 @@ func (st *state) save(path string) error {
 	}
 	return nil
 }
-

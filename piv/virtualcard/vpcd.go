@@ -112,7 +112,7 @@ func (l *Link) dial() error {
 	done := make(chan struct{})
 	l.conn, l.done, l.err = conn, done, nil
 	go func() {
-		err := l.card.Serve(conn)
+		err := l.card.Serve(withQuickAck(conn))
 		conn.Close()
 		l.mu.Lock()
 		if l.conn == conn {

@@ -64,6 +64,14 @@ func run() error {
 		}
 	}
 
+	// Claim the address so pivtest fixtures pick another reader; vpcd
+	// serves one card per port.
+	release, err := virtualcard.ClaimAddr(*addr)
+	if err != nil {
+		return err
+	}
+	defer release()
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(os.Stderr, "virtualcard: serial %d, firmware %s, vpcd %s\n", card.Serial(), v, *addr)
