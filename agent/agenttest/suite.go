@@ -1,0 +1,251 @@
+// Package agenttest is the one test suite every agent.Agent must pass: the
+// Keyring called directly and the socket.Client talking to it over a real
+// Unix socket run the same cases, as x/crypto's ssh/agent tests both sides.
+package agenttest
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trust-agent/trust-agent/agent"
+)
+
+// Config is what Run needs: a fresh agent over one unlocked token, and the
+// token's PIN so the suite can lock and unlock it.
+type Config struct {
+	Agent agent.Agent
+	PIN   string
+}
+
+// GUN is the repository the suite signs for.
+const GUN = "example.com/team/app"
+
+// TargetsJSON is canonical Targets metadata listing the given (sorted) tags.
+func TargetsJSON(tags ...string) []byte {
+	var b strings.Builder
+	b.WriteString(`{"_type":"Targets","delegations":{"keys":{},"roles":[]},"expires":"2030-01-01T00:00:00Z","targets":{`)
+	for i, t := range tags {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"` + t + `":{"hashes":{"sha256":"3q2+7w=="},"length":1}`)
+	}
+	b.WriteString(`},"version":2}`)
+	return []byte(b.String())
+}
+
+// Run runs every case against cfg.Agent, in order (they share the token).
+func Run(t *testing.T, cfg Config) {
+	ctx := context.Background()
+	a := cfg.Agent
+	var deleg, repo, root, rsaKey agent.KeyInfo
+
+	t.Run("Generate", func(t *testing.T) {
+		var err error
+		deleg, err = a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "jeff"}})
+		must(t, err)
+		repo, err = a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleTargets, Name: "repo", GUN: GUN}})
+		must(t, err)
+		root, err = a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}})
+		must(t, err)
+		rsaKey, err = a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "rsa-signer"}, Algorithm: agent.AlgorithmRSA})
+		must(t, err)
+		if deleg.Algorithm != agent.AlgorithmECDSA || rsaKey.Algorithm != agent.AlgorithmRSA {
+			t.Fatalf("algorithms: %s, %s", deleg.Algorithm, rsaKey.Algorithm)
+		}
+		if !strings.Contains(deleg.Location, "id=") {
+			t.Fatalf("location %q names no object id", deleg.Location)
+		}
+	})
+
+	t.Run("GenerateRefusesBadInput", func(t *testing.T) {
+		for _, req := range []agent.GenerateRequest{
+			{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "Not A Name"}},
+			{KeyMeta: agent.KeyMeta{Role: agent.RoleTargets, Name: "repo2"}}, // no GUN
+			{KeyMeta: agent.KeyMeta{Role: "wizard", Name: "x"}},
+			{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "jeff"}}, // exists
+			{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "small"}, Algorithm: agent.AlgorithmRSA, Bits: 1024},
+		} {
+			if _, err := a.Generate(ctx, req); !errors.Is(err, agent.ErrInvalidRequest) {
+				t.Errorf("Generate(%+v) = %v, want ErrInvalidRequest", req, err)
+			}
+		}
+	})
+
+	t.Run("List", func(t *testing.T) {
+		keys, err := a.List(ctx)
+		must(t, err)
+		got := map[string]agent.KeyInfo{}
+		for _, k := range keys {
+			got[k.ID] = k
+		}
+		for _, want := range []agent.KeyInfo{deleg, repo, root, rsaKey} {
+			k, ok := got[want.ID]
+			if !ok || k.KeyMeta != want.KeyMeta {
+				t.Errorf("List lacks %s (%+v); got %+v", want.ID, want.KeyMeta, k.KeyMeta)
+			}
+		}
+	})
+
+	t.Run("SignTargetsECDSA", func(t *testing.T) {
+		data := TargetsJSON("latest", "v1")
+		sig, err := a.Sign(ctx, agent.SignRequest{KeyID: deleg.ID, GUN: GUN, Role: "targets/releases", Data: data})
+		must(t, err)
+		if sig.Method != "ecdsa" || len(sig.Signature) != 64 {
+			t.Fatalf("method %s, %d bytes; want ecdsa, 64 (raw r||s)", sig.Method, len(sig.Signature))
+		}
+		pub := parsePub(t, deleg).(*ecdsa.PublicKey)
+		d := sha256.Sum256(data)
+		r, s := new(big.Int).SetBytes(sig.Signature[:32]), new(big.Int).SetBytes(sig.Signature[32:])
+		if !ecdsa.Verify(pub, d[:], r, s) {
+			t.Fatal("signature does not verify")
+		}
+	})
+
+	t.Run("SignTargetsRSAPSS", func(t *testing.T) {
+		data := TargetsJSON("v2")
+		sig, err := a.Sign(ctx, agent.SignRequest{KeyID: rsaKey.ID, GUN: GUN, Role: "targets/rsa-signer", Data: data})
+		must(t, err)
+		d := sha256.Sum256(data)
+		if sig.Method != "rsapss" {
+			t.Fatalf("method %s", sig.Method)
+		}
+		opts := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
+		if err := rsa.VerifyPSS(parsePub(t, rsaKey).(*rsa.PublicKey), 5 /* crypto.SHA256 */, d[:], sig.Signature, opts); err != nil {
+			t.Fatalf("PSS signature does not verify: %v", err)
+		}
+	})
+
+	t.Run("PolicyRefusals", func(t *testing.T) {
+		for name, req := range map[string]agent.SignRequest{
+			"digest":             {KeyID: deleg.ID, GUN: GUN, Role: "targets/releases", Data: make([]byte, 32)},
+			"other repository":   {KeyID: repo.ID, GUN: "example.com/other/app", Role: "targets", Data: TargetsJSON()},
+			"wrong role":         {KeyID: deleg.ID, GUN: GUN, Role: "root", Data: TargetsJSON()},
+			"root signs targets": {KeyID: root.ID, GUN: GUN, Role: "targets", Data: TargetsJSON()},
+		} {
+			_, err := a.Sign(ctx, req)
+			var denied *agent.DeniedError
+			if !errors.Is(err, agent.ErrDenied) || !errors.As(err, &denied) || denied.Reason == "" {
+				t.Errorf("%s: err = %v, want a refusal with a reason", name, err)
+			}
+		}
+	})
+
+	t.Run("UnknownKey", func(t *testing.T) {
+		_, err := a.Sign(ctx, agent.SignRequest{KeyID: strings.Repeat("ab", 32), GUN: GUN, Role: "targets", Data: TargetsJSON()})
+		if !errors.Is(err, agent.ErrNotFound) {
+			t.Fatalf("err = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("CertifyRootThenSignRoot", func(t *testing.T) {
+		der, err := a.CertifyRoot(ctx, agent.CertifyRequest{KeyID: root.ID, GUN: GUN})
+		must(t, err)
+		cert, err := x509.ParseCertificate(der)
+		must(t, err)
+		if cert.Subject.CommonName != GUN {
+			t.Fatalf("CN = %q", cert.Subject.CommonName)
+		}
+		if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
+			t.Fatalf("certificate is not self-signed by the root key: %v", err)
+		}
+		again, err := a.CertifyRoot(ctx, agent.CertifyRequest{KeyID: root.ID, GUN: GUN})
+		must(t, err)
+		if string(again) != string(der) {
+			t.Fatal("a second CertifyRoot made a new certificate instead of the stored one")
+		}
+		certPEM := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+		rootJSON := `{"_type":"Root","consistent_snapshot":false,"expires":"2035-01-01T00:00:00Z","keys":{"k1":{"keytype":"ecdsa-x509","keyval":{"private":null,"public":"` +
+			certPEM + `"}}},"roles":{"root":{"keyids":["k1"],"threshold":1}},"version":1}`
+		_, err = a.Sign(ctx, agent.SignRequest{KeyID: root.ID, GUN: GUN, Role: "root", Data: []byte(rootJSON)})
+		must(t, err)
+		// The root key is also found under the certificate's key ID, as
+		// notary asks for it.
+		keys, err := a.List(ctx)
+		must(t, err)
+		for _, k := range keys {
+			if k.ID == root.ID && len(k.Certs) == 0 {
+				t.Fatal("the certificate is not stored beside the root key")
+			}
+		}
+		if _, err := a.CertifyRoot(ctx, agent.CertifyRequest{KeyID: deleg.ID, GUN: GUN}); !errors.Is(err, agent.ErrDenied) {
+			t.Fatalf("a delegation key certified a root: %v", err)
+		}
+	})
+
+	t.Run("Import", func(t *testing.T) {
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(t, err)
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		must(t, err)
+		info, err := a.Import(ctx, agent.ImportRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "imported"}, PKCS8: der})
+		must(t, err)
+		if !parsePub(t, info).(*ecdsa.PublicKey).Equal(&priv.PublicKey) {
+			t.Fatal("imported key has another public key")
+		}
+		if _, err := a.Import(ctx, agent.ImportRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "junk"}, PKCS8: []byte("junk")}); !errors.Is(err, agent.ErrInvalidRequest) {
+			t.Fatalf("junk import: %v", err)
+		}
+	})
+
+	t.Run("LockUnlock", func(t *testing.T) {
+		must(t, a.Lock(ctx))
+		st, err := a.Status(ctx)
+		must(t, err)
+		if !st.Locked {
+			t.Fatal("Status says unlocked after Lock")
+		}
+		_, err = a.Sign(ctx, agent.SignRequest{KeyID: deleg.ID, GUN: GUN, Role: "targets/releases", Data: TargetsJSON()})
+		if !errors.Is(err, agent.ErrLocked) {
+			t.Fatalf("sign while locked: %v, want ErrLocked", err)
+		}
+		err = a.Unlock(ctx, agent.UnlockRequest{PIN: []byte(cfg.PIN + "0")})
+		var pinErr *agent.PINError
+		if !errors.Is(err, agent.ErrPINIncorrect) || !errors.As(err, &pinErr) {
+			t.Fatalf("wrong PIN: %v, want a PINError", err)
+		}
+		must(t, a.Unlock(ctx, agent.UnlockRequest{PIN: []byte(cfg.PIN)}))
+		_, err = a.Sign(ctx, agent.SignRequest{KeyID: deleg.ID, GUN: GUN, Role: "targets/releases", Data: TargetsJSON()})
+		must(t, err)
+	})
+
+	t.Run("Status", func(t *testing.T) {
+		st, err := a.Status(ctx)
+		must(t, err)
+		if st.Locked || len(st.Backends) != 1 || st.Backends[0].Keys < 5 {
+			t.Fatalf("status %+v", st)
+		}
+		if st.Signatures < 4 || st.Refusals < 4 {
+			t.Fatalf("counters: %d signatures, %d refusals", st.Signatures, st.Refusals)
+		}
+		if time.Since(st.Started) < 0 || st.PID == 0 {
+			t.Fatalf("started %v, pid %d", st.Started, st.PID)
+		}
+	})
+}
+
+func parsePub(t *testing.T, k agent.KeyInfo) any {
+	t.Helper()
+	pub, err := x509.ParsePKIXPublicKey(k.PublicKey)
+	must(t, err)
+	return pub
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
