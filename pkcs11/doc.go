@@ -47,10 +47,11 @@
 //
 // The PIN comes only from Login or a pin-source file at Open, never from
 // the URI (pin-value is refused) or the environment. The Store does not
-// keep it after logging in. Login state is the process's, shared by every
-// session and every Store on the token (PKCS#11 semantics): Logout on one
-// Store locks them all, and Locked asks the token rather than trusting a
-// flag of ours. Signing while logged out fails with agent.ErrLocked before
+// keep it after logging in: the bytes read from pin-source are cleared,
+// though miekg/pkcs11 takes the PIN as a Go string, a copy we cannot wipe.
+// Login state is the process's, shared by every session and every Store
+// on the token (PKCS#11 semantics): Logout on one Store locks them all,
+// and Locked asks the token rather than trusting a flag of ours. Signing while logged out fails with agent.ErrLocked before
 // the token is asked. Modules are loaded by absolute path only.
 //
 // Built without cgo, Open fails with an error saying so.

@@ -34,6 +34,7 @@ package softhsmtest
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -194,10 +195,22 @@ func removeStale() {
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		if err := syscall.Kill(pid, 0); err == syscall.ESRCH {
+		if !alive(pid) {
 			os.RemoveAll(d)
 		}
 	}
+}
+
+// alive reports whether process pid exists (signal 0 probes without
+// sending anything). Unsure means alive: never delete a live process's
+// tokens.
+func alive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	err = p.Signal(syscall.Signal(0))
+	return !errors.Is(err, os.ErrProcessDone) && !errors.Is(err, syscall.ESRCH)
 }
 
 // label is unique in the process (and so in the token directory) and
