@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/trust"
 	"github.com/trust-agent/trust-agent/socket"
 )
 
@@ -14,6 +15,9 @@ var errNoAgent = errors.New("no agent")
 
 // hintFor says what to do next about err, or nothing.
 func hintFor(err error) string {
+	if h := trust.Hint(err); h != "" {
+		return h
+	}
 	var pin *agent.PINError
 	switch {
 	case errors.Is(err, errNoAgent):

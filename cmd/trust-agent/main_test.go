@@ -1,21 +1,27 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/theupdateframework/notary/tuf/utils"
 
 	"github.com/trust-agent/trust-agent/socket"
 )
@@ -43,7 +49,8 @@ func TestScripts(t *testing.T) {
 		Dir:   "testdata",
 		Setup: setupScript,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"mkkey": cmdMkkey,
+			"mkkey":           cmdMkkey,
+			"no-key-material": cmdNoKeyMaterial,
 		},
 		RequireExplicitExec: true,
 	})
@@ -88,11 +95,22 @@ func setupScript(env *testscript.Env) error {
 	env.Setenv("TOKEN_URI", "pkcs11:token=test?module-path="+softhsmModule+"&pin-source=file:"+pinFile)
 	env.Setenv("LOCKED_URI", "pkcs11:token=test?module-path="+softhsmModule)
 	env.Setenv("TRUST_AGENT_SOCK", sock)
-	env.Defer(func() { stopAgent(sock) })
+	env.Defer(func() { stopAgents(env.WorkDir) })
 	return nil
 }
 
-// stopAgent ends an agent a script left running.
+// stopAgents ends every agent whose socket is under dir: a script that
+// fails half-way leaves its agents running.
+func stopAgents(dir string) {
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type()&fs.ModeSocket != 0 {
+			stopAgent(path)
+		}
+		return nil
+	})
+}
+
+// stopAgent ends the agent listening at sock.
 func stopAgent(sock string) {
 	c, err := socket.Dial(sock)
 	if err != nil {
@@ -113,15 +131,17 @@ func stopAgent(sock string) {
 	_ = syscall.Kill(st.PID, syscall.SIGKILL)
 }
 
-// cmdMkkey writes an unencrypted EC private key: mkkey FILE [MODE].
+// cmdMkkey writes an EC private key PEM: mkkey FILE [MODE [PASSPHRASE]].
+// With a passphrase the key is encrypted PKCS#8, as docker exports keys.
 func cmdMkkey(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {
-		ts.Fatalf("usage: mkkey FILE [MODE]")
+		ts.Fatalf("usage: mkkey FILE [MODE [PASSPHRASE]]")
 	}
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ts.Check(err)
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	ts.Check(err)
+	out := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	mode := os.FileMode(0o600)
 	if len(args) > 1 {
 		var m uint32
@@ -129,7 +149,63 @@ func cmdMkkey(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		mode = os.FileMode(m)
 	}
+	if len(args) > 2 {
+		k, err := utils.ECDSAToPrivateKey(priv)
+		ts.Check(err)
+		out, err = utils.ConvertPrivateKeyToPKCS8(k, "jeff", "", args[2])
+		ts.Check(err)
+	}
 	path := ts.MkAbs(args[0])
-	ts.Check(os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), mode))
+	ts.Check(os.WriteFile(path, out, mode))
 	ts.Check(os.Chmod(path, mode))
+	// The scalar, for no-key-material to look for after the PEM is gone.
+	ts.Check(os.WriteFile(path+".scalar", priv.D.FillBytes(make([]byte, 32)), 0o600))
+}
+
+// cmdNoKeyMaterial fails if any file under the given directories holds a
+// PEM private key, or one of the scalars listed in SCALARS (files written by
+// mkkey) in raw, hex or base64 form: no-key-material SCALARS DIR...
+func cmdNoKeyMaterial(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: no-key-material SCALAR-FILES-GLOB DIR...")
+	}
+	matches, err := filepath.Glob(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if len(matches) == 0 {
+		ts.Fatalf("no scalar files match %s", args[0])
+	}
+	var needles [][]byte
+	for _, m := range matches {
+		d, err := os.ReadFile(m)
+		ts.Check(err)
+		needles = append(needles, d, []byte(hex.EncodeToString(d)), []byte(base64.StdEncoding.EncodeToString(d)))
+	}
+	needles = append(needles, []byte("PRIVATE KEY-----"))
+	scanned := 0
+	for _, dir := range args[1:] {
+		err := filepath.WalkDir(ts.MkAbs(dir), func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			if strings.HasSuffix(path, ".scalar") {
+				return nil
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			scanned++
+			for _, n := range needles {
+				if bytes.Contains(b, n) {
+					ts.Fatalf("%s holds private key material (%q...)", path, n[:min(len(n), 12)])
+				}
+			}
+			return nil
+		})
+		ts.Check(err)
+	}
+	if scanned == 0 {
+		ts.Fatalf("no files scanned: the check would prove nothing")
+	}
+	ts.Logf("scanned %d files", scanned)
 }
