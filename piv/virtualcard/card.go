@@ -63,7 +63,8 @@ const (
 // with a random serial, kept in memory only.
 type Options struct {
 	// Version is reported by GET VERSION and decides which Yubico
-	// extensions the card answers; zero means DefaultVersion.
+	// extensions the card answers; zero means the version in StatePath,
+	// else DefaultVersion.
 	Version Version
 	// Serial is the card's serial number. Zero keeps the serial from
 	// StatePath, or picks a random one for a new card.
@@ -129,9 +130,6 @@ func New(opts Options) (*Card, error) {
 		path:    opts.StatePath,
 		onTouch: opts.Touch,
 	}
-	if c.version == (Version{}) {
-		c.version = DefaultVersion
-	}
 	if c.form == 0 {
 		c.form = FormFactorUSBAKeychain
 	}
@@ -141,10 +139,22 @@ func New(opts Options) (*Card, error) {
 			return nil, err
 		}
 	}
+	if c.version == (Version{}) && c.st != nil && c.st.Version != "" {
+		if c.version, err = ParseVersion(c.st.Version); err != nil {
+			return nil, err
+		}
+	}
+	if c.version == (Version{}) {
+		c.version = DefaultVersion
+	}
 	dirty := false
 	if c.st == nil {
 		c.st = &state{Slots: map[string]*slotState{}, Objects: map[string][]byte{}}
 		c.factoryReset()
+		dirty = true
+	}
+	if v := c.version.String(); c.st.Version != v {
+		c.st.Version = v
 		dirty = true
 	}
 	if opts.Serial != 0 && opts.Serial != c.st.Serial {

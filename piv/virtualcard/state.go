@@ -21,6 +21,9 @@ const maxStateFile = 1 << 20
 // authenticated) is not part of it.
 type state struct {
 	Serial uint32 `json:"serial"`
+	// Version is the firmware the card was made with; a re-plugged card
+	// keeps it unless Options.Version says otherwise.
+	Version string `json:"version,omitempty"`
 
 	PIN        []byte `json:"pin"` // 8 bytes, padded with 0xFF
 	PINRetries int    `json:"pin_retries"`

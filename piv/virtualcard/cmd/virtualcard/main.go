@@ -5,6 +5,7 @@
 //
 //	virtualcard [--addr 127.0.0.1:35963] [--state FILE] [--serial N]
 //	            [--version 5.7.1] [--ca-out FILE]
+//	virtualcard --print-ca
 package main
 
 import (
@@ -32,16 +33,28 @@ func run() error {
 		addr    = flag.String("addr", virtualcard.DefaultAddr, "vpcd `address` to connect to")
 		state   = flag.String("state", "", "JSON `file` keeping the card's keys across restarts (created 0600)")
 		serial  = flag.Uint("serial", 0, "serial `number` (default: from --state, else random)")
-		version = flag.String("version", virtualcard.DefaultVersion.String(), "firmware `version` to report")
+		version = flag.String("version", "", "firmware `version` to report (default: from --state, else "+virtualcard.DefaultVersion.String()+")")
 		caOut   = flag.String("ca-out", "", "write the fixture attestation CA as PEM to `file`")
+		printCA = flag.Bool("print-ca", false, "print the fixture attestation CA as PEM and exit")
 	)
 	flag.Parse()
 	if flag.NArg() != 0 {
 		return fmt.Errorf("unexpected arguments: %q", flag.Args())
 	}
-	v, err := virtualcard.ParseVersion(*version)
-	if err != nil {
+	if *printCA {
+		pem, err := virtualcard.AttestationCAPEM()
+		if err != nil {
+			return err
+		}
+		_, err = os.Stdout.Write(pem)
 		return err
+	}
+	var v virtualcard.Version
+	if *version != "" {
+		var err error
+		if v, err = virtualcard.ParseVersion(*version); err != nil {
+			return err
+		}
 	}
 	if *serial > 1<<31-1 {
 		return fmt.Errorf("--serial %d is out of range", *serial)
@@ -74,7 +87,7 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(os.Stderr, "virtualcard: serial %d, firmware %s, vpcd %s\n", card.Serial(), v, *addr)
+	fmt.Fprintf(os.Stderr, "virtualcard: serial %d, firmware %s, vpcd %s\n", card.Serial(), card.Version(), *addr)
 	return serve(ctx, card, *addr)
 }
 
