@@ -1,0 +1,308 @@
+package trust
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/theupdateframework/notary/trustmanager"
+	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/signed"
+	"github.com/theupdateframework/notary/tuf/utils"
+
+	"github.com/trust-agent/trust-agent/agent"
+)
+
+// CryptoService is notary's signed.CryptoService over an agent: the keys
+// stay on the agent's hardware, and every signature is a request that the
+// agent's policy checks against the repository (GUN) and role it names.
+//
+// Notary never tells a key which role it signs for. Root, targets and
+// snapshot keys serve one role each, so the role follows from the key; a
+// delegation key may serve several (docker adds a signer's key to
+// targets/<name> and targets/releases), so the caller names the delegation
+// role being signed with SetDelegationRole and publishes one delegation
+// role at a time. A delegation signature with no role set is refused.
+//
+// Methods are safe to call from multiple goroutines.
+type CryptoService struct {
+	agent agent.Agent
+	gun   string
+	ctx   context.Context
+
+	mu         sync.Mutex
+	keys       []agent.KeyInfo // from the last List; refreshed on a miss
+	delegation data.RoleName
+}
+
+var _ signed.CryptoService = (*CryptoService)(nil)
+
+// NewCryptoService returns a CryptoService for the repository gun (docker's
+// fully qualified name, e.g. docker.io/library/alpine). Agent calls use
+// context.Background until WithContext gives another.
+func NewCryptoService(a agent.Agent, gun string) *CryptoService {
+	return &CryptoService{agent: a, gun: gun, ctx: context.Background()}
+}
+
+// WithContext returns a CryptoService that makes its agent calls with ctx.
+// It starts with a fresh key list and no delegation role.
+func (cs *CryptoService) WithContext(ctx context.Context) *CryptoService {
+	return &CryptoService{agent: cs.agent, gun: cs.gun, ctx: ctx}
+}
+
+// SetDelegationRole names the delegation role (targets/NAME) that delegation
+// keys sign for until the next call; "" clears it.
+func (cs *CryptoService) SetDelegationRole(role data.RoleName) error {
+	if role != "" && !data.IsDelegation(role) {
+		return fmt.Errorf("trust: %s is not a delegation role; name one like targets/releases", role)
+	}
+	cs.mu.Lock()
+	cs.delegation = role
+	cs.mu.Unlock()
+	return nil
+}
+
+func (cs *CryptoService) delegationRole() data.RoleName {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.delegation
+}
+
+// Create generates a key on the agent for role: root, targets and snapshot
+// keys (the last two bound to gun), or a delegation key for targets/NAME
+// named NAME. The timestamp key belongs to the server.
+func (cs *CryptoService) Create(role data.RoleName, gun data.GUN, algorithm string) (data.PublicKey, error) {
+	meta, err := metaForRole(role, gun)
+	if err != nil {
+		return nil, err
+	}
+	alg, err := agentAlgorithm(algorithm)
+	if err != nil {
+		return nil, err
+	}
+	info, err := cs.agent.Generate(cs.ctx, agent.GenerateRequest{KeyMeta: meta, Algorithm: alg})
+	if err != nil {
+		return nil, fmt.Errorf("trust: generating a %s key on the agent: %w", role, err)
+	}
+	cs.mu.Lock()
+	cs.keys = append(cs.keys, info)
+	cs.mu.Unlock()
+	return publicKey(info)
+}
+
+// AddKey refuses: the agent holds no software keys through notary. Keys
+// are moved into hardware with trust-agent key import.
+func (cs *CryptoService) AddKey(role data.RoleName, gun data.GUN, key data.PrivateKey) error {
+	return fmt.Errorf("trust: refusing to add a software %s key: move it into hardware with `trust-agent key import` instead", role)
+}
+
+// GetKey returns the public key with the canonical ID keyID, or the root
+// certificate for gun with that ID; nil when the agent has neither.
+func (cs *CryptoService) GetKey(keyID string) data.PublicKey {
+	info, cert, err := cs.lookup(keyID)
+	if err != nil {
+		return nil
+	}
+	if cert != nil {
+		return cert
+	}
+	pub, err := publicKey(info)
+	if err != nil {
+		return nil
+	}
+	return pub
+}
+
+// GetPrivateKey returns a handle on the agent's key keyID (canonical or
+// root-certificate ID) that signs through the agent, and its role. A key the
+// agent does not hold is trustmanager.ErrKeyNotFound, unwrapped, as notary
+// tests it by type.
+func (cs *CryptoService) GetPrivateKey(keyID string) (data.PrivateKey, data.RoleName, error) {
+	info, _, err := cs.lookup(keyID)
+	if err != nil {
+		return nil, "", err
+	}
+	pub, err := publicKey(info)
+	if err != nil {
+		return nil, "", err
+	}
+	return &privateKey{PublicKey: pub, cs: cs, info: info}, roleName(info), nil
+}
+
+// RemoveKey does nothing: notary calls it for keys rotated out of a role,
+// and a hardware key must not vanish as a side effect. Delete keys with the
+// token's own tools.
+func (cs *CryptoService) RemoveKey(keyID string) error { return nil }
+
+// ListKeys returns the IDs of the keys that can serve role in gun: every
+// root key, the targets and snapshot keys bound to gun, and for targets/NAME
+// the delegation key named NAME.
+func (cs *CryptoService) ListKeys(role data.RoleName) []string {
+	keys, err := cs.list(false)
+	if err != nil {
+		return nil
+	}
+	var ids []string
+	for _, k := range keys {
+		if cs.usable(k) && roleName(k) == role {
+			ids = append(ids, k.ID)
+		}
+	}
+	return ids
+}
+
+// ListAllKeys maps the IDs of every key usable for gun to its role.
+func (cs *CryptoService) ListAllKeys() map[string]data.RoleName {
+	keys, err := cs.list(false)
+	if err != nil {
+		return nil
+	}
+	m := map[string]data.RoleName{}
+	for _, k := range keys {
+		if cs.usable(k) {
+			m[k.ID] = roleName(k)
+		}
+	}
+	return m
+}
+
+// usable reports whether k may sign for cs.gun: keys bound to a repository
+// serve only that one.
+func (cs *CryptoService) usable(k agent.KeyInfo) bool {
+	return k.GUN == "" || k.GUN == cs.gun
+}
+
+// list returns the agent's keys, from the cache unless refresh.
+func (cs *CryptoService) list(refresh bool) ([]agent.KeyInfo, error) {
+	cs.mu.Lock()
+	keys := cs.keys
+	cs.mu.Unlock()
+	if keys != nil && !refresh {
+		return keys, nil
+	}
+	keys, err := cs.agent.List(cs.ctx)
+	if err != nil {
+		return nil, fmt.Errorf("trust: listing the agent's keys: %w", err)
+	}
+	if keys == nil {
+		keys = []agent.KeyInfo{}
+	}
+	cs.mu.Lock()
+	cs.keys = keys
+	cs.mu.Unlock()
+	return keys, nil
+}
+
+// lookup finds keyID among the agent's keys by canonical ID or by the ID
+// of its root certificate for cs.gun, asking the agent again on a miss.
+// For a certificate ID it also returns the certificate's public key.
+func (cs *CryptoService) lookup(keyID string) (agent.KeyInfo, data.PublicKey, error) {
+	for _, refresh := range []bool{false, true} {
+		keys, err := cs.list(refresh)
+		if err != nil {
+			return agent.KeyInfo{}, nil, err
+		}
+		for _, k := range keys {
+			if !cs.usable(k) {
+				continue
+			}
+			if k.ID == keyID {
+				return k, nil, nil
+			}
+			for _, c := range k.Certs {
+				if c.GUN != cs.gun {
+					continue
+				}
+				if pub, err := certPublicKey(c.DER); err == nil && pub.ID() == keyID {
+					return k, pub, nil
+				}
+			}
+		}
+	}
+	return agent.KeyInfo{}, nil, trustmanager.ErrKeyNotFound{KeyID: keyID}
+}
+
+// metaForRole is the agent's key metadata for a key serving role in gun.
+func metaForRole(role data.RoleName, gun data.GUN) (agent.KeyMeta, error) {
+	switch {
+	case role == data.CanonicalRootRole:
+		return agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}, nil
+	case role == data.CanonicalTargetsRole:
+		return agent.KeyMeta{Role: agent.RoleTargets, Name: "targets", GUN: gun.String()}, nil
+	case role == data.CanonicalSnapshotRole:
+		return agent.KeyMeta{Role: agent.RoleSnapshot, Name: "snapshot", GUN: gun.String()}, nil
+	case role == data.CanonicalTimestampRole:
+		return agent.KeyMeta{}, errors.New("trust: the timestamp key belongs to the notary server; initialise the repository with a server-managed timestamp")
+	case data.IsDelegation(role):
+		name := strings.TrimPrefix(role.String(), data.CanonicalTargetsRole.String()+"/")
+		if !agent.ValidName(name) {
+			return agent.KeyMeta{}, fmt.Errorf("trust: cannot make a key for %s: a signer name must match ^[a-z0-9][a-z0-9_-]*$", role)
+		}
+		return agent.KeyMeta{Role: agent.RoleDelegation, Name: name}, nil
+	}
+	return agent.KeyMeta{}, fmt.Errorf("trust: %q is not a TUF role; use root, targets, snapshot or targets/NAME", role)
+}
+
+// roleName is the TUF role an agent key serves, as notary names it.
+func roleName(k agent.KeyInfo) data.RoleName {
+	switch k.Role {
+	case agent.RoleRoot:
+		return data.CanonicalRootRole
+	case agent.RoleTargets:
+		return data.CanonicalTargetsRole
+	case agent.RoleSnapshot:
+		return data.CanonicalSnapshotRole
+	}
+	return data.RoleName(data.CanonicalTargetsRole.String() + "/" + k.Name)
+}
+
+func agentAlgorithm(notaryAlg string) (string, error) {
+	switch notaryAlg {
+	case data.ECDSAKey, "":
+		return agent.AlgorithmECDSA, nil
+	case data.RSAKey:
+		return agent.AlgorithmRSA, nil
+	}
+	return "", fmt.Errorf("trust: the agent makes ecdsa (P-256) and rsa keys, not %s", notaryAlg)
+}
+
+// publicKey is notary's public key for an agent key, checked to have the
+// agent's ID: both must be the canonical ID, or signatures would name a key
+// notary cannot find.
+func publicKey(k agent.KeyInfo) (data.PublicKey, error) {
+	var pub data.PublicKey
+	switch k.Algorithm {
+	case agent.AlgorithmECDSA:
+		pub = data.NewECDSAPublicKey(k.PublicKey)
+	case agent.AlgorithmRSA:
+		pub = data.NewRSAPublicKey(k.PublicKey)
+	default:
+		return nil, fmt.Errorf("trust: key %s has algorithm %q, which notary cannot use", k.ID, k.Algorithm)
+	}
+	if pub.ID() != k.ID {
+		return nil, fmt.Errorf("trust: the agent names key %s but notary computes ID %s for it; the agent and notary disagree on canonical key IDs", k.ID, pub.ID())
+	}
+	return pub, nil
+}
+
+// certPublicKey is notary's x509 public key for a root certificate.
+func certPublicKey(der []byte) (data.PublicKey, error) {
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	pub := utils.CertToKey(cert)
+	if pub == nil {
+		return nil, fmt.Errorf("trust: unsupported root certificate key %T", cert.PublicKey)
+	}
+	return pub, nil
+}
+
+// certPEM is the PEM form notary keeps a root certificate in.
+func certPEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
