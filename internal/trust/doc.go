@@ -10,6 +10,22 @@
 // before v29 dropped client-side enforcement: targets/releases first, then
 // targets; a digest reference passes when a released tag signs it.
 //
+// # Signing over the agent
+//
+// CryptoService is notary's signed.CryptoService over an agent.Agent (the
+// agent itself or a socket client): private keys never leave the hardware;
+// notary's data.PrivateKey.Sign sends the canonical JSON it signs to the
+// agent with the repository (GUN) and TUF role, and the agent's policy
+// checks them. Notary does not tell a key which role it signs for: root,
+// targets and snapshot keys serve one role each, and for delegation keys,
+// which serve targets/NAME and targets/releases alike, the caller names the
+// role (SetDelegationRole) and publishes one delegation role at a time.
+// Root certificates come from Agent.CertifyRoot and repositories start with
+// InitializeWithCertificate: notary's own GenerateCertificate would sign a
+// blind digest through a crypto.Signer, which the agent refuses. AddKey is
+// refused (no software keys), RemoveKey never deletes a hardware key, and a
+// missing key is trustmanager.ErrKeyNotFound unwrapped, as notary tests it.
+//
 // # Compatibility with docker
 //
 // Options defaults follow docker's: DOCKER_CONFIG (else ~/.docker), the
@@ -35,12 +51,14 @@
 // # Concurrency
 //
 // Functions are safe to call from multiple goroutines; each call opens its
-// own notary repository. Calls that touch the same GUN share the on-disk
+// own notary repository. A CryptoService is safe for concurrent use, but
+// its delegation role is one per service: use one service per publish. Calls that touch the same GUN share the on-disk
 // cache, as two docker processes would.
 //
 // # Security
 //
 // Verify trusts what the cached root (trust on first use, as docker) and
 // the server's signed metadata say; it never trusts a digest the metadata
-// does not sign. Read-only operations hold no keys.
+// does not sign. Read-only operations hold no keys. Signing holds none
+// either: a CryptoService has only handles that ask the agent.
 package trust

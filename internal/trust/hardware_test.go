@@ -1,0 +1,176 @@
+package trust
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/theupdateframework/notary/client"
+	"github.com/theupdateframework/notary/tuf/data"
+
+	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/trust/trusttest"
+	"github.com/trust-agent/trust-agent/pkcs11"
+	"github.com/trust-agent/trust-agent/pkcs11/softhsmtest"
+	"github.com/trust-agent/trust-agent/socket"
+)
+
+// socketAgent runs an agent over a fresh SoftHSM token behind a real Unix
+// socket and returns a client, as the CLI would see it.
+func socketAgent(t *testing.T) agent.Agent {
+	t.Helper()
+	store, err := pkcs11.Open(softhsmtest.Token(t, "1234"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := agent.New(agent.Options{Stores: []agent.KeyStore{store}})
+	t.Cleanup(func() { a.Close() })
+	path := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := socket.Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- socket.Serve(ctx, l, a, socket.ServeOptions{}) }()
+	c, err := socket.Dial(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("socket.Serve: %v", err)
+		}
+	})
+	return c
+}
+
+// TestHardwareKeysDockerReads makes a repository whose root, targets and
+// delegation keys are on a SoftHSM token behind the agent's socket, signs a
+// tag into targets/releases and targets/alice as docker trust sign would,
+// and checks that docker reads it and Verify trusts it.
+func TestHardwareKeysDockerReads(t *testing.T) {
+	ctx := context.Background()
+	a := socketAgent(t)
+	n := trusttest.StartNotary(t)
+	reg := trusttest.StartRegistry(t)
+	img := reg.PushRandom(t, "hw/app", "v1")
+	dc := trusttest.NewDockerConfig(t, n)
+	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+
+	ref, err := parseRef(img.Repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := NewCryptoService(a, ref.gun.String()).WithContext(ctx)
+	repo, err := openRepo(ctx, opts, ref, cs, actionsPushPull...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := initialize(repo, cs, root.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Publish(); err != nil {
+		t.Fatalf("first publish: %v", err)
+	}
+
+	alice, err := a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alicePub, err := publicKey(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range []data.RoleName{releasesRole, "targets/alice"} {
+		if err := repo.AddDelegation(role, []data.PublicKey{alicePub}, []string{""}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := repo.Publish(); err != nil {
+		t.Fatalf("publishing the delegations: %v", err)
+	}
+
+	sum, err := hex.DecodeString(img.Hex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := &client.Target{Name: img.Tag, Hashes: data.Hashes{"sha256": sum}, Length: img.Size}
+	// A delegation key serves both roles: publish them one at a time.
+	for _, role := range []data.RoleName{releasesRole, "targets/alice"} {
+		if err := repo.AddTarget(target, role); err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.SetDelegationRole(role); err != nil {
+			t.Fatal(err)
+		}
+		if err := repo.Publish(); err != nil {
+			t.Fatalf("publishing %s: %v", role, err)
+		}
+	}
+
+	// Docker reads it, and our inspect prints the same.
+	want := dc.MustDocker(t, "trust", "inspect", img.Repo)
+	repos, err := Inspect(ctx, opts, img.Repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := WriteJSON(&got, repos); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want {
+		t.Fatalf("inspect differs\n--- docker:\n%s\n--- ours:\n%s", want, got.String())
+	}
+	r := repos[0]
+	if len(r.SignedTags) != 1 || r.SignedTags[0].Digest != img.Hex || len(r.SignedTags[0].Signers) != 1 || r.SignedTags[0].Signers[0] != "alice" {
+		t.Fatalf("signed tags %+v, want v1 signed by alice", r.SignedTags)
+	}
+	if len(r.Signers) != 1 || r.Signers[0].Keys[0].ID != alice.ID {
+		t.Fatalf("signers %+v, want alice with key %s", r.Signers, alice.ID)
+	}
+	cert, err := cs.RootCertificate(root.ID) // the stored one
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.AdministrativeKeys[0].Name != "Root" || r.AdministrativeKeys[0].Keys[0].ID != cert.ID() {
+		t.Fatalf("root keys %+v, want the certificate's ID %s", r.AdministrativeKeys[0], cert.ID())
+	}
+	targetsKeys := cs.ListKeys(data.CanonicalTargetsRole)
+	if len(targetsKeys) != 1 || r.AdministrativeKeys[1].Keys[0].ID != targetsKeys[0] {
+		t.Fatalf("repository keys %+v, want the agent's targets key %v", r.AdministrativeKeys[1], targetsKeys)
+	}
+
+	// Verify, in a fresh configuration: trust on first use of the root.
+	fresh := trusttest.NewDockerConfig(t, n)
+	v, err := Verify(ctx, Options{ConfigDir: fresh.Dir, Server: n.URL}, img.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Digest != img.Digest || v.Role != releasesRole.String() {
+		t.Fatalf("Verify = %+v, want %s from targets/releases", v, img.Digest)
+	}
+
+	// A locked agent cannot sign: the error names the lock.
+	if err := a.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.AddTarget(&client.Target{Name: "v2", Hashes: target.Hashes, Length: target.Length}, releasesRole); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.SetDelegationRole(releasesRole); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Publish(); !errors.Is(err, agent.ErrLocked) {
+		t.Fatalf("publish with a locked agent: %v, want agent.ErrLocked", err)
+	}
+}
