@@ -62,9 +62,18 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-func cmdSigner(ctx context.Context, e *env, args []string) error { return errNotYet }
-func cmdSign(ctx context.Context, e *env, args []string) error   { return errNotYet }
-func cmdRevoke(ctx context.Context, e *env, args []string) error { return errNotYet }
-func cmdKeyRotate(ctx context.Context, e *env, args []string) error {
-	return errNotYet
+func cmdSigner(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return usageError("signer add|remove ...")
+	}
+	switch args[0] {
+	case "add":
+		return cmdSignerAdd(ctx, e, args[1:])
+	case "remove":
+		return cmdSignerRemove(ctx, e, args[1:])
+	}
+	return fmt.Errorf("unknown signer command %q; use add or remove", args[0])
 }
+
+func cmdSignerAdd(ctx context.Context, e *env, args []string) error { return errNotYet }
+func cmdSign(ctx context.Context, e *env, args []string) error      { return errNotYet }
