@@ -56,7 +56,7 @@ func checkPolicy(meta KeyMeta, req SignRequest) (Metadata, error) {
 			return md, &DeniedError{Reason: fmt.Sprintf("a repository key signs only the targets role, not %s metadata for %q", md.Type, req.Role)}
 		}
 	case RoleDelegation:
-		if md.Type != "Targets" || !strings.HasPrefix(req.Role, "targets/") {
+		if md.Type != "Targets" || !delegationRoles(req.Role) {
 			return md, &DeniedError{Reason: fmt.Sprintf("a delegation key signs only targets/<name> roles, not %s metadata for %q", md.Type, req.Role)}
 		}
 	case RoleSnapshot:
@@ -70,6 +70,18 @@ func checkPolicy(meta KeyMeta, req SignRequest) (Metadata, error) {
 		return md, &DeniedError{Reason: fmt.Sprintf("%q is not a repository name", req.GUN)}
 	}
 	return md, nil
+}
+
+// delegationRoles reports whether role names delegation roles only:
+// "targets/releases", or several joined by commas when one publish signs
+// the same metadata shape into each of them with one key.
+func delegationRoles(role string) bool {
+	for _, r := range strings.Split(role, ",") {
+		if !strings.HasPrefix(r, "targets/") || len(r) == len("targets/") {
+			return false
+		}
+	}
+	return true
 }
 
 // parseMetadata reads the fields the policy and audit need from the

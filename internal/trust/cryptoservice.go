@@ -36,7 +36,7 @@ type CryptoService struct {
 
 	mu         sync.Mutex
 	keys       []agent.KeyInfo // from the last List; refreshed on a miss
-	delegation data.RoleName
+	delegation []data.RoleName
 }
 
 var _ signed.CryptoService = (*CryptoService)(nil)
@@ -54,22 +54,33 @@ func (cs *CryptoService) WithContext(ctx context.Context) *CryptoService {
 	return &CryptoService{agent: cs.agent, gun: cs.gun, ctx: ctx}
 }
 
-// SetDelegationRole names the delegation role (targets/NAME) that delegation
-// keys sign for until the next call; "" clears it.
-func (cs *CryptoService) SetDelegationRole(role data.RoleName) error {
-	if role != "" && !data.IsDelegation(role) {
-		return fmt.Errorf("trust: %s is not a delegation role; name one like targets/releases", role)
+// SetDelegationRole names the delegation roles (targets/NAME) that
+// delegation keys sign for until the next call; none clears them. Notary
+// does not tell a key which role it signs, so a publish that changes
+// several delegation roles names them all, and the agent's audit log shows
+// the signature as for one of them.
+func (cs *CryptoService) SetDelegationRole(roles ...data.RoleName) error {
+	for _, role := range roles {
+		if !data.IsDelegation(role) {
+			return fmt.Errorf("trust: %s is not a delegation role; name one like targets/releases", role)
+		}
 	}
 	cs.mu.Lock()
-	cs.delegation = role
+	cs.delegation = roles
 	cs.mu.Unlock()
 	return nil
 }
 
+// delegationRole is the role string sent to the agent: the roles named,
+// joined by commas, or "" when none is.
 func (cs *CryptoService) delegationRole() data.RoleName {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	return cs.delegation
+	names := make([]string, len(cs.delegation))
+	for i, r := range cs.delegation {
+		names[i] = r.String()
+	}
+	return data.RoleName(strings.Join(names, ","))
 }
 
 // Create generates a key on the agent for role: root, targets and snapshot
