@@ -41,7 +41,10 @@ var (
 	fixtureNotAfter  = time.Date(2099, 12, 31, 23, 59, 59, 0, time.UTC)
 )
 
-var fixtureCA = sync.OnceValues(func() (*caPair, error) {
+// fixtureCA is the CA, made once per process.
+var fixtureCA = sync.OnceValues(newFixtureCA)
+
+func newFixtureCA() (*caPair, error) {
 	seed := sha256.Sum256([]byte(caSeedLabel))
 	key := ed25519.NewKeyFromSeed(seed[:])
 	tmpl := &x509.Certificate{
@@ -63,7 +66,7 @@ var fixtureCA = sync.OnceValues(func() (*caPair, error) {
 		return nil, fmt.Errorf("virtualcard: parsing fixture CA: %w", err)
 	}
 	return &caPair{cert: cert, key: key}, nil
-})
+}
 
 type caPair struct {
 	cert *x509.Certificate
