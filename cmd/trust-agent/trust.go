@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/pflag"
 
 	"github.com/trust-agent/trust-agent/internal/trust"
@@ -12,6 +13,11 @@ import (
 
 // errNotYet marks Notary commands whose glue is still being written.
 var errNotYet = errors.New("not available in this build yet")
+
+func init() {
+	// notary logs through logrus at Info level; the CLI speaks for itself.
+	logrus.SetLevel(logrus.WarnLevel)
+}
 
 // serverFlags adds the flags every Notary command shares.
 func serverFlags(fs *pflag.FlagSet, o *trust.Options) {
@@ -75,5 +81,47 @@ func cmdSigner(ctx context.Context, e *env, args []string) error {
 	return fmt.Errorf("unknown signer command %q; use add or remove", args[0])
 }
 
-func cmdSignerAdd(ctx context.Context, e *env, args []string) error { return errNotYet }
-func cmdSign(ctx context.Context, e *env, args []string) error      { return errNotYet }
+const signerAddSynopsis = "signer add --key PUB [--key PUB]... NAME REPO..."
+
+func cmdSignerAdd(ctx context.Context, e *env, args []string) error {
+	o := trust.SignerAddOptions{Out: e.stdout}
+	fs := flags(e, "signer add", signerAddSynopsis)
+	keys := fs.StringArray("key", nil, "path to the signer's public key file (repeatable)")
+	fs.StringVar(&o.RootKeyID, "root-key", "", "the agent's root key for a repository without trust data (default: the only one, or a new one)")
+	serverFlags(fs, &o.Options)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() < 2 {
+		return usageError(signerAddSynopsis)
+	}
+	a, err := dialAgent()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return trust.SignerAdd(ctx, a, o, fs.Arg(0), *keys, fs.Args()[1:]...)
+}
+
+const signSynopsis = "sign [--digest sha256:HEX --size N] REPO:TAG [REPO:TAG...]"
+
+func cmdSign(ctx context.Context, e *env, args []string) error {
+	o := trust.SignOptions{Out: e.stdout, Progress: e.stderr}
+	fs := flags(e, "sign", signSynopsis)
+	fs.StringVar(&o.Digest, "digest", "", "sign this manifest digest instead of asking the registry")
+	fs.Int64Var(&o.Size, "size", 0, "the manifest's size in bytes, with --digest")
+	fs.StringVar(&o.RootKeyID, "root-key", "", "the agent's root key for a repository without trust data")
+	serverFlags(fs, &o.Options)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usageError(signSynopsis)
+	}
+	a, err := dialAgent()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return trust.Sign(ctx, a, o, fs.Args()...)
+}

@@ -1,0 +1,162 @@
+package trust
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/theupdateframework/notary/client"
+	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/utils"
+
+	"github.com/trust-agent/trust-agent/agent"
+)
+
+// SignerAddOptions configure SignerAdd.
+type SignerAddOptions struct {
+	Options
+	// RootKeyID picks the agent's root key for a repository that has no
+	// trust data yet; empty means the only one, or a new one.
+	RootKeyID string
+	// Out gets docker's progress messages.
+	Out io.Writer
+}
+
+// SignerAdd adds the public keys in keyFiles as signer name of each
+// repository (targets/NAME and targets/releases), initialising a
+// repository that has no trust data with the agent's keys first.
+func SignerAdd(ctx context.Context, a agent.Agent, o SignerAddOptions, name string, keyFiles []string, repos ...string) error {
+	if !agent.ValidName(name) {
+		return fmt.Errorf("trust: signer name \"%s\" must start with lowercase alphanumeric characters and can include \"-\" or \"_\" after the first character", name)
+	}
+	if name == "releases" {
+		return fmt.Errorf("trust: releases is a reserved keyword, please use a different signer name")
+	}
+	if len(keyFiles) == 0 {
+		return fmt.Errorf("trust: path to a public key must be provided using the `--key` flag")
+	}
+	var keys []data.PublicKey
+	for _, f := range keyFiles {
+		k, err := readPublicKey(f)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k)
+	}
+	var failed []string
+	for _, r := range repos {
+		fmt.Fprintf(o.Out, "Adding signer \"%s\" to %s...\n", name, r)
+		if err := signerAddOne(ctx, a, o, name, keys, r); err != nil {
+			fmt.Fprintln(o.Out, err.Error())
+			failed = append(failed, r)
+			continue
+		}
+		fmt.Fprintf(o.Out, "Successfully added signer: %s to %s\n\n", name, r)
+	}
+	if len(failed) > 0 {
+		return &Error{Msg: fmt.Sprintf("failed to add signer to: %s", strings.Join(failed, ", ")), Hint: "fix the error above and run the same command again: nothing was published for those repositories"}
+	}
+	return nil
+}
+
+func signerAddOne(ctx context.Context, a agent.Agent, o SignerAddOptions, name string, keys []data.PublicKey, repoRef string) error {
+	ref, err := parseRef(repoRef)
+	if err != nil {
+		return err
+	}
+	if ref.tag != "" || ref.digest != "" {
+		return &Error{Msg: fmt.Sprintf("%s: give a repository, not a tag or digest", repoRef)}
+	}
+	cs := NewCryptoService(a, ref.gun.String()).WithContext(ctx)
+	repo, err := openRepo(ctx, o.Options, ref, cs, actionsPushPull...)
+	if err != nil {
+		return err
+	}
+	if err := ensureInitialized(ctx, a, repo, cs, o.RootKeyID, repoRef, o.Out); err != nil {
+		return err
+	}
+	for _, role := range []data.RoleName{data.RoleName("targets/" + name), releasesRole} {
+		if err := repo.AddDelegation(role, keys, []string{""}); err != nil {
+			return notaryError(repoRef, err)
+		}
+	}
+	if err := repo.Publish(); err != nil {
+		return notaryError(repoRef, err)
+	}
+	return nil
+}
+
+// ensureInitialized initialises repo, when the server has no trust data for
+// it, with the agent's root key (chosen by rootKeyID, else the only one,
+// else a new one), a new targets key on the agent and a server-managed
+// snapshot key, as docker does. Nothing is published here.
+func ensureInitialized(ctx context.Context, a agent.Agent, repo client.Repository, cs *CryptoService, rootKeyID, repoRef string, out io.Writer) error {
+	_, err := repo.ListRoles()
+	var notExist client.ErrRepositoryNotExist
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &notExist):
+	default:
+		if _, ok := err.(client.ErrRepoNotInitialized); !ok {
+			return notaryError(repoRef, err)
+		}
+	}
+	fmt.Fprintf(out, "Initializing signed repository for %s...\n", repoRef)
+	rootID, err := pickRootKey(ctx, a, rootKeyID, out)
+	if err != nil {
+		return err
+	}
+	if err := initialize(repo, cs, rootID); err != nil {
+		return notaryError(repoRef, err)
+	}
+	fmt.Fprintf(out, "Successfully initialized %q\n", repoRef)
+	return nil
+}
+
+// pickRootKey returns the root key to initialise a repository with.
+func pickRootKey(ctx context.Context, a agent.Agent, want string, out io.Writer) (string, error) {
+	keys, err := a.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	var roots []string
+	for _, k := range keys {
+		if k.Role == agent.RoleRoot {
+			if want != "" && (k.ID == want || len(want) >= 7 && len(k.ID) > len(want) && k.ID[:len(want)] == want) {
+				return k.ID, nil
+			}
+			roots = append(roots, k.ID)
+		}
+	}
+	switch {
+	case want != "":
+		return "", &Error{Msg: fmt.Sprintf("the agent holds no root key %s", want), Hint: "run `trust-agent key list` to see the root keys"}
+	case len(roots) == 1:
+		return roots[0], nil
+	case len(roots) > 1:
+		return "", &Error{Msg: fmt.Sprintf("the agent holds %d root keys", len(roots)), Hint: "choose one with --root-key ID (see `trust-agent key list`)"}
+	}
+	info, err := a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}})
+	if err != nil {
+		return "", fmt.Errorf("trust: generating a root key on the agent: %w", err)
+	}
+	fmt.Fprintf(out, "Generated a new root key on %s: %s\n", info.Backend, info.ID)
+	return info.ID, nil
+}
+
+// readPublicKey reads a signer's public key file as docker does.
+func readPublicKey(path string) (data.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("unable to read public key from file: %s", path), Err: err}
+	}
+	k, err := utils.ParsePEMPublicKey(b)
+	if err != nil {
+		return nil, &Error{Msg: fmt.Sprintf("unable to parse valid public key certificate from file %s: %v", path, err), Hint: "pass the NAME.pub file that `trust-agent key generate` or `docker trust key generate` wrote", Err: err}
+	}
+	return k, nil
+}
