@@ -1,0 +1,389 @@
+//go:build cgo
+
+package piv
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"math/big"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	pivgo "github.com/go-piv/piv-go/v2/piv"
+
+	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/piv/pivtest"
+	"github.com/trust-agent/trust-agent/piv/virtualcard"
+)
+
+const (
+	testPIN = "24681357"
+	testPUK = "87654321"
+)
+
+var (
+	rootMeta    = agent.KeyMeta{Role: agent.RoleRoot}
+	targetsMeta = agent.KeyMeta{Role: agent.RoleTargets, GUN: "registry.example:5000/app"}
+	ciMeta      = agent.KeyMeta{Role: agent.RoleDelegation, Name: "ci"}
+)
+
+// setUpCard is a virtual card after `trust-agent piv setup`.
+func setUpCard(t *testing.T, vo virtualcard.Options) *pivtest.Fixture {
+	t.Helper()
+	f := pivtest.CardWith(t, vo)
+	if err := Setup(SetupOptions{Serial: f.Card.Serial(), OldPIN: pivgo.DefaultPIN, NewPIN: testPIN,
+		OldPUK: pivgo.DefaultPUK, NewPUK: testPUK}); err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	return f
+}
+
+// openStore opens the fixture's card and, with pin set, logs in.
+func openStore(t *testing.T, f *pivtest.Fixture, opts Options, pin string) *Store {
+	t.Helper()
+	opts.Serial = f.Card.Serial()
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if !s.Locked() {
+		t.Fatal("a new Store is not locked")
+	}
+	if pin != "" {
+		if err := s.Login([]byte(pin)); err != nil {
+			t.Fatalf("Login: %v", err)
+		}
+	}
+	return s
+}
+
+func signAndVerify(t *testing.T, k crypto.Signer) {
+	t.Helper()
+	digest := sha256.Sum256([]byte("signed " + time.Now().String()))
+	sig, err := k.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		t.Fatalf("Sign: %v", err)
+	}
+	if !ecdsa.VerifyASN1(k.Public().(*ecdsa.PublicKey), digest[:], sig) {
+		t.Fatal("signature does not verify")
+	}
+}
+
+func TestGenerateSignAndList(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	s := openStore(t, f, Options{}, testPIN)
+	if want := fmt.Sprintf("piv:serial=%d", f.Card.Serial()); s.Name() != want || s.Kind() != "piv" {
+		t.Errorf("Name, Kind = %q, %q", s.Name(), s.Kind())
+	}
+	want := map[byte]agent.KeyMeta{0x9c: rootMeta, 0x82: targetsMeta, 0x83: ciMeta}
+	for _, m := range []agent.KeyMeta{rootMeta, targetsMeta, ciMeta} {
+		k, err := s.Generate(m, agent.AlgorithmECDSA, 0)
+		if err != nil {
+			t.Fatalf("Generate(%+v): %v", m, err)
+		}
+		if len(k.Handle) != 1 || want[k.Handle[0]] != m {
+			t.Errorf("Generate(%+v) went to slot %x", m, k.Handle)
+		}
+		if loc := fmt.Sprintf("piv:serial=%d;slot=%x", f.Card.Serial(), k.Handle[0]); k.Location != loc {
+			t.Errorf("Location = %q, want %q", k.Location, loc)
+		}
+		if p := k.Public().(*ecdsa.PublicKey); p.Curve != elliptic.P256() {
+			t.Errorf("curve %v", p.Curve)
+		}
+		signAndVerify(t, k)
+	}
+	if _, err := s.Generate(agent.KeyMeta{Role: agent.RoleRoot}, "", 0); !errors.Is(err, agent.ErrInvalidRequest) {
+		t.Errorf("second root key: %v, want ErrInvalidRequest", err)
+	}
+	if _, err := s.Generate(targetsMeta, agent.AlgorithmRSA, 3072); !errors.Is(err, agent.ErrInvalidRequest) {
+		t.Errorf("RSA: %v, want ErrInvalidRequest", err)
+	}
+
+	// A new Store (as after an agent restart) finds the keys from the
+	// certificates, before any PIN.
+	s2 := openStore(t, f, Options{}, "")
+	keys, err := s2.Keys()
+	if err != nil {
+		t.Fatalf("Keys: %v", err)
+	}
+	if len(keys) != 3 {
+		t.Fatalf("Keys found %d keys, want 3", len(keys))
+	}
+	for _, k := range keys {
+		if want[k.Handle[0]] != k.Meta {
+			t.Errorf("slot %x: Meta %+v, want %+v", k.Handle[0], k.Meta, want[k.Handle[0]])
+		}
+	}
+	if _, err := keys[1].Sign(rand.Reader, make([]byte, 32), crypto.SHA256); !errors.Is(err, agent.ErrLocked) {
+		t.Errorf("Sign while locked: %v, want ErrLocked", err)
+	}
+	if err := s2.Login([]byte(testPIN)); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		signAndVerify(t, k)
+	}
+	if err := s2.Logout(); err != nil || !s2.Locked() {
+		t.Errorf("Logout: %v, Locked %v", err, s2.Locked())
+	}
+	if _, err := s2.Generate(ciMeta, "", 0); !errors.Is(err, agent.ErrLocked) {
+		t.Errorf("Generate while locked: %v, want ErrLocked", err)
+	}
+}
+
+func TestNotSetUp(t *testing.T) {
+	f := pivtest.Card(t)
+	s := openStore(t, f, Options{}, pivgo.DefaultPIN)
+	_, err := s.Generate(targetsMeta, "", 0)
+	if !errors.Is(err, errNotSetUp) {
+		t.Fatalf("Generate on a card not set up: %v, want errNotSetUp", err)
+	}
+	if err := Setup(SetupOptions{Serial: f.Card.Serial(), OldPIN: "000000", NewPIN: testPIN, OldPUK: pivgo.DefaultPUK, NewPUK: testPUK}); !errors.Is(err, agent.ErrPINIncorrect) {
+		t.Errorf("Setup with a wrong PIN: %v, want ErrPINIncorrect", err)
+	}
+	if err := Setup(SetupOptions{Serial: f.Card.Serial(), OldPIN: pivgo.DefaultPIN, NewPIN: testPIN, OldPUK: pivgo.DefaultPUK, NewPUK: testPUK}); err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+	if err := Setup(SetupOptions{Serial: f.Card.Serial(), OldPIN: testPIN, NewPIN: testPIN, OldPUK: testPUK, NewPUK: testPUK}); err == nil {
+		t.Error("Setup of a card already set up succeeded")
+	}
+	if err := s.Login([]byte(pivgo.DefaultPIN)); !errors.Is(err, agent.ErrPINIncorrect) {
+		t.Errorf("default PIN after setup: %v", err)
+	}
+}
+
+func TestWrongAndBlockedPIN(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	s := openStore(t, f, Options{}, "")
+	err := s.Login([]byte("11111111"))
+	var pe *agent.PINError
+	if !errors.As(err, &pe) || pe.Retries != 2 || errors.Is(err, agent.ErrPINBlocked) {
+		t.Fatalf("wrong PIN: %v, want PINError with 2 retries", err)
+	}
+	if !s.Locked() {
+		t.Error("unlocked by a wrong PIN")
+	}
+	if err := s.Login([]byte(testPIN)); err != nil {
+		t.Fatalf("right PIN after a wrong one: %v", err)
+	}
+	for i := 0; i < 3; i++ {
+		err = s.Login([]byte("11111111"))
+	}
+	if !errors.As(err, &pe) || pe.Retries != 0 || !errors.Is(err, agent.ErrPINBlocked) {
+		t.Fatalf("third wrong PIN: %v, want blocked", err)
+	}
+	if err := s.Login([]byte(testPIN)); !errors.Is(err, agent.ErrPINBlocked) {
+		t.Errorf("right PIN once blocked: %v, want ErrPINBlocked", err)
+	}
+	if !s.Locked() {
+		t.Error("unlocked while blocked")
+	}
+}
+
+func TestPINPolicyAlways(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	s := openStore(t, f, Options{PINPolicy: PINPolicyAlways}, testPIN)
+	k, err := s.Generate(ciMeta, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signAndVerify(t, k)
+	signAndVerify(t, k)
+	att, slot, err := s.Attest(k.Handle[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := VerifyAttestation(pivtest.Roots(t), att, slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.PINPolicy != PINPolicyAlways || a.TouchPolicy != TouchPolicyNever {
+		t.Errorf("attested policies %v, %v", a.PINPolicy, a.TouchPolicy)
+	}
+}
+
+func TestRemoveInsert(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	s := openStore(t, f, Options{}, testPIN)
+	k, err := s.Generate(targetsMeta, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signAndVerify(t, k)
+	f.Remove(t)
+	time.Sleep(virtualcard.ReinsertDelay) // let pcscd notice
+	if _, err := k.Sign(rand.Reader, make([]byte, 32), crypto.SHA256); !errors.Is(err, agent.ErrDeviceUnavailable) {
+		t.Errorf("Sign with the card removed: %v, want ErrDeviceUnavailable", err)
+	}
+	if _, err := s.Keys(); !errors.Is(err, agent.ErrDeviceUnavailable) {
+		t.Errorf("Keys with the card removed: %v, want ErrDeviceUnavailable", err)
+	}
+	f.Insert(t)
+	signAndVerify(t, k)
+	keys, err := s.Keys()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("Keys after re-insert: %d, %v", len(keys), err)
+	}
+}
+
+func TestAttestation(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	s := openStore(t, f, Options{}, testPIN)
+	k, err := s.Generate(rootMeta, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	att, slot, err := s.Attest(0x9c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := VerifyAttestation(pivtest.Roots(t), att, slot)
+	if err != nil {
+		t.Fatalf("VerifyAttestation: %v", err)
+	}
+	if a.Serial != f.Card.Serial() || a.Slot != 0x9c || a.TouchPolicy != TouchPolicyAlways || a.PINPolicy != PINPolicyOnce {
+		t.Errorf("attestation %+v", a)
+	}
+	if !slot.PublicKey.(*ecdsa.PublicKey).Equal(k.Public()) {
+		t.Error("attested key is not the generated key")
+	}
+	if _, err := VerifyAttestation(nil, att, slot); err == nil {
+		t.Error("Yubico's roots accepted the virtual card")
+	}
+
+	// A forged attestation: our own "attestation" CA vouching for the
+	// same public key.
+	fk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ftmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Yubico PIV Attestation"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	fder, _ := x509.CreateCertificate(rand.Reader, ftmpl, ftmpl, &fk.PublicKey, fk)
+	fatt, _ := x509.ParseCertificate(fder)
+	stmpl := *slot
+	sder, err := x509.CreateCertificate(rand.Reader, &stmpl, fatt, k.Public(), fk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fslot, _ := x509.ParseCertificate(sder)
+	if _, err := VerifyAttestation(pivtest.Roots(t), fatt, fslot); err == nil {
+		t.Error("forged attestation accepted")
+	}
+	if _, err := VerifyAttestation(pivtest.Roots(t), att, fslot); err == nil {
+		t.Error("slot certificate not signed by the card's attestation key accepted")
+	}
+}
+
+// TestRootCertificate makes a root certificate the way the agent does
+// (x509.CreateCertificate with the card's signer) and stores it.
+func TestRootCertificate(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	s := openStore(t, f, Options{}, testPIN)
+	k, err := s.Generate(rootMeta, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certify := func(gun string) []byte {
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: gun},
+			NotBefore: time.Now(), NotAfter: time.Now().Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}, BasicConstraintsValid: true}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k.Signer)
+		if err != nil {
+			t.Fatalf("CreateCertificate with the card: %v", err)
+		}
+		return der
+	}
+	const gun = "registry.example:5000/app"
+	if err := s.StoreCertificate(k.Handle, gun, certify(gun)); err != nil {
+		t.Fatalf("StoreCertificate: %v", err)
+	}
+	second := certify(gun)
+	if err := s.StoreCertificate(k.Handle, gun, second); err != nil {
+		t.Fatalf("StoreCertificate again: %v", err)
+	}
+	if err := s.StoreCertificate(k.Handle, "other/repo", certify("other/repo")); err != nil {
+		t.Fatal(err)
+	}
+	// A repository key still gets a slot of its own.
+	tk, err := s.Generate(targetsMeta, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Handle[0] != 0x84 {
+		t.Errorf("targets key in slot %x, want 84 (82, 83 hold root certificates)", tk.Handle[0])
+	}
+	keys, err := openStore(t, f, Options{}, "").Keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 || keys[0].Meta != rootMeta {
+		t.Fatalf("keys %+v", keys)
+	}
+	certs := keys[0].Certs
+	if len(certs) != 2 || certs[0].GUN != gun || string(certs[0].DER) != string(second) || certs[1].GUN != "other/repo" {
+		t.Errorf("root certificates %+v", certs)
+	}
+	if err := s.StoreCertificate(tk.Handle, gun, second); !errors.Is(err, agent.ErrInvalidRequest) {
+		t.Errorf("certificate for a non-root key: %v", err)
+	}
+}
+
+func TestImport(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	s := openStore(t, f, Options{}, testPIN)
+	if _, err := s.Import(targetsMeta, priv); !errors.Is(err, agent.ErrInvalidRequest) {
+		t.Fatalf("Import without AllowImport: %v", err)
+	}
+	s = openStore(t, f, Options{AllowImport: true}, testPIN)
+	k, err := s.Import(targetsMeta, priv)
+	if err != nil {
+		t.Fatalf("Import: %v", err)
+	}
+	if !priv.PublicKey.Equal(k.Public()) {
+		t.Error("imported key's public key differs")
+	}
+	signAndVerify(t, k)
+	if _, _, err := s.Attest(k.Handle[0]); err == nil {
+		t.Error("an imported key was attested")
+	}
+}
+
+func TestTouchNotice(t *testing.T) {
+	var touched atomic.Int32
+	f := setUpCard(t, virtualcard.Options{Touch: func(byte) bool { time.Sleep(300 * time.Millisecond); return true }})
+	var notices atomic.Int32
+	var noticeSlot atomic.Int32
+	s := openStore(t, f, Options{TouchNoticeDelay: 50 * time.Millisecond, OnTouch: func(slot byte) {
+		notices.Add(1)
+		noticeSlot.Store(int32(slot))
+	}}, testPIN)
+	k, err := s.Generate(rootMeta, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notices.Load() != 1 || noticeSlot.Load() != 0x9c {
+		t.Errorf("after Generate: %d notices (slot %x), want 1 for 9c", notices.Load(), noticeSlot.Load())
+	}
+	signAndVerify(t, k)
+	if notices.Load() != 2 {
+		t.Errorf("after Sign: %d notices, want 2", notices.Load())
+	}
+	c, err := s.Generate(ciMeta, "", 0) // touch policy never: no notice
+	if err != nil {
+		t.Fatal(err)
+	}
+	signAndVerify(t, c)
+	if notices.Load() != 2 {
+		t.Errorf("a key without touch gave notices: %d", notices.Load())
+	}
+	_ = touched.Load()
+}
