@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"syscall"
 	"os"
 
 	"github.com/trust-agent/trust-agent/agent"
@@ -34,6 +36,8 @@ func hintFor(err error) string {
 		return "run `trust-agent key list` to see the keys the agent holds"
 	case errors.Is(err, agent.ErrDenied):
 		return "the agent signs only TUF metadata of the role and repository a key serves; see the audit log"
+	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return `the agent closed the connection (did it stop?); check with trust-agent status, start it again with eval "$(trust-agent start ...)", and run the same command again: nothing was published`
 	case errors.Is(err, agent.ErrDeviceUnavailable):
 		return "check that the token or card is present and the module path is right, then `trust-agent status`"
 	}

@@ -3,6 +3,7 @@ package trust
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/theupdateframework/notary/client"
 	"github.com/theupdateframework/notary/storage"
@@ -51,7 +52,7 @@ func notaryError(repoName string, err error) error {
 		e.Msg = err.Error()
 		e.Hint = "the tag is not signed: sign it, or use a tag that is"
 	default:
-		e.Msg = err.Error()
+		e.Msg = strings.TrimPrefix(err.Error(), "trust: ") // Error adds it back
 	}
 	return e
 }

@@ -1,0 +1,275 @@
+package trust
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/trust/trusttest"
+	"github.com/trust-agent/trust-agent/pkcs11"
+	"github.com/trust-agent/trust-agent/pkcs11/softhsmtest"
+	"github.com/trust-agent/trust-agent/socket"
+)
+
+// liveAgent is an agent on a fresh SoftHSM token behind a real socket that
+// a test can stop (as if it died) and start again on the same token.
+type liveAgent struct {
+	t      *testing.T
+	tok    *softhsmtest.Fixture
+	path   string
+	keys   *agent.Keyring
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startLiveAgent(t *testing.T) *liveAgent {
+	t.Helper()
+	la := &liveAgent{t: t, tok: softhsmtest.New(t, "1234"), path: filepath.Join(t.TempDir(), "run", "agent.sock")}
+	la.start()
+	t.Cleanup(la.stop)
+	return la
+}
+
+func (la *liveAgent) start() {
+	la.t.Helper()
+	store, err := pkcs11.Open(la.tok.URI())
+	if err != nil {
+		la.t.Fatal(err)
+	}
+	la.keys = agent.New(agent.Options{Stores: []agent.KeyStore{store}})
+	l, err := socket.Listen(la.path)
+	if err != nil {
+		la.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	la.cancel, la.done = cancel, make(chan error, 1)
+	go func() { la.done <- socket.Serve(ctx, l, la.keys, socket.ServeOptions{}) }()
+}
+
+func (la *liveAgent) stop() {
+	if la.cancel == nil {
+		return
+	}
+	la.cancel()
+	<-la.done
+	la.keys.Close()
+	la.cancel = nil
+}
+
+// client dials the agent as the CLI does, once per command.
+func (la *liveAgent) client() agent.Agent {
+	la.t.Helper()
+	c, err := socket.Dial(la.path)
+	if err != nil {
+		la.t.Fatal(err)
+	}
+	la.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// generatePub makes a delegation key on the agent and writes NAME.pub as
+// `trust-agent key generate` does.
+func generatePub(t *testing.T, a agent.Agent, name string) (agent.KeyInfo, string) {
+	t.Helper()
+	k, err := a.Generate(context.Background(), agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), name+".pub")
+	pub := "-----BEGIN PUBLIC KEY-----\nrole: " + name + "\n\n" + pemBody(k.PublicKey) + "-----END PUBLIC KEY-----\n"
+	if err := os.WriteFile(path, []byte(pub), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return k, path
+}
+
+// TestSignIntoDockerRepository: a repository docker created with its own
+// file keys accepts a signer whose key lives in the agent; trust-agent sign
+// signs into it; docker, the notary CLI and Verify all see the signature.
+func TestSignIntoDockerRepository(t *testing.T) {
+	ctx := context.Background()
+	la := startLiveAgent(t)
+	n := trusttest.StartNotary(t)
+	reg := trusttest.StartRegistry(t)
+	img := reg.PushRandom(t, "team/app", "v1")
+	dc := trusttest.NewDockerConfig(t, n)
+
+	// docker makes the repository (root and targets keys in its files)...
+	dc.AddSigner(t, "bob", img.Repo)
+	// ...and adds alice, whose key was made on the token.
+	alice, pub := generatePub(t, la.client(), "alice")
+	dc.MustDocker(t, "trust", "signer", "add", "--key", pub, "alice", img.Repo)
+
+	var out bytes.Buffer
+	o := SignOptions{Options: Options{ConfigDir: dc.Dir, Server: n.URL}, Out: &out}
+	if err := Sign(ctx, la.client(), o, img.Ref); err != nil {
+		t.Fatalf("sign: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "Successfully signed "+img.Ref) {
+		t.Fatalf("output:\n%s", out.String())
+	}
+
+	inspect := dc.MustDocker(t, "trust", "inspect", "--pretty", img.Ref)
+	if !strings.Contains(inspect, img.Hex) || !strings.Contains(inspect, "alice") || !strings.Contains(inspect, alice.ID[:12]) {
+		t.Fatalf("docker trust inspect does not show alice's signature:\n%s", inspect)
+	}
+	list := dc.MustNotaryCLI(t, "list", img.Repo, "--roles", "targets/releases")
+	if !strings.Contains(list, "v1") || !strings.Contains(list, img.Hex) {
+		t.Fatalf("notary list:\n%s", list)
+	}
+	fresh := trusttest.NewDockerConfig(t, n)
+	v, err := Verify(ctx, Options{ConfigDir: fresh.Dir, Server: n.URL}, img.Ref)
+	if err != nil || v.Digest != img.Digest {
+		t.Fatalf("Verify = %+v, %v; want %s", v, err, img.Digest)
+	}
+}
+
+// TestSignNewRepository: signer add initialises a repository with keys on
+// the token only (root, repository, alice), and sign publishes every tag
+// of a repository in one go.
+func TestSignNewRepository(t *testing.T) {
+	ctx := context.Background()
+	la := startLiveAgent(t)
+	n := trusttest.StartNotary(t)
+	reg := trusttest.StartRegistry(t)
+	v1 := reg.PushRandom(t, "hw/app", "v1")
+	v2 := reg.PushRandom(t, "hw/app", "v2")
+	dc := trusttest.NewDockerConfig(t, n)
+	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+
+	_, pub := generatePub(t, la.client(), "alice")
+	var out bytes.Buffer
+	if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: opts, Out: &out}, "alice", []string{pub}, v1.Repo); err != nil {
+		t.Fatalf("signer add: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"Adding signer \"alice\" to " + v1.Repo, "Initializing signed repository", "Generated a new root key", "Successfully added signer: alice to " + v1.Repo} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("signer add output lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	var progress bytes.Buffer
+	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: &out, Progress: &progress}, v1.Ref, v2.Ref); err != nil {
+		t.Fatalf("sign: %v", err)
+	}
+	if strings.Count(progress.String(), "\n") != 2 || !strings.Contains(progress.String(), "[2/2] "+v2.Ref) {
+		t.Fatalf("progress:\n%s", progress.String())
+	}
+	repos, err := Inspect(ctx, opts, v1.Repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	WriteJSON(&got, repos)
+	if want := dc.MustDocker(t, "trust", "inspect", v1.Repo); got.String() != want {
+		t.Fatalf("inspect differs from docker's\n--- docker:\n%s\n--- ours:\n%s", want, got.String())
+	}
+	if len(repos[0].SignedTags) != 2 {
+		t.Fatalf("signed tags: %+v", repos[0].SignedTags)
+	}
+	// releases is reserved, as in docker
+	if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: opts, Out: &out}, "releases", []string{pub}, v1.Repo); err == nil || !strings.Contains(err.Error(), "reserved") {
+		t.Fatalf("signer add releases: %v", err)
+	}
+}
+
+// TestSignFaults: each failure says what to do, publishes nothing, and the
+// same command succeeds once the cause is gone.
+func TestSignFaults(t *testing.T) {
+	ctx := context.Background()
+	la := startLiveAgent(t)
+	n := trusttest.StartNotary(t)
+	reg := trusttest.StartRegistry(t)
+	img := reg.PushRandom(t, "faults/app", "v1")
+	dc := trusttest.NewDockerConfig(t, n)
+	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+	_, pub := generatePub(t, la.client(), "alice")
+	var out bytes.Buffer
+	if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: opts, Out: &out}, "alice", []string{pub}, img.Repo); err != nil {
+		t.Fatal(err)
+	}
+	sign := func(o Options, refs ...string) error {
+		return Sign(ctx, la.client(), SignOptions{Options: o, Out: &out}, refs...)
+	}
+	signedTags := func() int {
+		repos, err := Inspect(ctx, opts, img.Repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(repos[0].SignedTags)
+	}
+
+	t.Run("missing tag", func(t *testing.T) {
+		err := sign(opts, img.Repo+":nosuch")
+		t.Logf("%v; hint: %s", err, Hint(err))
+		if err == nil || Hint(err) == "" || !strings.Contains(err.Error(), "cannot resolve") {
+			t.Fatalf("err = %v, hint %q", err, Hint(err))
+		}
+	})
+	t.Run("unreachable server", func(t *testing.T) {
+		o := opts
+		o.Server = "https://127.0.0.1:1"
+		err := sign(o, img.Ref)
+		t.Logf("%v; hint: %s", err, Hint(err))
+		if err == nil || Hint(err) == "" {
+			t.Fatalf("err = %v, hint %q", err, Hint(err))
+		}
+	})
+	t.Run("TLS failure", func(t *testing.T) {
+		o := Options{ConfigDir: t.TempDir(), Server: n.URL} // no CA for the server
+		err := sign(o, img.Ref)
+		t.Logf("%v; hint: %s", err, Hint(err))
+		if err == nil || !strings.Contains(strings.ToLower(err.Error()), "certificate") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("locked agent", func(t *testing.T) {
+		if err := la.client().Lock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		err := sign(opts, img.Ref)
+		t.Logf("%v; hint: %s", err, Hint(err))
+		if !errors.Is(err, agent.ErrLocked) {
+			t.Fatalf("err = %v, want ErrLocked", err)
+		}
+		if err := la.client().Unlock(ctx, agent.UnlockRequest{PIN: []byte(la.tok.PIN)}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("agent gone", func(t *testing.T) {
+		c := la.client()
+		la.stop()
+		err := Sign(ctx, c, SignOptions{Options: opts, Out: &out}, img.Ref)
+		t.Logf("%v; hint: %s", err, Hint(err))
+		if err == nil {
+			t.Fatal("signed with no agent")
+		}
+		la.start()
+	})
+	if n := signedTags(); n != 0 {
+		t.Fatalf("%d tags published by failed commands", n)
+	}
+	if err := sign(opts, img.Ref); err != nil {
+		t.Fatalf("the same command after the faults: %v", err)
+	}
+	if n := signedTags(); n != 1 {
+		t.Fatalf("%d signed tags, want 1", n)
+	}
+}
+
+func pemBody(der []byte) string {
+	s := base64.StdEncoding.EncodeToString(der)
+	var b strings.Builder
+	for len(s) > 64 {
+		b.WriteString(s[:64] + "\n")
+		s = s[64:]
+	}
+	b.WriteString(s + "\n")
+	return b.String()
+}
