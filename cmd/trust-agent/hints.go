@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"syscall"
 	"os"
+	"syscall"
 
 	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/internal/trust"
