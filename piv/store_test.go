@@ -358,7 +358,6 @@ func TestImport(t *testing.T) {
 }
 
 func TestTouchNotice(t *testing.T) {
-	var touched atomic.Int32
 	f := setUpCard(t, virtualcard.Options{Touch: func(byte) bool { time.Sleep(300 * time.Millisecond); return true }})
 	var notices atomic.Int32
 	var noticeSlot atomic.Int32
@@ -385,5 +384,82 @@ func TestTouchNotice(t *testing.T) {
 	if notices.Load() != 2 {
 		t.Errorf("a key without touch gave notices: %d", notices.Load())
 	}
-	_ = touched.Load()
+	if n := f.Card.Touches(); n != 2 {
+		t.Errorf("card counted %d touches, want 2 (root certificate, root signature)", n)
+	}
+}
+
+// TestConcurrentSigns signs from several goroutines: the Store takes
+// turns on the card (run with -race).
+func TestConcurrentSigns(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	s := openStore(t, f, Options{}, testPIN)
+	a, err := s.Generate(targetsMeta, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Generate(ciMeta, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		k := a
+		if i%2 == 1 {
+			k = b
+		}
+		go func() {
+			digest := sha256.Sum256([]byte{byte(i)})
+			sig, err := k.Sign(rand.Reader, digest[:], crypto.SHA256)
+			if err == nil && !ecdsa.VerifyASN1(k.Public().(*ecdsa.PublicKey), digest[:], sig) {
+				err = errors.New("signature does not verify")
+			}
+			errs <- err
+		}()
+		if i == 3 {
+			if _, err := s.Keys(); err != nil {
+				t.Errorf("Keys beside signatures: %v", err)
+			}
+		}
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestCardBusyAndPINChanged: another program holding the card makes
+// operations fail as unavailable (not hang); a PIN changed behind the
+// Store's back locks it after one failed try instead of using up tries.
+func TestCardBusyAndPINChanged(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	s := openStore(t, f, Options{}, testPIN)
+	k, err := s.Generate(targetsMeta, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yk := f.Open(t) // exclusive, as ykman would hold it
+	if _, err := k.Sign(rand.Reader, make([]byte, 32), crypto.SHA256); !errors.Is(err, agent.ErrDeviceUnavailable) {
+		t.Errorf("Sign while another program holds the card: %v, want ErrDeviceUnavailable", err)
+	}
+	if err := yk.SetPIN(testPIN, "13572468"); err != nil {
+		t.Fatal(err)
+	}
+	yk.Close()
+	signErr := func() error { _, err := k.Sign(rand.Reader, make([]byte, 32), crypto.SHA256); return err }
+	var pe *agent.PINError
+	if err := signErr(); !errors.As(err, &pe) || pe.Retries != 2 {
+		t.Fatalf("Sign with a stale PIN: %v, want PINError with 2 retries", err)
+	}
+	if !s.Locked() {
+		t.Error("a stale PIN did not lock the Store")
+	}
+	if err := signErr(); !errors.Is(err, agent.ErrLocked) {
+		t.Errorf("Sign after the stale PIN: %v, want ErrLocked", err)
+	}
+	if err := s.Login([]byte("13572468")); err != nil {
+		t.Fatal(err)
+	}
+	signAndVerify(t, k)
 }
