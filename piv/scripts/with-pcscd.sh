@@ -4,7 +4,7 @@
 #   piv/scripts/with-pcscd.sh [--card] [--state FILE] [--serial N]
 #                             [--version X.Y.Z] [--] CMD [ARG...]
 #
-# CMD runs inside a new mount and network namespace (unshare) in which
+# CMD runs inside new mount, network and PID namespaces (unshare) in which
 # /run/pcscd is a private tmpfs and a pcscd of our own serves two vpcd
 # readers named "Yubico YubiKey Virtual 00 00" (TCP 35963) and "... 00 01"
 # (35964); the name lets piv-go's tests and ykcs11 (which want "yubikey" /
@@ -53,7 +53,9 @@ if [[ -z ${_WITH_PCSCD_INNER:-} ]]; then
 		export VIRTUALCARD_BIN=$state_dir/virtualcard
 	fi
 	export _WITH_PCSCD_INNER=1 PIV_STATE_DIR=$state_dir
-	exec unshare --mount --net --fork -- "$0" "${args[@]}"
+	# A private PID namespace too: when this script (its init) exits,
+	# the kernel kills whatever CMD left running, so nothing outlives it.
+	exec unshare --mount --net --pid --fork --mount-proc -- "$0" "${args[@]}"
 fi
 
 # Inside the namespace from here on.

@@ -271,15 +271,15 @@ func (c *Card) PowerCycle() {
 func (c *Card) Transmit(apdu []byte) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.reply(c.transmit(apdu))
-}
-
-func (c *Card) transmit(apdu []byte) response {
 	cmd, err := parseCommand(apdu)
 	if err != nil {
 		c.s.chaining, c.s.chain = false, nil
-		return fail(swWrongLength)
+		return c.reply(fail(swWrongLength), 0)
 	}
+	return c.reply(c.transmit(cmd), cmd.le)
+}
+
+func (c *Card) transmit(cmd command) response {
 	if cmd.cla&^claChaining != 0 {
 		// No secure messaging, no logical channels: a YubiKey's PIV
 		// applet has neither.
@@ -321,13 +321,17 @@ func (c *Card) transmit(apdu []byte) response {
 	return r
 }
 
-// reply encodes r, keeping what does not fit one short response for
-// GET RESPONSE.
-func (c *Card) reply(r response) []byte {
+// reply encodes r, keeping what does not fit one short response (or the
+// client's smaller Le) for GET RESPONSE.
+func (c *Card) reply(r response, le int) []byte {
 	data, sw := r.data, r.sw
-	if len(data) > maxShortResponse {
-		c.s.pending = data[maxShortResponse:]
-		data = data[:maxShortResponse]
+	chunk := maxShortResponse
+	if le > 0 && le < chunk {
+		chunk = le
+	}
+	if len(data) > chunk {
+		c.s.pending = data[chunk:]
+		data = data[:chunk]
 		sw = swMoreData | uint16(min(len(c.s.pending), 0xff+1)&0xff)
 	}
 	out := make([]byte, 0, len(data)+2)

@@ -210,3 +210,35 @@ func TestManagementKeys(t *testing.T) {
 		tc.must(insPutData, 0x3f, 0xff, unhex(t, "5c 03 5f c1 02 53 01 00"))
 	})
 }
+
+// TestResponseChunks: answers over 256 bytes, or over the client's Le,
+// come in pieces behind 61xx, where xx is what is left (00: 256 or more).
+func TestResponseChunks(t *testing.T) {
+	tc := newTestCard(t, Options{})
+	tc.authDefault()
+	obj := bytes.Repeat([]byte{0x5a}, 600)
+	tc.must(insPutData, 0x3f, 0xff, append(unhex(t, "5c 03 5f c1 05"), tlvBytes(tagDataObject, obj)...))
+	want := tlvBytes(tagDataObject, obj) // 604 bytes
+
+	data, sw := tc.raw(unhex(t, "00 cb 3f ff 05 5c 03 5f c1 05 00"))
+	if len(data) != 256 || sw != 0x6100 {
+		t.Fatalf("first piece: %d bytes, SW %04x; want 256, 6100", len(data), sw)
+	}
+	more, sw := tc.raw(unhex(t, "00 c0 00 00 10"))
+	if len(more) != 16 || sw != 0x6100 { // 332 left
+		t.Fatalf("Le 10: %d bytes, SW %04x", len(more), sw)
+	}
+	data = append(data, more...)
+	more, sw = tc.raw(unhex(t, "00 c0 00 00 00"))
+	if len(more) != 256 || sw != 0x614c { // 76 left
+		t.Fatalf("third piece: %d bytes, SW %04x", len(more), sw)
+	}
+	data = append(data, more...)
+	more, sw = tc.raw(unhex(t, "00 c0 00 00 4c"))
+	if len(more) != 76 || sw != swOK {
+		t.Fatalf("last piece: %d bytes, SW %04x", len(more), sw)
+	}
+	if data = append(data, more...); !bytes.Equal(data, want) {
+		t.Error("pieces do not add up to the object")
+	}
+}

@@ -5,7 +5,6 @@ const (
 	tagTagList      = 0x5c
 	tagDataObject   = 0x53
 	objDiscovery    = 0x7e
-	objCHUID        = 0x5fc102
 	objFingerprints = 0x5fc103
 	objPrinted      = 0x5fc109 // "printed information": piv-go's Metadata
 	objFacial       = 0x5fc108
