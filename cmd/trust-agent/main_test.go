@@ -23,6 +23,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/theupdateframework/notary/tuf/utils"
 
+	"github.com/trust-agent/trust-agent/internal/trust/trusttest"
+
 	"github.com/trust-agent/trust-agent/socket"
 )
 
@@ -45,9 +47,18 @@ func TestScripts(t *testing.T) {
 			}
 		}
 	}
+	// One notary-server and registry for all scripts; each script gets its
+	// own repository, docker configuration and token.
+	n := trusttest.StartNotary(t)
+	reg := trusttest.StartRegistry(t)
 	testscript.Run(t, testscript.Params{
-		Dir:   "testdata",
-		Setup: setupScript,
+		Dir: "testdata",
+		Setup: func(env *testscript.Env) error {
+			if err := setupScript(env); err != nil {
+				return err
+			}
+			return setupNotary(t, env, n, reg)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"mkkey":           cmdMkkey,
 			"no-key-material": cmdNoKeyMaterial,
@@ -96,6 +107,32 @@ func setupScript(env *testscript.Env) error {
 	env.Setenv("LOCKED_URI", "pkcs11:token=test?module-path="+softhsmModule)
 	env.Setenv("TRUST_AGENT_SOCK", sock)
 	env.Defer(func() { stopAgents(env.WorkDir) })
+	return nil
+}
+
+// setupNotary gives a script DOCKER_CONFIG (with the server's CA where
+// docker looks for it), DOCKER_CONTENT_TRUST_SERVER and a freshly pushed
+// image in its own repository: IMAGE (REPO:v1), REPO, DIGEST.
+func setupNotary(t *testing.T, env *testscript.Env, n *trusttest.Notary, reg *trusttest.Registry) error {
+	dc := filepath.Join(env.WorkDir, ".docker")
+	if err := os.MkdirAll(filepath.Join(dc, "tls", n.Addr), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dc, "config.json"), []byte("{}\n"), 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dc, "tls", n.Addr, "ca.crt"), n.CAPEM, 0o644); err != nil {
+		return err
+	}
+	repo := strings.ToLower(strings.TrimPrefix(filepath.Base(env.WorkDir), "script-"))
+	img := reg.PushRandom(t, "cli/"+repo, "v1")
+	env.Setenv("DOCKER_CONFIG", dc)
+	env.Setenv("DOCKER_CONTENT_TRUST_SERVER", n.URL)
+	env.Setenv("DOCKER_HOST", "unix://"+filepath.Join(env.WorkDir, "no-docker.sock"))
+	env.Setenv("IMAGE", img.Ref)
+	env.Setenv("REPO", img.Repo)
+	env.Setenv("DIGEST", img.Digest)
+	env.Setenv("NOTARY_CA", n.CAFile)
 	return nil
 }
 
