@@ -64,6 +64,15 @@ func TestScripts(t *testing.T) {
 			"no-key-material": cmdNoKeyMaterial,
 		},
 		RequireExplicitExec: true,
+		// [docker] holds where the docker CLI is installed, and always in
+		// CI, where a missing component must fail rather than skip.
+		Condition: func(cond string) (bool, error) {
+			if cond != "docker" {
+				return false, fmt.Errorf("unknown condition %q", cond)
+			}
+			_, err := exec.LookPath("docker")
+			return err == nil || os.Getenv("CI") == "true", nil
+		},
 	})
 }
 

@@ -1,9 +1,146 @@
 package main
 
-import "context"
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/trust-agent/trust-agent/internal/trust"
+)
 
 // The administrative Notary commands: signer remove, revoke, key rotate.
 
-func cmdSignerRemove(ctx context.Context, e *env, args []string) error { return errNotYet }
-func cmdRevoke(ctx context.Context, e *env, args []string) error       { return errNotYet }
-func cmdKeyRotate(ctx context.Context, e *env, args []string) error    { return errNotYet }
+// openTTY opens the controlling terminal for a y/N question; tests replace it.
+var openTTY = func() (io.ReadWriteCloser, error) { return os.OpenFile("/dev/tty", os.O_RDWR, 0) }
+
+// errNoTTY means a question had to be asked and there was no terminal.
+var errNoTTY = errors.New("no terminal to confirm on")
+
+// confirmer asks y/N questions on the terminal, as docker's
+// PromptForConfirmation does (only "y" or "yes" says yes). stdin and stdout
+// may carry data, so the question never uses them. When there is no
+// terminal it answers no and remembers why, for err.
+type confirmer struct {
+	flag string // the flag that skips the question, for the hint
+	err  error
+}
+
+func (c *confirmer) confirm(prompt string) bool {
+	tty, err := openTTY()
+	if err != nil {
+		c.err = &trust.Error{
+			Msg:  fmt.Sprintf("%v (%v); nothing was changed", errNoTTY, err),
+			Hint: "answer the question on a terminal, or pass " + c.flag + " to go ahead without asking",
+			Err:  errNoTTY,
+		}
+		return false
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, prompt)
+	line, err := bufio.NewReader(tty).ReadString('\n')
+	if err != nil && line == "" {
+		c.err = fmt.Errorf("reading the answer from the terminal: %w", err)
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
+}
+
+// result is err, else the confirmer's own failure.
+func (c *confirmer) result(err error) error {
+	if err != nil {
+		return err
+	}
+	return c.err
+}
+
+const signerRemoveSynopsis = "signer remove [-f] NAME REPO..."
+
+func cmdSignerRemove(ctx context.Context, e *env, args []string) error {
+	var o trust.Options
+	fs := flags(e, "signer remove", signerRemoveSynopsis)
+	force := fs.BoolP("force", "f", false, "do not prompt for confirmation before removing the most recent signer")
+	serverFlags(fs, &o)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() < 2 {
+		return usageError(signerRemoveSynopsis)
+	}
+	c, err := dialAgent()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	name := fs.Arg(0)
+	var failed []string
+	var last error
+	for _, repo := range fs.Args()[1:] {
+		cf := &confirmer{flag: "-f"}
+		err := cf.result(trust.SignerRemove(ctx, o, c, name, repo, *force, cf.confirm, e.stdout))
+		if err != nil {
+			fmt.Fprintf(e.stderr, "trust-agent: %s: %v\n", repo, err)
+			failed = append(failed, repo)
+			last = err
+		}
+	}
+	switch {
+	case len(failed) == 1 && fs.NArg() == 2:
+		return last
+	case len(failed) > 0:
+		return &trust.Error{Msg: "error removing signer from: " + strings.Join(failed, ", "), Hint: trust.Hint(last), Err: last}
+	}
+	return nil
+}
+
+const revokeSynopsis = "revoke [-y] REPO[:TAG]"
+
+func cmdRevoke(ctx context.Context, e *env, args []string) error {
+	var o trust.Options
+	fs := flags(e, "revoke", revokeSynopsis)
+	yes := fs.BoolP("yes", "y", false, "do not prompt for confirmation")
+	serverFlags(fs, &o)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError(revokeSynopsis)
+	}
+	c, err := dialAgent()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cf := &confirmer{flag: "-y"}
+	return cf.result(trust.Revoke(ctx, o, c, fs.Arg(0), *yes, cf.confirm, e.stdout))
+}
+
+const keyRotateSynopsis = "key rotate ROLE REPO [-r] [-y]"
+
+func cmdKeyRotate(ctx context.Context, e *env, args []string) error {
+	var o trust.Options
+	fs := flags(e, "key rotate", keyRotateSynopsis)
+	server := fs.BoolP("server-managed", "r", false, "hand the key to the notary server (snapshot, timestamp)")
+	yes := fs.BoolP("yes", "y", false, "do not prompt for confirmation before rotating the root key")
+	serverFlags(fs, &o)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return usageError(keyRotateSynopsis)
+	}
+	c, err := dialAgent()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cf := &confirmer{flag: "-y"}
+	return cf.result(trust.RotateKey(ctx, o, c, fs.Arg(0), fs.Arg(1), *server, *yes, cf.confirm, e.stdout))
+}
