@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/agent/agenttest"
@@ -94,4 +96,61 @@ func TestAuditFailureRefuses(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "disk full") || sig.Signature != nil {
 		t.Fatalf("Sign with a broken audit log = %v, %v; want a refusal", sig, err)
 	}
+}
+
+// TestLifetimeLocks: with a lifetime the agent locks itself, and an unlock
+// starts the clock again.
+func TestLifetimeLocks(t *testing.T) {
+	tok := softhsmtest.New(t, "246810")
+	store, err := pkcs11.Open(tok.URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &syncWriter{w: &bytes.Buffer{}}
+	k := agent.New(agent.Options{Stores: []agent.KeyStore{store}, Lifetime: 50 * time.Millisecond, Audit: agent.AuditTo(log)})
+	t.Cleanup(func() { k.Close() })
+	ctx := context.Background()
+	st, _ := k.Status(ctx)
+	if st.Locked || st.LockAt.IsZero() {
+		t.Fatalf("status right after start: %+v", st)
+	}
+	waitLocked := func() {
+		t.Helper()
+		for i := 0; i < 200; i++ {
+			if st, _ := k.Status(ctx); st.Locked {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatal("the agent did not lock itself")
+	}
+	waitLocked()
+	if err := k.Unlock(ctx, agent.UnlockRequest{PIN: []byte(tok.PIN)}); err != nil {
+		t.Fatal(err)
+	}
+	waitLocked()
+	for i := 0; !strings.Contains(log.String(), "lifetime expired"); i++ {
+		if i == 200 {
+			t.Fatalf("the self-lock is not audited:\n%s", log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// syncWriter guards a buffer the lifetime timer writes from another goroutine.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
