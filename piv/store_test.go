@@ -463,3 +463,25 @@ func TestCardBusyAndPINChanged(t *testing.T) {
 	}
 	signAndVerify(t, k)
 }
+
+// TestOlderFirmware: before 5.3 the card has no per-slot metadata, so
+// slots are judged by their certificates and PIN policies come from the
+// attestation; before 5.4 the management key is 3DES.
+func TestOlderFirmware(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{Version: virtualcard.Version{Major: 4, Minor: 3, Patch: 5}})
+	s := openStore(t, f, Options{}, testPIN)
+	for _, m := range []agent.KeyMeta{rootMeta, targetsMeta} {
+		k, err := s.Generate(m, "", 0)
+		if err != nil {
+			t.Fatalf("Generate(%+v): %v", m, err)
+		}
+		signAndVerify(t, k)
+	}
+	keys, err := openStore(t, f, Options{}, testPIN).Keys()
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("Keys: %d, %v", len(keys), err)
+	}
+	for _, k := range keys {
+		signAndVerify(t, k)
+	}
+}
