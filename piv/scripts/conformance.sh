@@ -15,6 +15,8 @@
 #    real 5.7 YubiKey): generate, import certificates made by openssl,
 #    then -a status, read-certificate, attest, and openssl verify of the
 #    attestation chain up to the fixture CA.
+#    Then OpenSC's PKCS#11 module (pkcs11-tool) on the same card: objects,
+#    ECDSA and RSA signatures checked by openssl, RSA decryption.
 # 3. Both cards restarted from their state files (a new card process, as
 #    after unplugging): same serial, and the 5.4.3 card's certificates.
 #
@@ -69,6 +71,25 @@ if [[ ${1:-} == --inner-ykpiv ]]; then
 	check verify-pin yubico-piv-tool -a verify-pin -P 123456
 	check wrong-pin-counts bash -c '! yubico-piv-tool -a verify-pin -P 654321 && yubico-piv-tool -a status | grep -q "PIN tries left:.2"'
 	echo "yubico-piv-tool: $pass passed, $fail failed"
+
+	# OpenSC's PKCS#11 module, a client with a PIV driver of its own.
+	module=$(ls /usr/lib/*/opensc-pkcs11.so /usr/lib/opensc-pkcs11.so 2>/dev/null | head -1 || true)
+	if [[ -z $module ]]; then
+		echo "opensc-pkcs11: not installed, skipped"
+	else
+		p11() { pkcs11-tool --module "$module" "$@"; }
+		pass0=$pass fail0=$fail
+		echo "conformance data" >data.txt
+		check p11-objects p11 --list-objects
+		check p11-sees-9a grep -q "subject:.*CN=conformance 9a" p11-objects.log
+		check p11-sign-ec p11 --login --pin 123456 --sign --id 01 -m ECDSA-SHA256 --signature-format openssl -i data.txt -o sig-ec.bin
+		check p11-verify-ec openssl dgst -sha256 -verify pub9a.pem -signature sig-ec.bin data.txt
+		check p11-sign-rsa p11 --login --pin 123456 --sign --id 02 -m SHA256-RSA-PKCS -i data.txt -o sig-rsa.bin
+		check p11-verify-rsa openssl dgst -sha256 -verify pub9c.pem -signature sig-rsa.bin data.txt
+		check p11-decrypt bash -c 'openssl pkeyutl -encrypt -pubin -inkey pub9c.pem -in data.txt -out ct.bin &&
+			pkcs11-tool --module "$0" --login --pin 123456 --decrypt --id 02 -m RSA-PKCS -i ct.bin -o pt.txt && cmp pt.txt data.txt' "$module"
+		echo "opensc-pkcs11: $((pass - pass0)) passed, $((fail - fail0)) failed"
+	fi
 	[[ $fail == 0 ]]
 	exit
 fi
@@ -110,7 +131,7 @@ if [[ $rc != 0 ]]; then
 	status=1
 fi
 
-echo "== yubico-piv-tool (firmware 5.4.3)"
+echo "== yubico-piv-tool and OpenSC (firmware 5.4.3)"
 VIRTUALCARD_BIN=$PIV_STATE_DIR/virtualcard \
 	"$here/with-pcscd.sh" --card --version 5.4.3 --state "$out/card54.json" -- "$0" --inner-ykpiv || status=1
 
