@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"path/filepath"
 	"testing"
 
 	"github.com/theupdateframework/notary/client"
@@ -13,41 +12,13 @@ import (
 
 	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/internal/trust/trusttest"
-	"github.com/trust-agent/trust-agent/pkcs11"
-	"github.com/trust-agent/trust-agent/pkcs11/softhsmtest"
-	"github.com/trust-agent/trust-agent/socket"
 )
 
 // socketAgent runs an agent over a fresh SoftHSM token behind a real Unix
 // socket and returns a client, as the CLI would see it.
 func socketAgent(t *testing.T) agent.Agent {
 	t.Helper()
-	store, err := pkcs11.Open(softhsmtest.Token(t, "1234"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := agent.New(agent.Options{Stores: []agent.KeyStore{store}})
-	t.Cleanup(func() { a.Close() })
-	path := filepath.Join(t.TempDir(), "agent.sock")
-	l, err := socket.Listen(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- socket.Serve(ctx, l, a, socket.ServeOptions{}) }()
-	c, err := socket.Dial(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("socket.Serve: %v", err)
-		}
-	})
-	return c
+	return startLiveAgent(t).client()
 }
 
 // TestHardwareKeysDockerReads makes a repository whose root, targets and
