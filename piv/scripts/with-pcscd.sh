@@ -2,7 +2,7 @@
 # with-pcscd.sh: run a command next to a private pcscd with vpcd readers.
 #
 #   piv/scripts/with-pcscd.sh [--card] [--state FILE] [--serial N]
-#                             [--version X.Y.Z] [--] CMD [ARG...]
+#                             [--version X.Y.Z] [--host-net] [--] CMD [ARG...]
 #
 # CMD runs inside new mount, network and PID namespaces (unshare) in which
 # /run/pcscd is a private tmpfs and a pcscd of our own serves two vpcd
@@ -13,6 +13,8 @@
 # private network keeps vpcd's ports (bound on 0.0.0.0) off the host.
 # Clients must run inside to see it, hence "run CMD inside".
 #
+# --host-net keeps the host's network (for a CMD that needs more than
+# loopback); vpcd's ports then live on the host and must be free.
 # --card also starts the virtualcard process on 35963 (and waits until
 # pcscd sees it); Go tests using piv/pivtest then get 35964.
 # With PCSCD_DEBUG=1 pcscd logs APDUs; logs are in $PIV_STATE_DIR
@@ -29,18 +31,19 @@ state_dir=${PIV_STATE_DIR:-$root/.tmp/piv}
 die() { echo "with-pcscd: $*" >&2; exit 2; }
 
 if [[ -z ${_WITH_PCSCD_INNER:-} ]]; then
-	card=0
+	card=0 net=--net
 	args=("$@")
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--card) card=1; shift ;;
+		--host-net) net=; shift ;;
 		--state|--serial|--version) shift 2 || die "$1 needs a value" ;;
 		--) shift; break ;;
 		-*) die "unknown option $1" ;;
 		*) break ;;
 		esac
 	done
-	[[ $# -gt 0 ]] || die "usage: with-pcscd.sh [--card] [--state FILE] [--serial N] [--version X.Y.Z] [--] CMD [ARG...]"
+	[[ $# -gt 0 ]] || die "usage: with-pcscd.sh [--card] [--state FILE] [--serial N] [--version X.Y.Z] [--host-net] [--] CMD [ARG...]"
 	[[ $(id -u) == 0 ]] || die "needs root for unshare --mount (pcscd hard-codes /run/pcscd)"
 	command -v pcscd >/dev/null || die "pcscd not installed (apt-get install pcscd vsmartcard-vpcd)"
 	[[ -e /usr/lib/pcsc/drivers/serial/libifdvpcd.so ]] || die "vpcd driver missing (apt-get install vsmartcard-vpcd)"
@@ -55,7 +58,10 @@ if [[ -z ${_WITH_PCSCD_INNER:-} ]]; then
 	export _WITH_PCSCD_INNER=1 PIV_STATE_DIR=$state_dir
 	# A private PID namespace too: when this script (its init) exits,
 	# the kernel kills whatever CMD left running, so nothing outlives it.
-	exec unshare --mount --net --pid --fork --mount-proc -- "$0" "${args[@]}"
+	if [[ -z $net ]] && (exec 3<>/dev/tcp/127.0.0.1/35963) 2>/dev/null; then
+		die "--host-net: port 35963 is taken on the host (a system pcscd with vpcd?)"
+	fi
+	exec unshare --mount $net --pid --fork --mount-proc -- "$0" "${args[@]}"
 fi
 
 # Inside the namespace from here on.
@@ -63,6 +69,7 @@ card=0 card_args=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--card) card=1; shift ;;
+	--host-net) shift ;;
 	--state|--serial|--version) card_args+=("$1" "$2"); shift 2 ;;
 	--) shift; break ;;
 	*) break ;;
@@ -70,7 +77,7 @@ while [[ $# -gt 0 ]]; do
 done
 unset _WITH_PCSCD_INNER
 
-ip link set lo up
+ip link set lo up 2>/dev/null || true # already up with --host-net
 # A private TMPDIR scopes virtualcard's per-port claim files (flock) to
 # this pcscd, so they never collide with cards on the host's pcscd.
 export TMPDIR=$(mktemp -d)
