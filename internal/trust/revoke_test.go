@@ -1,0 +1,72 @@
+package trust
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func signedTags(r Repository) []string {
+	var tags []string
+	for _, s := range r.SignedTags {
+		tags = append(tags, s.SignedTag)
+	}
+	return tags
+}
+
+func TestRevoke(t *testing.T) {
+	f := newAdminRepo(t, "admin/revoke", "v1", "v2", "v3")
+	if got := strings.Join(signedTags(f.inspect(t)), ","); got != "v1,v2,v3" {
+		t.Fatalf("signed tags %s, want v1,v2,v3", got)
+	}
+	never := func(p string) bool { t.Fatalf("asked %q", p); return false }
+
+	// One tag: from targets/releases and targets/alice, in one publish.
+	var out bytes.Buffer
+	if err := Revoke(f.ctx, f.opts, f.a, f.repo+":v1", false, never, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Successfully deleted signature for " + f.repo + ":v1\n"; out.String() != want {
+		t.Fatalf("output %q, want %q", out.String(), want)
+	}
+	if got := strings.Join(signedTags(f.inspect(t)), ","); got != "v2,v3" {
+		t.Fatalf("signed tags %s after revoking v1, want v2,v3", got)
+	}
+	// An unsigned tag is an error naming it.
+	if err := Revoke(f.ctx, f.opts, f.a, f.repo+":v1", false, never, &out); err == nil || !strings.Contains(err.Error(), "could not remove signature for "+f.repo+":v1") {
+		t.Fatalf("revoking v1 again: %v", err)
+	}
+
+	// Every tag: asked first; "no" keeps them.
+	out.Reset()
+	var asked string
+	if err := Revoke(f.ctx, f.opts, f.a, f.repo, false, func(p string) bool { asked = p; return false }, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Please confirm you would like to delete all signature data for " + f.repo + "? [y/N] "; asked != want {
+		t.Fatalf("prompt %q, want %q", asked, want)
+	}
+	if out.String() != "\nAborting action.\n" {
+		t.Fatalf("output %q", out.String())
+	}
+	if got := strings.Join(signedTags(f.inspect(t)), ","); got != "v2,v3" {
+		t.Fatalf("signed tags %s after refusing, want v2,v3", got)
+	}
+	out.Reset()
+	if err := Revoke(f.ctx, f.opts, f.a, f.repo, false, func(string) bool { return true }, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "Successfully deleted all signature data for " + f.repo + "\n"; out.String() != want {
+		t.Fatalf("output %q, want %q", out.String(), want)
+	}
+	if r := f.inspect(t); len(r.SignedTags) != 0 {
+		t.Fatalf("signed tags %+v after revoking all, want none", r.SignedTags)
+	}
+	if got := strings.Join(signerNames(f.inspect(t)), ","); got != "alice" {
+		t.Fatalf("signers %s, want alice kept", got)
+	}
+	// Nothing left: docker's error.
+	if err := Revoke(f.ctx, f.opts, f.a, f.repo, true, never, &out); err == nil || !strings.Contains(err.Error(), "no signed tags to remove") {
+		t.Fatalf("revoking an empty repository: %v", err)
+	}
+}
