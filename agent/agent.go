@@ -121,6 +121,37 @@ type GenerateRequest struct {
 	Algorithm string `json:"algorithm"` // default AlgorithmECDSA (P-256)
 	Bits      int    `json:"bits"`      // RSA only: 3072 (default) or 4096
 	Backend   string `json:"backend"`   // which backend; empty means the first unlocked one
+	// Policy asks for PIN and touch policies where the backend has them
+	// (PIV); a backend without them refuses a non-empty Policy.
+	Policy KeyPolicy `json:"policy,omitzero"`
+}
+
+// KeyPolicy is when a key asks for its PIN and for a touch. Empty fields
+// mean the backend's default.
+type KeyPolicy struct {
+	PIN   string `json:"pin,omitempty"`   // "once" or "always"
+	Touch string `json:"touch,omitempty"` // "never", "cached" or "always"
+}
+
+// Valid reports whether p names known policies.
+func (p KeyPolicy) Valid() bool {
+	switch p.PIN {
+	case "", "once", "always":
+	default:
+		return false
+	}
+	switch p.Touch {
+	case "", "never", "cached", "always":
+	default:
+		return false
+	}
+	return true
+}
+
+// PolicyGenerator is a KeyStore whose keys carry PIN and touch policies
+// chosen when they are made (a PIV card).
+type PolicyGenerator interface {
+	GenerateWithPolicy(meta KeyMeta, algorithm string, bits int, policy KeyPolicy) (Key, error)
 }
 
 // ImportRequest carries a private key to move into hardware.

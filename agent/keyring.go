@@ -247,7 +247,17 @@ func (k *Keyring) Generate(ctx context.Context, req GenerateRequest) (KeyInfo, e
 		default:
 			return Key{}, fmt.Errorf("%w: algorithm %q with %d bits; use ecdsa (P-256) or rsa with 3072 or 4096 bits", ErrInvalidRequest, alg, req.Bits)
 		}
-		return s.Generate(req.KeyMeta, alg, req.Bits)
+		if req.Policy == (KeyPolicy{}) {
+			return s.Generate(req.KeyMeta, alg, req.Bits)
+		}
+		if !req.Policy.Valid() {
+			return Key{}, fmt.Errorf("%w: PIN policy %q / touch policy %q; use once|always and never|cached|always", ErrInvalidRequest, req.Policy.PIN, req.Policy.Touch)
+		}
+		pg, ok := s.(PolicyGenerator)
+		if !ok {
+			return Key{}, fmt.Errorf("%w: %s has no PIN or touch policies; they exist on PIV cards", ErrInvalidRequest, s.Name())
+		}
+		return pg.GenerateWithPolicy(req.KeyMeta, alg, req.Bits, req.Policy)
 	})
 	ev.KeyID = info.ID
 	if err := k.record(ev, err); err != nil {

@@ -153,13 +153,28 @@ func (s *Store) Keys() ([]agent.Key, error) {
 	return keys, nil
 }
 
-// policies returns the PIN and touch policies for a new key of role.
-func (s *Store) policies(role agent.Role) (pivgo.PINPolicy, pivgo.TouchPolicy) {
-	tp := s.opts.TouchPolicy
+// policies returns the PIN and touch policies for a new key of role: the
+// ones asked for, else the Store's defaults.
+func (s *Store) policies(role agent.Role, asked agent.KeyPolicy) (pivgo.PINPolicy, pivgo.TouchPolicy) {
+	pp, tp := s.opts.PINPolicy, s.opts.TouchPolicy
 	if role == agent.RoleRoot {
 		tp = s.opts.RootTouchPolicy
 	}
-	return pinPolicyOf(s.opts.PINPolicy), touchPolicyOf(tp)
+	switch asked.PIN {
+	case "once":
+		pp = PINPolicyOnce
+	case "always":
+		pp = PINPolicyAlways
+	}
+	switch asked.Touch {
+	case "never":
+		tp = TouchPolicyNever
+	case "cached":
+		tp = TouchPolicyCached
+	case "always":
+		tp = TouchPolicyAlways
+	}
+	return pinPolicyOf(pp), touchPolicyOf(tp)
 }
 
 // pickSlot returns the slot for a new key of role: 9c for root, else the
@@ -194,13 +209,19 @@ func pickSlot(yk *pivgo.YubiKey, role agent.Role) (pivgo.Slot, error) {
 // stored on the card. A root key with touch policy "always" needs a touch
 // for that certificate.
 func (s *Store) Generate(meta agent.KeyMeta, algorithm string, bits int) (agent.Key, error) {
+	return s.GenerateWithPolicy(meta, algorithm, bits, agent.KeyPolicy{})
+}
+
+// GenerateWithPolicy is Generate with the key's PIN and touch policies
+// chosen here instead of by the Store's Options.
+func (s *Store) GenerateWithPolicy(meta agent.KeyMeta, algorithm string, bits int, policy agent.KeyPolicy) (agent.Key, error) {
 	if algorithm != "" && algorithm != agent.AlgorithmECDSA {
 		return agent.Key{}, fmt.Errorf("piv: only %s (P-256) keys are supported, not %q: %w", agent.AlgorithmECDSA, algorithm, agent.ErrInvalidRequest)
 	}
 	if bits != 0 && bits != 256 {
 		return agent.Key{}, fmt.Errorf("piv: ECDSA keys are P-256, not %d bits: %w", bits, agent.ErrInvalidRequest)
 	}
-	return s.addKey("generating a key", meta, func(yk *pivgo.YubiKey, mk []byte, slot pivgo.Slot, pp pivgo.PINPolicy, tp pivgo.TouchPolicy) (*ecdsa.PublicKey, error) {
+	return s.addKey("generating a key", meta, policy, func(yk *pivgo.YubiKey, mk []byte, slot pivgo.Slot, pp pivgo.PINPolicy, tp pivgo.TouchPolicy) (*ecdsa.PublicKey, error) {
 		pub, err := yk.GenerateKey(mk, slot, pivgo.Key{Algorithm: pivgo.AlgorithmEC256, PINPolicy: pp, TouchPolicy: tp})
 		if err != nil {
 			return nil, err
@@ -223,7 +244,7 @@ func (s *Store) Import(meta agent.KeyMeta, priv crypto.Signer) (agent.Key, error
 	if !ok || ek.Curve != elliptic.P256() {
 		return agent.Key{}, fmt.Errorf("piv: only ECDSA P-256 keys can be imported, not %T: %w", priv, agent.ErrInvalidRequest)
 	}
-	return s.addKey("importing a key", meta, func(yk *pivgo.YubiKey, mk []byte, slot pivgo.Slot, pp pivgo.PINPolicy, tp pivgo.TouchPolicy) (*ecdsa.PublicKey, error) {
+	return s.addKey("importing a key", meta, agent.KeyPolicy{}, func(yk *pivgo.YubiKey, mk []byte, slot pivgo.Slot, pp pivgo.PINPolicy, tp pivgo.TouchPolicy) (*ecdsa.PublicKey, error) {
 		if err := yk.SetPrivateKeyInsecure(mk, slot, ek, pivgo.Key{Algorithm: pivgo.AlgorithmEC256, PINPolicy: pp, TouchPolicy: tp}); err != nil {
 			return nil, err
 		}
@@ -237,7 +258,7 @@ type placeFunc func(yk *pivgo.YubiKey, mk []byte, slot pivgo.Slot, pp pivgo.PINP
 // the certificate cannot be made or stored, the key stays in its slot,
 // which is then neither listed nor reused (on firmware 5.3+); ykman piv
 // keys delete clears it.
-func (s *Store) addKey(op string, meta agent.KeyMeta, place placeFunc) (agent.Key, error) {
+func (s *Store) addKey(op string, meta agent.KeyMeta, policy agent.KeyPolicy, place placeFunc) (agent.Key, error) {
 	if !meta.Role.Valid() || (meta.Name != "" && !agent.ValidName(meta.Name)) {
 		return agent.Key{}, fmt.Errorf("piv: %s: invalid key metadata %+v: %w", op, meta, agent.ErrInvalidRequest)
 	}
@@ -257,7 +278,7 @@ func (s *Store) addKey(op string, meta agent.KeyMeta, place placeFunc) (agent.Ke
 		if err != nil {
 			return err
 		}
-		pp, tp := s.policies(meta.Role)
+		pp, tp := s.policies(meta.Role, policy)
 		pub, err := place(yk, mk, slot, pp, tp)
 		if err != nil {
 			return err

@@ -15,7 +15,10 @@ import (
 var errNoCgo = fmt.Errorf("piv: this binary was built without cgo (CGO_ENABLED=0), so PIV cards are unavailable: %w",
 	agent.ErrDeviceUnavailable)
 
-var _ agent.KeyStore = (*Store)(nil)
+var (
+	_ agent.KeyStore        = (*Store)(nil)
+	_ agent.PolicyGenerator = (*Store)(nil)
+)
 
 // Store is unusable in a binary built without cgo.
 type Store struct{}
@@ -35,6 +38,9 @@ func (*Store) Name() string               { return "piv:" }
 func (*Store) Kind() string               { return "piv" }
 func (*Store) Serial() uint32             { return 0 }
 func (*Store) Keys() ([]agent.Key, error) { return nil, errNoCgo }
+func (*Store) GenerateWithPolicy(agent.KeyMeta, string, int, agent.KeyPolicy) (agent.Key, error) {
+	return agent.Key{}, errNoCgo
+}
 func (*Store) Generate(agent.KeyMeta, string, int) (agent.Key, error) {
 	return agent.Key{}, errNoCgo
 }

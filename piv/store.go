@@ -13,7 +13,10 @@ import (
 	"github.com/trust-agent/trust-agent/agent"
 )
 
-var _ agent.KeyStore = (*Store)(nil)
+var (
+	_ agent.KeyStore        = (*Store)(nil)
+	_ agent.PolicyGenerator = (*Store)(nil)
+)
 
 // Store is one PIV card. All methods, including those of its signers, are
 // safe to call from multiple goroutines: they take turns on the card.

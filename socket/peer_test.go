@@ -100,12 +100,16 @@ func TestPeerOtherUIDRefused(t *testing.T) {
 	const nobody = 65534
 
 	// Everything the helper needs must be reachable by nobody: the
-	// go-build directory holding the test binary is not, so copy it.
-	top := t.TempDir()
-	for d := top; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
+	// go-build directory holding the test binary is not, so copy it; and
+	// TMPDIR may be a private 0700 directory (with-pcscd.sh makes one), so
+	// work directly under /tmp.
+	top, err := os.MkdirTemp("/tmp", "trust-agent-peer-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(top) })
+	if err := os.Chmod(top, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	bin := filepath.Join(top, "socket.test")
 	copyExecutable(t, bin)

@@ -27,9 +27,9 @@ func hintFor(err error) string {
 	case errors.Is(err, agent.ErrPINBlocked):
 		return "the PIN is blocked: reset it with the SO PIN (pkcs11-tool --init-pin --login --login-type so) or, on a YubiKey, with the PUK (yubico-piv-tool -a unblock-pin)"
 	case errors.As(err, &pin) && pin.Retries > 0:
-		return fmt.Sprintf("check the PIN and run `trust-agent unlock` again; %d tries left", pin.Retries)
+		return fmt.Sprintf("check the PIN and try again; %d tries left before it is blocked", pin.Retries)
 	case errors.Is(err, agent.ErrPINIncorrect):
-		return "check the PIN and run `trust-agent unlock` again"
+		return "check the PIN and try again"
 	case errors.Is(err, agent.ErrLocked):
 		return "run `trust-agent unlock`"
 	case errors.Is(err, agent.ErrNotFound):

@@ -35,7 +35,7 @@ func keyNameError(name string) error {
 	return fmt.Errorf(`key name "%s" must start with lowercase alphanumeric characters and can include "-" or "_" after the first character`, name)
 }
 
-const keyGenerateSynopsis = "key generate NAME [--role delegation|targets|root] [--repo GUN] [--algorithm ecdsa|rsa] [--bits N] [--dir DIR]"
+const keyGenerateSynopsis = "key generate NAME [--role delegation|targets|root] [--repo GUN] [--algorithm ecdsa|rsa] [--bits N] [--dir DIR] [--backend NAME] [--pin-policy P] [--touch-policy P]"
 
 func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "key generate", keyGenerateSynopsis)
@@ -44,6 +44,10 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	alg := fs.String("algorithm", agent.AlgorithmECDSA, "ecdsa (P-256) or rsa")
 	bits := fs.Int("bits", 0, "RSA key size: 3072 (default) or 4096")
 	dir := fs.String("dir", "", "directory to write NAME.pub to (default: the current directory)")
+	backend := fs.String("backend", "", "where to make the key, as `trust-agent status` names it (default: the first unlocked)")
+	var policy agent.KeyPolicy
+	fs.StringVar(&policy.PIN, "pin-policy", "", "PIV only: once or always")
+	fs.StringVar(&policy.Touch, "touch-policy", "", "PIV only: never, cached or always (a root key defaults to always)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,7 +82,7 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "Generating key for %s...\n", name)
 	info, err := c.Generate(ctx, agent.GenerateRequest{
 		KeyMeta:   agent.KeyMeta{Role: agent.Role(*role), Name: name, GUN: trust.CanonicalGUN(*repo)},
-		Algorithm: *alg, Bits: *bits,
+		Algorithm: *alg, Bits: *bits, Backend: *backend, Policy: policy,
 	})
 	if err != nil {
 		f.Close()
@@ -96,13 +100,14 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-const keyLoadSynopsis = "key load FILE [--name NAME] [--role delegation|targets|root] [--repo GUN]"
+const keyLoadSynopsis = "key load FILE [--name NAME] [--role delegation|targets|root] [--repo GUN] [--backend NAME]"
 
 func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "key load", keyLoadSynopsis)
 	name := fs.String("name", "signer", "name for the loaded key")
 	role := fs.String("role", "", "the key's role (default: the file's role header if root or targets, else delegation)")
 	repo := fs.String("repo", "", "the repository a targets key is bound to (default: the file's gun header)")
+	backend := fs.String("backend", "", "where to put the key, as `trust-agent status` names it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -147,7 +152,7 @@ func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.Close()
-	if _, err := c.Import(ctx, agent.ImportRequest{KeyMeta: meta, PKCS8: kf.PKCS8}); err != nil {
+	if _, err := c.Import(ctx, agent.ImportRequest{KeyMeta: meta, PKCS8: kf.PKCS8, Backend: *backend}); err != nil {
 		return fmt.Errorf("error importing key from %s: %w", path, err)
 	}
 	fmt.Fprintln(e.stdout, "Successfully imported key from", path)

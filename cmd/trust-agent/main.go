@@ -17,14 +17,16 @@ import (
 const usage = `Usage: trust-agent COMMAND [OPTIONS]
 
 Agent:
-  start [-f] [--socket PATH] [--pkcs11 URI]... [--audit-log PATH] [--lifetime D] [-c|--fish]
+  start [-f] [--socket PATH] [--pkcs11 URI]... [--piv any|SERIAL]... [--audit-log PATH] [--lifetime D] [-c|--fish]
   stop | status [--json] | lock | unlock [--pin-file F] [--backend NAME]
+  piv setup [--serial N]
 
 Keys (made and kept on hardware):
   key generate NAME [--role delegation|targets|root] [--repo GUN] [--algorithm ecdsa|rsa] [--dir DIR]
-  key load FILE [--name NAME] [--role ROLE] [--repo GUN]
+               [--backend NAME] [--pin-policy once|always] [--touch-policy never|cached|always]
+  key load FILE [--name NAME] [--role ROLE] [--repo GUN] [--backend NAME]
   key list [--json]
-  key rotate ROLE REPO [-r]
+  key rotate ROLE REPO [-r] [-y]
 
 Docker Content Trust:
   signer add --key PUB [--key PUB]... NAME REPO...
@@ -58,6 +60,7 @@ var commands = map[string]command{
 	"revoke":  cmdRevoke,
 	"inspect": cmdInspect,
 	"verify":  cmdVerify,
+	"piv":     cmdPIV,
 }
 
 func main() { os.Exit(run(os.Args[1:])) }

@@ -59,21 +59,26 @@ func TestScripts(t *testing.T) {
 			}
 			return setupNotary(t, env, n, reg)
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"mkkey":           cmdMkkey,
-			"no-key-material": cmdNoKeyMaterial,
-		},
+		Cmds:                scriptCmds,
+		Condition:           scriptCondition,
 		RequireExplicitExec: true,
-		// [docker] holds where the docker CLI is installed, and always in
-		// CI, where a missing component must fail rather than skip.
-		Condition: func(cond string) (bool, error) {
-			if cond != "docker" {
-				return false, fmt.Errorf("unknown condition %q", cond)
-			}
-			_, err := exec.LookPath("docker")
-			return err == nil || os.Getenv("CI") == "true", nil
-		},
 	})
+}
+
+// scriptCmds are the scripts' own commands.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"mkkey":           cmdMkkey,
+	"no-key-material": cmdNoKeyMaterial,
+}
+
+// scriptCondition: [docker] holds where the docker CLI is installed, and
+// always in CI, where a missing component must fail rather than skip.
+func scriptCondition(cond string) (bool, error) {
+	if cond != "docker" {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	_, err := exec.LookPath("docker")
+	return err == nil || os.Getenv("CI") == "true", nil
 }
 
 func missing(t *testing.T, what string) {

@@ -18,7 +18,7 @@ import (
 	"github.com/trust-agent/trust-agent/socket"
 )
 
-const startSynopsis = "start [-f|--foreground] [--socket PATH] [--pkcs11 URI]... [--audit-log PATH] [--lifetime DURATION] [-c|--csh] [--fish]"
+const startSynopsis = "start [-f|--foreground] [--socket PATH] [--pkcs11 URI]... [--piv any|SERIAL]... [--audit-log PATH] [--lifetime DURATION] [-c|--csh] [--fish]"
 
 // readyFDEnv tells a daemonized child which descriptor to report on: "ok"
 // once it listens, or the error that stopped it.
@@ -28,6 +28,7 @@ type startOptions struct {
 	foreground bool
 	socket     string
 	pkcs11     []string
+	piv        []string
 	auditLog   string
 	lifetime   time.Duration
 	csh, fish  bool
@@ -39,6 +40,7 @@ func cmdStart(ctx context.Context, e *env, args []string) error {
 	fs.BoolVarP(&o.foreground, "foreground", "f", false, "stay in the foreground and log to stderr")
 	fs.StringVar(&o.socket, "socket", "", "socket path (default: a new private directory under $TMPDIR)")
 	fs.StringArrayVar(&o.pkcs11, "pkcs11", nil, "PKCS#11 token URI with module-path= and optionally pin-source=file:... (repeatable)")
+	fs.StringArrayVar(&o.piv, "piv", nil, "PIV card (YubiKey) by serial number, or any (repeatable); it starts locked: trust-agent unlock")
 	fs.StringVar(&o.auditLog, "audit-log", "", "append a JSON line per request to this file (mode 0600)")
 	fs.DurationVar(&o.lifetime, "lifetime", 0, "lock the agent this long after each unlock (e.g. 8h)")
 	fs.BoolVarP(&o.csh, "csh", "c", false, "print csh commands")
@@ -173,6 +175,16 @@ func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 	var stores []agent.KeyStore
 	for _, uri := range o.pkcs11 {
 		s, err := pkcs11.Open(uri)
+		if err != nil {
+			for _, s := range stores {
+				s.Close()
+			}
+			return err
+		}
+		stores = append(stores, s)
+	}
+	for _, spec := range o.piv {
+		s, err := openPIV(spec, log)
 		if err != nil {
 			for _, s := range stores {
 				s.Close()

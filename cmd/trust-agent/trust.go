@@ -100,7 +100,7 @@ func cmdSignerAdd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	return trust.SignerAdd(ctx, a, o, fs.Arg(0), *keys, fs.Args()[1:]...)
+	return trust.SignerAdd(ctx, withTouchNotice(a, e.stderr), o, fs.Arg(0), *keys, fs.Args()[1:]...)
 }
 
 const signSynopsis = "sign [--digest sha256:HEX --size N] REPO:TAG [REPO:TAG...]"
@@ -123,5 +123,5 @@ func cmdSign(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	return trust.Sign(ctx, a, o, fs.Args()...)
+	return trust.Sign(ctx, withTouchNotice(a, e.stderr), o, fs.Args()...)
 }

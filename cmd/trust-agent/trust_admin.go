@@ -84,7 +84,7 @@ func cmdSignerRemove(ctx context.Context, e *env, args []string) error {
 	var last error
 	for _, repo := range fs.Args()[1:] {
 		cf := &confirmer{flag: "-f"}
-		err := cf.result(trust.SignerRemove(ctx, o, c, name, repo, *force, cf.confirm, e.stdout))
+		err := cf.result(trust.SignerRemove(ctx, o, withTouchNotice(c, e.stderr), name, repo, *force, cf.confirm, e.stdout))
 		if err != nil {
 			fmt.Fprintf(e.stderr, "trust-agent: %s: %v\n", repo, err)
 			failed = append(failed, repo)
@@ -119,7 +119,7 @@ func cmdRevoke(ctx context.Context, e *env, args []string) error {
 	}
 	defer c.Close()
 	cf := &confirmer{flag: "-y"}
-	return cf.result(trust.Revoke(ctx, o, c, fs.Arg(0), *yes, cf.confirm, e.stdout))
+	return cf.result(trust.Revoke(ctx, o, withTouchNotice(c, e.stderr), fs.Arg(0), *yes, cf.confirm, e.stdout))
 }
 
 const keyRotateSynopsis = "key rotate ROLE REPO [-r] [-y]"
@@ -142,5 +142,5 @@ func cmdKeyRotate(ctx context.Context, e *env, args []string) error {
 	}
 	defer c.Close()
 	cf := &confirmer{flag: "-y"}
-	return cf.result(trust.RotateKey(ctx, o, c, fs.Arg(0), fs.Arg(1), *server, *yes, cf.confirm, e.stdout))
+	return cf.result(trust.RotateKey(ctx, o, withTouchNotice(c, e.stderr), fs.Arg(0), fs.Arg(1), *server, *yes, cf.confirm, e.stdout))
 }

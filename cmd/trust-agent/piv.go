@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/trust-agent/trust-agent/piv"
+)
+
+// openPIV opens the card named by spec ("any" or a serial number). The
+// agent logs when a key waits for a touch; the CLI tells the user (see
+// touchNotice).
+func openPIV(spec string, log *slog.Logger) (*piv.Store, error) {
+	var serial uint64
+	if spec != "any" {
+		var err error
+		if serial, err = strconv.ParseUint(spec, 10, 32); err != nil {
+			return nil, fmt.Errorf("--piv %q: give a card's serial number (ykman list --serials) or any", spec)
+		}
+	}
+	var s *piv.Store
+	s, err := piv.Open(piv.Options{
+		Serial: uint32(serial),
+		OnTouch: func(slot byte) {
+			log.Info("waiting for a touch", "card", s.Name(), "slot", fmt.Sprintf("%x", slot))
+		},
+	})
+	return s, err
+}
+
+const pivSetupSynopsis = "piv setup [--serial N] [--secrets-file FILE]"
+
+func cmdPIV(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "setup" {
+		return usageError(pivSetupSynopsis)
+	}
+	fs := flags(e, "piv setup", pivSetupSynopsis)
+	serial := fs.Uint32("serial", 0, "the card's serial number (default: the only card)")
+	secrets := fs.String("secrets-file", "", "read the current PIN, new PIN, current PUK and new PUK from FILE, one per line, instead of prompting")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageError(pivSetupSynopsis)
+	}
+	opts := piv.SetupOptions{Serial: *serial}
+	if *secrets != "" {
+		lines, err := readSecretLines(*secrets, 4)
+		if err != nil {
+			return err
+		}
+		opts.OldPIN, opts.NewPIN, opts.OldPUK, opts.NewPUK = lines[0], lines[1], lines[2], lines[3]
+	} else {
+		for _, q := range []struct {
+			prompt string
+			dst    *string
+			twice  bool
+		}{
+			{"Current PIN (a new YubiKey's is 123456): ", &opts.OldPIN, false},
+			{"New PIN (6 to 8 characters): ", &opts.NewPIN, true},
+			{"Current PUK (a new YubiKey's is 12345678): ", &opts.OldPUK, false},
+			{"New PUK (6 to 8 characters): ", &opts.NewPUK, true},
+		} {
+			v, err := promptSecret(q.prompt)
+			if err != nil {
+				return err
+			}
+			if q.twice {
+				again, err := promptSecret("Again: ")
+				if err != nil {
+					return err
+				}
+				if string(again) != string(v) {
+					return fmt.Errorf("the two entries differ; nothing was changed")
+				}
+			}
+			*q.dst = string(v)
+		}
+	}
+	fmt.Fprintln(e.stderr, "Setting up the card: a random management key stored PIN-protected on it, then the new PIN and PUK...")
+	if err := piv.Setup(opts); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "The card is set up. Start the agent with --piv, unlock it with the new PIN, and generate keys on it:")
+	fmt.Fprintln(e.stdout, "  trust-agent key generate root --role root --backend piv:serial=N")
+	return nil
+}
+
+// readSecretLines reads n lines from a file that only its owner may read.
+func readSecretLines(path string, n int) ([]string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s must not be readable or writable by others (chmod 600 it)", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() && len(lines) < n {
+		lines = append(lines, strings.TrimRight(sc.Text(), "\r"))
+	}
+	if len(lines) != n {
+		return nil, fmt.Errorf("%s must have %d lines, has %d", path, n, len(lines))
+	}
+	return lines, nil
+}
