@@ -33,9 +33,12 @@ func notaryError(repoName string, err error) error {
 	case storage.ErrMetaNotFound:
 		e.Msg = fmt.Sprintf("trust data missing for remote repository %s or remote repository not found: %v", repoName, err)
 		e.Hint = "check the repository name and that it has been signed"
-	case trustpinning.ErrRootRotationFail, trustpinning.ErrValidationFail, signed.ErrInvalidKeyType:
+	// notary returns the trustpinning errors as pointers, which docker's
+	// switch (on values) misses; both forms are the same warning.
+	case trustpinning.ErrRootRotationFail, trustpinning.ErrValidationFail, signed.ErrInvalidKeyType,
+		*trustpinning.ErrRootRotationFail, *trustpinning.ErrValidationFail:
 		e.Msg = fmt.Sprintf("Warning: potential malicious behavior - trust data mismatch for remote repository %s: %v", repoName, err)
-		e.Hint = "do not use this image; if the repository was deleted and re-created on purpose, remove its cache under TRUST_DIR/tuf/" + repoName
+		e.Hint = "do not use this image; if the repository was deleted and re-created on purpose, remove its cache, $DOCKER_CONFIG/trust/tuf/" + repoName + " (default ~/.docker/trust/tuf/" + repoName + ")"
 	case signed.ErrNoKeys:
 		e.Msg = fmt.Sprintf("could not find signing keys for remote repository %s, or could not decrypt signing key: %v", repoName, err)
 		e.Hint = "check that the agent is running and unlocked: trust-agent status"

@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/theupdateframework/notary/client"
@@ -160,7 +159,11 @@ func resolveTarget(ctx context.Context, o SignOptions, ref imageRef) (*client.Ta
 		if err != nil {
 			return nil, &Error{Msg: fmt.Sprintf("invalid reference %s: %v", ref.original, err), Err: err}
 		}
-		desc, err := remote.Head(tag, remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain))
+		kc, err := o.keychain()
+		if err != nil {
+			return nil, err
+		}
+		desc, err := remote.Head(tag, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc))
 		if err != nil {
 			return nil, &Error{
 				Msg:  fmt.Sprintf("cannot resolve %s in its registry: %v", ref.original, err),

@@ -1,10 +1,20 @@
 package trust
 
 import (
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+
 	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"os"
 	"path/filepath"
 	"strings"
@@ -272,4 +282,158 @@ func pemBody(der []byte) string {
 	}
 	b.WriteString(s + "\n")
 	return b.String()
+}
+
+// dyingAgent forwards to an agent and stops it after the first signature,
+// as if the agent died in the middle of a publish.
+type dyingAgent struct {
+	agent.Agent
+	la    *liveAgent
+	signs int
+}
+
+func (d *dyingAgent) Sign(ctx context.Context, req agent.SignRequest) (agent.Signature, error) {
+	d.signs++
+	if d.signs == 2 {
+		d.la.stop()
+	}
+	return d.Agent.Sign(ctx, req)
+}
+
+// TestSignAgentDiesMidPublish: the publish fails whole, and the same
+// command succeeds once the agent is back.
+func TestSignAgentDiesMidPublish(t *testing.T) {
+	ctx := context.Background()
+	la := startLiveAgent(t)
+	n := trusttest.StartNotary(t)
+	reg := trusttest.StartRegistry(t)
+	img := reg.PushRandom(t, "dies/app", "v1")
+	dc := trusttest.NewDockerConfig(t, n)
+	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+	_, pub := generatePub(t, la.client(), "alice")
+	var out bytes.Buffer
+	if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: opts, Out: &out}, "alice", []string{pub}, img.Repo); err != nil {
+		t.Fatal(err)
+	}
+	// alice signs targets/alice and targets/releases: two signatures.
+	d := &dyingAgent{Agent: la.client(), la: la}
+	err := Sign(ctx, d, SignOptions{Options: opts, Out: &out}, img.Ref)
+	t.Logf("%v", err)
+	if err == nil || d.signs < 2 {
+		t.Fatalf("publish with a dead agent: err = %v after %d signatures", err, d.signs)
+	}
+	repos, err := Inspect(ctx, opts, img.Repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(repos[0].SignedTags) != 0 {
+		t.Fatalf("half a publish reached the server: %+v", repos[0].SignedTags)
+	}
+	la.start()
+	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: &out}, img.Ref); err != nil {
+		t.Fatalf("the same command with the agent back: %v", err)
+	}
+	if _, err := Verify(ctx, opts, img.Ref); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSignRegistryAuth: a registry that wants credentials gets docker's
+// (config.json), and without them the error says to log in.
+func TestSignRegistryAuth(t *testing.T) {
+	ctx := context.Background()
+	la := startLiveAgent(t)
+	n := trusttest.StartNotary(t)
+	const user, password = "ci", "hunter2"
+	srv := httptest.NewServer(requireBasicAuth(user, password, registry.New(registry.Logger(log.New(io.Discard, "", 0)))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	tag, err := name.NewTag(host + "/private/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(tag, img, remote.WithAuth(&authn.Basic{Username: user, Password: password})); err != nil {
+		t.Fatal(err)
+	}
+	dc := trusttest.NewDockerConfig(t, n)
+	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+	_, pub := generatePub(t, la.client(), "alice")
+	var out bytes.Buffer
+	if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: opts, Out: &out}, "alice", []string{pub}, host+"/private/app"); err != nil {
+		t.Fatal(err)
+	}
+	err = Sign(ctx, la.client(), SignOptions{Options: opts, Out: &out}, tag.String())
+	t.Logf("%v; hint: %s", err, Hint(err))
+	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(Hint(err), "docker login") {
+		t.Fatalf("err = %v, hint %q; want an authentication failure that says to log in", err, Hint(err))
+	}
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+	cfg := `{"auths":{"` + host + `":{"auth":"` + auth + `"}}}`
+	if err := os.WriteFile(filepath.Join(dc.Dir, "config.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: &out}, tag.String()); err != nil {
+		t.Fatalf("with docker's credentials: %v", err)
+	}
+}
+
+func requireBasicAuth(user, password string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// TestVerifyRefusesReplacedRoot: a server that answers for a repository
+// with another root than the one a client pinned (an attacker's, or a
+// re-created repository) fails verification with docker's warning, and the
+// pinned trust data is kept.
+func TestVerifyRefusesReplacedRoot(t *testing.T) {
+	ctx := context.Background()
+	reg := trusttest.StartRegistry(t)
+	img := reg.PushRandom(t, "pinned/app", "v1")
+	var servers []*trusttest.Notary
+	for i := 0; i < 2; i++ { // two servers, two tokens: two different roots for one GUN
+		la := startLiveAgent(t)
+		n := trusttest.StartNotary(t)
+		dc := trusttest.NewDockerConfig(t, n)
+		opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+		_, pub := generatePub(t, la.client(), "alice")
+		var out bytes.Buffer
+		if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: opts, Out: &out}, "alice", []string{pub}, img.Repo); err != nil {
+			t.Fatal(err)
+		}
+		if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: &out}, img.Ref); err != nil {
+			t.Fatal(err)
+		}
+		servers = append(servers, n)
+	}
+	client := trusttest.NewDockerConfig(t, servers[0])
+	// Both servers' CAs, so that only TUF can tell them apart.
+	if err := os.MkdirAll(filepath.Join(client.Dir, "tls", servers[1].Addr), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(client.Dir, "tls", servers[1].Addr, "ca.crt"), servers[1].CAPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	first := Options{ConfigDir: client.Dir, Server: servers[0].URL}
+	if _, err := Verify(ctx, first, img.Ref); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Verify(ctx, Options{ConfigDir: client.Dir, Server: servers[1].URL}, img.Ref)
+	t.Logf("%v; hint: %s", err, Hint(err))
+	if err == nil || !strings.Contains(err.Error(), "potential malicious behavior") || Hint(err) == "" {
+		t.Fatalf("a replaced root was accepted, or not said to be suspicious: %v", err)
+	}
+	if _, err := Verify(ctx, first, img.Ref); err != nil {
+		t.Fatalf("the pinned trust data was damaged: %v", err)
+	}
 }

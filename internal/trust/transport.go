@@ -139,19 +139,28 @@ func (o Options) credentials(ctx context.Context, ref imageRef) (authn.Authentic
 	if err != nil {
 		return authn.Anonymous, nil
 	}
-	kc := o.Keychain
-	if kc == nil {
-		dir, err := o.configDir()
-		if err != nil {
-			return nil, err
-		}
-		kc = configKeychain{dir: dir}
+	kc, err := o.keychain()
+	if err != nil {
+		return nil, err
 	}
 	a, err := authn.Resolve(ctx, kc, reg)
 	if err != nil {
 		return nil, &Error{Msg: fmt.Sprintf("cannot read credentials for %s: %v", ref.index, err), Hint: "check config.json and its credential helper, or run docker login again", Err: err}
 	}
 	return a, nil
+}
+
+// keychain is o.Keychain, else the credentials of the docker configuration
+// directory: the registry and the notary token service get the same ones.
+func (o Options) keychain() (authn.Keychain, error) {
+	if o.Keychain != nil {
+		return o.Keychain, nil
+	}
+	dir, err := o.configDir()
+	if err != nil {
+		return nil, err
+	}
+	return configKeychain{dir: dir}, nil
 }
 
 // configKeychain reads credentials from a docker configuration directory,
