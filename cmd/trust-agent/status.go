@@ -31,9 +31,18 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	}
+	locked := 0
+	for _, b := range st.Backends {
+		if b.Locked {
+			locked++
+		}
+	}
 	state := "unlocked"
-	if st.Locked {
+	switch {
+	case locked > 0 && locked == len(st.Backends):
 		state = "locked"
+	case locked > 0:
+		state = fmt.Sprintf("partly locked (%d of %d backends)", locked, len(st.Backends))
 	}
 	fmt.Fprintf(e.stdout, "Agent pid %d, %s, up %s\n", st.PID, state, time.Since(st.Started).Round(time.Second))
 	fmt.Fprintf(e.stdout, "Signatures: %d served, %d refused\n", st.Signatures, st.Refusals)
