@@ -56,6 +56,7 @@ demo: deps build
 	./scripts/demo.sh
 
 bench: deps
+	@mkdir -p .tmp
 	go test -run '^$$' -bench . -benchtime 2s ./... | tee .tmp/bench.txt
 	go run ./internal/benchratio < .tmp/bench.txt
 
