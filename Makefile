@@ -7,9 +7,9 @@ export GOFLAGS := -buildvcs=false
 
 BIN := bin/trust-agent
 # Debian packages the tests, the demo and the PIV fixture use.
-DEB_PACKAGES := softhsm2 opensc notary libpcsclite-dev pcscd vsmartcard-vpcd yubico-piv-tool pkg-config gcc iproute2 util-linux openssl curl
+DEB_PACKAGES := softhsm2 opensc notary libpcsclite-dev pcscd vsmartcard-vpcd yubico-piv-tool pkg-config gcc iproute2 util-linux openssl curl jq
 
-.PHONY: all deps build test test-go test-piv conformance demo bench fuzz piv-up piv-down clean
+.PHONY: all deps build test test-go test-piv conformance demo demo-piv bench fuzz piv-up piv-down clean
 
 all: build
 
@@ -54,6 +54,12 @@ conformance: deps
 
 demo: deps build
 	./scripts/demo.sh
+
+# The demo with the root key on the project's virtual YubiKey, through a
+# private pcscd (build first: the namespace has no network).
+demo-piv: deps build
+	go build -o /dev/null ./internal/cmd/devregistry ./piv/virtualcard/cmd/virtualcard
+	GOPROXY=off TRUST_AGENT_DEMO_PIV=1 piv/scripts/with-pcscd.sh --card ./scripts/demo.sh
 
 bench: deps
 	@mkdir -p .tmp

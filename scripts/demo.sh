@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make demo: from nothing to a tag signed by a hardware-held delegation key.
 # Everything lives in .demo/ and everything started here is stopped on exit.
+# With TRUST_AGENT_DEMO_PIV=1 (make demo-piv, inside piv/scripts/with-pcscd.sh
+# --card) the root key is made on the project's virtual YubiKey instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -74,10 +76,25 @@ export DOCKER_CONTENT_TRUST_SERVER=https://127.0.0.1:$NOTARY_PORT
 mkdir -p "$DOCKER_CONFIG/tls/127.0.0.1:$NOTARY_PORT"
 cp "$DEMO/tls/ca.crt" "$DOCKER_CONFIG/tls/127.0.0.1:$NOTARY_PORT/ca.crt"
 
+START=(--socket "$DEMO/run/agent.sock" --audit-log "$DEMO/audit.log"
+  --pkcs11 "pkcs11:token=demo?module-path=$MODULE&pin-source=file:$DEMO/pin")
+if [ "${TRUST_AGENT_DEMO_PIV:-}" = 1 ]; then
+  step "3b. The (virtual) YubiKey: a random management key on it, PIN and PUK changed from the defaults"
+  printf '123456\n24681357\n12345678\n87654321\n' > "$DEMO/piv-secrets"   # current PIN, new PIN, current PUK, new PUK
+  echo 24681357 > "$DEMO/piv-pin"
+  run "$TA" piv setup --secrets-file "$DEMO/piv-secrets"
+  START+=(--piv any)
+fi
+
 step "4. The agent, holding the token (PIN from a pin-source file, never argv)"
-run eval "$("$TA" start --socket "$DEMO/run/agent.sock" --audit-log "$DEMO/audit.log" \
-  --pkcs11 "pkcs11:token=demo?module-path=$MODULE&pin-source=file:$DEMO/pin")"
+run eval "$("$TA" start "${START[@]}")"
 run "$TA" status
+if [ "${TRUST_AGENT_DEMO_PIV:-}" = 1 ]; then
+  PIV_BACKEND=$("$TA" status --json | jq -r '.backends[] | select(.kind == "piv") | .name')
+  run "$TA" unlock --backend "$PIV_BACKEND" --pin-file "$DEMO/piv-pin"
+  step "4b. The root key is made on the card (slot 9c, touch policy always)"
+  (cd "$DEMO" && run "$TA" key generate root --role root --backend "$PIV_BACKEND")
+fi
 
 step "5. A delegation key generated on the token; only alice.pub touches disk"
 cd "$DEMO"
