@@ -35,6 +35,15 @@ type Agent interface {
 	Unlock(ctx context.Context, req UnlockRequest) error
 	// Status reports the backends, their keys and counters.
 	Status(ctx context.Context) (Status, error)
+	// Attest returns the attestation chain of a key made on hardware that
+	// can prove it (a PIV card): X.509 certificates in DER, leaf first (the
+	// certificate the card made for the key's slot, then the card's own
+	// attestation certificate, which the card's maker signs). It needs no
+	// PIN. A key on a backend without attestation is refused with
+	// ErrInvalidRequest. The agent does not judge the chain: verifying it
+	// against the maker's roots is the caller's business, since only the
+	// caller knows which roots it trusts.
+	Attest(ctx context.Context, req AttestRequest) ([][]byte, error)
 }
 
 // Role is the DCT role a key serves.
@@ -152,6 +161,20 @@ func (p KeyPolicy) Valid() bool {
 // chosen when they are made (a PIV card).
 type PolicyGenerator interface {
 	GenerateWithPolicy(meta KeyMeta, algorithm string, bits int, policy KeyPolicy) (Key, error)
+}
+
+// Attester is a KeyStore that can prove a key was made inside it (a PIV
+// card's attestation). Named AttestationChain, not Attest, so a backend
+// may keep an Attest method of its own shape.
+type Attester interface {
+	// AttestationChain returns the attestation of the key with handle:
+	// DER certificates, leaf first, as Agent.Attest describes.
+	AttestationChain(handle []byte) ([][]byte, error)
+}
+
+// AttestRequest asks for a key's attestation chain.
+type AttestRequest struct {
+	KeyID string `json:"key_id"`
 }
 
 // ImportRequest carries a private key to move into hardware.

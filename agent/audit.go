@@ -12,7 +12,7 @@ import (
 // Event is one audit record: a request the agent served or refused.
 type Event struct {
 	Time     time.Time `json:"time"`
-	Op       string    `json:"op"` // "sign", "certify-root", "generate", "import", "unlock", "lock"
+	Op       string    `json:"op"` // "sign", "certify-root", "generate", "import", "unlock", "lock", "attest"
 	Peer     *Peer     `json:"peer,omitempty"`
 	KeyID    string    `json:"key_id,omitempty"`
 	Role     string    `json:"role,omitempty"` // the TUF role asked for, else the key's role

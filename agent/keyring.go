@@ -375,6 +375,38 @@ func (k *Keyring) pickStore(name string, wantLocked bool) (KeyStore, error) {
 	return first, nil
 }
 
+// Attest returns the attestation chain of a key whose backend is an
+// Attester. It needs no PIN, so it works while the agent is locked.
+func (k *Keyring) Attest(ctx context.Context, req AttestRequest) ([][]byte, error) {
+	ev := k.event(ctx, "attest")
+	ev.KeyID = req.KeyID
+	chain, err := k.attest(req, &ev)
+	if err := k.record(ev, err); err != nil {
+		return nil, err
+	}
+	return chain, nil
+}
+
+func (k *Keyring) attest(req AttestRequest, ev *Event) ([][]byte, error) {
+	e, err := k.lookup(req.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	ev.Role = string(e.info.Role)
+	at, ok := e.store.(Attester)
+	if !ok {
+		return nil, fmt.Errorf("%w: keys on %s cannot be attested; only keys generated on a PIV card have an attestation", ErrInvalidRequest, e.store.Name())
+	}
+	chain, err := at.AttestationChain(e.key.Handle)
+	if err != nil {
+		return nil, err
+	}
+	if len(chain) == 0 {
+		return nil, fmt.Errorf("agent: %s returned an empty attestation chain for key %s", e.store.Name(), shortID(e.info.ID))
+	}
+	return chain, nil
+}
+
 // Lock logs every backend out.
 func (k *Keyring) Lock(ctx context.Context) error {
 	err := k.lock()

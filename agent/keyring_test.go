@@ -51,9 +51,20 @@ func TestAuditLog(t *testing.T) {
 	if _, err := k.Sign(ctx, agent.SignRequest{KeyID: key.ID, GUN: agenttest.GUN, Role: "targets/releases", Data: []byte("not json")}); err == nil {
 		t.Fatal("signed junk")
 	}
+	if _, err := k.Attest(ctx, agent.AttestRequest{KeyID: key.ID}); !errors.Is(err, agent.ErrInvalidRequest) {
+		t.Fatalf("Attest of a PKCS#11 key: %v", err)
+	}
 	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("%d audit lines, want 3:\n%s", len(lines), log.String())
+	if len(lines) != 4 {
+		t.Fatalf("%d audit lines, want 4:\n%s", len(lines), log.String())
+	}
+	var attest agent.Event
+	if err := json.Unmarshal([]byte(lines[3]), &attest); err != nil {
+		t.Fatal(err)
+	}
+	if attest.Op != "attest" || attest.Result != "refused" || attest.KeyID != key.ID || attest.Role != "delegation" ||
+		attest.Peer == nil || !strings.Contains(attest.Error, "cannot be attested") {
+		t.Fatalf("attest event: %s", lines[3])
 	}
 	var signed, refused agent.Event
 	if err := json.Unmarshal([]byte(lines[1]), &signed); err != nil {

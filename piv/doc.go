@@ -47,7 +47,12 @@
 //
 // Import is refused unless Options.AllowImport: an imported key existed
 // outside hardware and the card cannot attest it. Attest and
-// VerifyAttestation prove a key was made on the card.
+// VerifyAttestation prove a key was made on the card. The Store is an
+// agent.Attester: AttestationChain gives the agent the two certificates
+// (the slot's attestation, then the card's f9 certificate that signed it,
+// which the maker's CA signs), and VerifyAttestationChain checks them, as
+// the CLI does for `key list --attest` and `signer add
+// --require-attestation`.
 //
 // # Concurrency and unplugging
 //

@@ -1,6 +1,10 @@
 package piv
 
-import "time"
+import (
+	"crypto"
+	"fmt"
+	"time"
+)
 
 // PINPolicy says when a key's slot asks for the PIN. The zero value means
 // the Store's default (PINPolicyOnce).
@@ -75,4 +79,36 @@ type Attestation struct {
 	Version     string // firmware, "5.7.1"
 	PINPolicy   PINPolicy
 	TouchPolicy TouchPolicy
+	// PublicKey is the attested key (*ecdsa.PublicKey, ...): compare it
+	// with the key the attestation is meant to be about.
+	PublicKey crypto.PublicKey
+}
+
+// String is "serial N, slot 82, pin once, touch never".
+func (a *Attestation) String() string {
+	return fmt.Sprintf("serial %d, slot %x, pin %s, touch %s", a.Serial, a.Slot, a.PINPolicy, a.TouchPolicy)
+}
+
+func (p PINPolicy) String() string {
+	switch p {
+	case PINPolicyNever:
+		return "never"
+	case PINPolicyOnce:
+		return "once"
+	case PINPolicyAlways:
+		return "always"
+	}
+	return "default"
+}
+
+func (p TouchPolicy) String() string {
+	switch p {
+	case TouchPolicyNever:
+		return "never"
+	case TouchPolicyAlways:
+		return "always"
+	case TouchPolicyCached:
+		return "cached"
+	}
+	return "default"
 }

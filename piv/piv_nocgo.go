@@ -18,6 +18,7 @@ var errNoCgo = fmt.Errorf("piv: this binary was built without cgo (CGO_ENABLED=0
 var (
 	_ agent.KeyStore        = (*Store)(nil)
 	_ agent.PolicyGenerator = (*Store)(nil)
+	_ agent.Attester        = (*Store)(nil)
 )
 
 // Store is unusable in a binary built without cgo.
@@ -33,6 +34,9 @@ func Setup(SetupOptions) error { return errNoCgo }
 func VerifyAttestation(*x509.CertPool, *x509.Certificate, *x509.Certificate) (*Attestation, error) {
 	return nil, errNoCgo
 }
+
+// VerifyAttestationChain always fails in a binary built without cgo.
+func VerifyAttestationChain(*x509.CertPool, [][]byte) (*Attestation, error) { return nil, errNoCgo }
 
 func (*Store) Name() string               { return "piv:" }
 func (*Store) Kind() string               { return "piv" }
@@ -55,3 +59,4 @@ func (*Store) Close() error                                  { return nil }
 func (*Store) Attest(byte) (*x509.Certificate, *x509.Certificate, error) {
 	return nil, nil, errNoCgo
 }
+func (*Store) AttestationChain([]byte) ([][]byte, error) { return nil, errNoCgo }

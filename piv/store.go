@@ -16,6 +16,7 @@ import (
 var (
 	_ agent.KeyStore        = (*Store)(nil)
 	_ agent.PolicyGenerator = (*Store)(nil)
+	_ agent.Attester        = (*Store)(nil)
 )
 
 // Store is one PIV card. All methods, including those of its signers, are

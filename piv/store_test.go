@@ -3,6 +3,8 @@
 package piv
 
 import (
+	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -354,6 +357,67 @@ func TestImport(t *testing.T) {
 	signAndVerify(t, k)
 	if _, _, err := s.Attest(k.Handle[0]); err == nil {
 		t.Error("an imported key was attested")
+	}
+	if _, err := s.AttestationChain(k.Handle); !errors.Is(err, agent.ErrInvalidRequest) || !strings.Contains(err.Error(), "cannot attest") {
+		t.Errorf("AttestationChain of an imported key: %v, want ErrInvalidRequest saying it cannot be attested", err)
+	}
+}
+
+// TestAttestationChainThroughTheAgent asks the agent (a Keyring over the
+// card) for a key's chain, locked, and verifies it as the CLI does.
+func TestAttestationChainThroughTheAgent(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	s := openStore(t, f, Options{}, testPIN)
+	var log bytes.Buffer
+	k := agent.New(agent.Options{Stores: []agent.KeyStore{s}, Audit: agent.AuditTo(&log)})
+	ctx := context.Background()
+	info, err := k.Generate(ctx, agent.GenerateRequest{KeyMeta: ciMeta, Policy: agent.KeyPolicy{PIN: "always"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	chain, err := k.Attest(ctx, agent.AttestRequest{KeyID: info.ID})
+	if err != nil {
+		t.Fatalf("Attest while locked: %v", err)
+	}
+	if len(chain) != 2 {
+		t.Fatalf("chain of %d certificates, want 2", len(chain))
+	}
+	a, err := VerifyAttestationChain(pivtest.Roots(t), chain)
+	if err != nil {
+		t.Fatalf("VerifyAttestationChain: %v", err)
+	}
+	pub, err := x509.ParsePKIXPublicKey(info.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pub.(*ecdsa.PublicKey).Equal(a.PublicKey) {
+		t.Error("the chain attests another key")
+	}
+	if want := fmt.Sprintf("serial %d, slot 82, pin always, touch never", f.Card.Serial()); a.String() != want {
+		t.Errorf("attestation %q, want %q", a, want)
+	}
+	if !strings.Contains(log.String(), `"op":"attest"`) || !strings.Contains(log.String(), `"key_id":"`+info.ID+`"`) {
+		t.Errorf("the attestation is not audited:\n%s", log.String())
+	}
+	for name, bad := range map[string][][]byte{
+		"reversed":    {chain[1], chain[0]},
+		"leaf only":   chain[:1],
+		"extra":       {chain[0], chain[1], chain[1]},
+		"not DER":     {[]byte("junk"), chain[1]},
+		"bad f9 cert": {chain[0], chain[0]},
+	} {
+		if _, err := VerifyAttestationChain(pivtest.Roots(t), bad); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := VerifyAttestationChain(nil, chain); err == nil {
+		t.Error("Yubico's roots accepted the virtual card's chain")
+	}
+	if _, err := s.AttestationChain([]byte{0x82, 0x83}); !errors.Is(err, agent.ErrInvalidRequest) {
+		t.Errorf("a two-byte handle: %v", err)
 	}
 }
 

@@ -102,6 +102,11 @@ func (c *Client) Status(ctx context.Context) (agent.Status, error) {
 	return roundTrip[agent.Status](ctx, c, msgStatus, none{})
 }
 
+func (c *Client) Attest(ctx context.Context, req agent.AttestRequest) ([][]byte, error) {
+	r, err := roundTrip[attestResponse](ctx, c, msgAttest, req)
+	return r.Chain, err
+}
+
 // roundTrip sends one request and reads its answer. Errors the agent
 // returned come back as *RemoteError; the others break the connection.
 func roundTrip[Resp any](ctx context.Context, c *Client, typ msgType, req any) (Resp, error) {

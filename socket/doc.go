@@ -19,8 +19,8 @@
 //
 //	uint32 big-endian length of what follows | version (1) | type | JSON body
 //
-// Requests have types 0x01-0x08 (list, sign, certify-root, generate, import,
-// lock, unlock, status); a success answers with the request's type | 0x80,
+// Requests have types 0x01-0x09 (list, sign, certify-root, generate, import,
+// lock, unlock, status, attest); a success answers with the request's type | 0x80,
 // a failure with 0xFF and {code, message, retries?, reason?}. The length is
 // capped at maxFrameBytes (16 MiB) on both sides and checked from the four
 // length bytes alone, before anything is read or allocated; the body buffer

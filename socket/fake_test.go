@@ -127,6 +127,13 @@ func (f *fakeAgent) Status(ctx context.Context) (agent.Status, error) {
 		Backends: []agent.BackendStatus{{Name: "pkcs11:token=a", Kind: "pkcs11", Locked: true, Keys: 2, Error: "x"}}}, nil
 }
 
+func (f *fakeAgent) Attest(ctx context.Context, req agent.AttestRequest) ([][]byte, error) {
+	if err := f.record(ctx); err != nil {
+		return nil, err
+	}
+	return [][]byte{[]byte("leaf|" + req.KeyID), {0x30, 0x82, 0x00, 0xff}}, nil
+}
+
 // syncBuffer is a bytes.Buffer safe for a logger and a test to share.
 type syncBuffer struct {
 	mu sync.Mutex

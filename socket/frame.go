@@ -50,6 +50,7 @@ const (
 	msgLock        msgType = 0x06
 	msgUnlock      msgType = 0x07
 	msgStatus      msgType = 0x08
+	msgAttest      msgType = 0x09
 
 	msgSuccess msgType = 0x80 // OR-ed into the request's type
 	msgFailure msgType = 0xFF
@@ -64,6 +65,7 @@ var msgNames = map[msgType]string{
 	msgLock:        "lock",
 	msgUnlock:      "unlock",
 	msgStatus:      "status",
+	msgAttest:      "attest",
 	msgFailure:     "failure",
 }
 

@@ -27,7 +27,7 @@ func rawFrame(length uint32, rest ...byte) []byte {
 }
 
 func TestFrameRoundTrip(t *testing.T) {
-	types := []msgType{msgList, msgSign, msgCertifyRoot, msgGenerate, msgImport, msgLock, msgUnlock, msgStatus, msgFailure}
+	types := []msgType{msgList, msgSign, msgCertifyRoot, msgGenerate, msgImport, msgLock, msgUnlock, msgStatus, msgAttest, msgFailure}
 	for _, typ := range types {
 		for _, rt := range []msgType{typ, typ | msgSuccess} {
 			for _, body := range [][]byte{nil, []byte(`{"key_id":"ab"}`), bytes.Repeat([]byte{0xA5}, 3*growChunk+17)} {

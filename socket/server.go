@@ -85,6 +85,12 @@ type certifyResponse struct {
 	DER []byte `json:"der"`
 }
 
+// attestResponse is the body of an attest success: DER certificates, leaf
+// first.
+type attestResponse struct {
+	Chain [][]byte `json:"chain"`
+}
+
 func dispatch(ctx context.Context, a agent.Agent, typ msgType, body []byte) ([]byte, error) {
 	switch typ {
 	case msgList:
@@ -106,6 +112,11 @@ func dispatch(ctx context.Context, a agent.Agent, typ msgType, body []byte) ([]b
 		return call(typ, body, func(r agent.UnlockRequest) (none, error) { return none{}, a.Unlock(ctx, r) })
 	case msgStatus:
 		return call(typ, body, func(none) (agent.Status, error) { return a.Status(ctx) })
+	case msgAttest:
+		return call(typ, body, func(r agent.AttestRequest) (attestResponse, error) {
+			chain, err := a.Attest(ctx, r)
+			return attestResponse{Chain: chain}, err
+		})
 	}
 	return nil, fmt.Errorf("%w 0x%02x", ErrUnknownMessageType, byte(typ))
 }

@@ -54,6 +54,7 @@ func TestRoundTripEveryMessage(t *testing.T) {
 			return pe.Retries, nil
 		}},
 		{"status", func(a agent.Agent) (any, error) { return a.Status(ctx) }},
+		{"attest", func(a agent.Agent) (any, error) { return a.Attest(ctx, agent.AttestRequest{KeyID: "aa"}) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -231,6 +232,8 @@ func TestServeAgentAnswersAndContinues(t *testing.T) {
 		{"wrong JSON type", frame{version: Version, typ: msgUnlock, body: []byte(`{"pin":7}`)}, CodeInvalidRequest},
 		{"body on a bodiless request", frame{version: Version, typ: msgLock, body: []byte(`{}`)}, CodeInvalidRequest},
 		{"empty body on a request that needs one", frame{version: Version, typ: msgSign}, CodeInvalidRequest},
+		{"attest with an unknown field", frame{version: Version, typ: msgAttest, body: []byte(`{"key_id":"a","nonce":"x"}`)}, CodeInvalidRequest},
+		{"attest without a body", frame{version: Version, typ: msgAttest}, CodeInvalidRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -200,6 +200,18 @@ func Run(t *testing.T, cfg Config) {
 		}
 	})
 
+	t.Run("AttestRefused", func(t *testing.T) {
+		// A PKCS#11 token cannot prove where a key was made: the agent
+		// says so rather than answering with nothing.
+		_, err := a.Attest(ctx, agent.AttestRequest{KeyID: deleg.ID})
+		if !errors.Is(err, agent.ErrInvalidRequest) || !strings.Contains(err.Error(), "cannot be attested") {
+			t.Fatalf("Attest(PKCS#11 key) = %v, want ErrInvalidRequest saying it cannot be attested", err)
+		}
+		if _, err := a.Attest(ctx, agent.AttestRequest{KeyID: strings.Repeat("cd", 32)}); !errors.Is(err, agent.ErrNotFound) {
+			t.Fatalf("Attest(unknown key) = %v, want ErrNotFound", err)
+		}
+	})
+
 	t.Run("LockUnlock", func(t *testing.T) {
 		must(t, a.Lock(ctx))
 		st, err := a.Status(ctx)
