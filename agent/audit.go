@@ -18,7 +18,8 @@ type Event struct {
 	Role     string    `json:"role,omitempty"` // the TUF role asked for, else the key's role
 	GUN      string    `json:"gun,omitempty"`
 	Metadata *Metadata `json:"metadata,omitempty"`
-	Result   string    `json:"result"` // "ok" or "refused"
+	Result   string    `json:"result"`           // "ok" or "refused"
+	Reason   string    `json:"reason,omitempty"` // why the agent acted by itself ("lifetime expired")
 	Error    string    `json:"error,omitempty"`
 }
 

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"strings"
 	"sync"
@@ -32,17 +33,25 @@ type Options struct {
 // audit. It implements Agent.
 //
 // All methods are safe to call from multiple goroutines. Signatures run in
-// parallel; backends serialise per device as they need to.
+// parallel and never wait for another backend: mu guards only the index
+// and is never held during backend I/O; refreshMu makes re-reading the
+// backends one reader at a time; lockMu orders lock, unlock and the
+// lifetime timer. Backends serialise per device as they need to.
 type Keyring struct {
 	opts    Options
 	started time.Time
 
-	mu      sync.RWMutex
-	entries map[string]*entry // by canonical key ID and by every root-certificate ID
-	list    []*entry          // each key once, in backend order
-	errs    map[KeyStore]error
-	lockAt  time.Time
-	timer   *time.Timer
+	refreshMu sync.Mutex // held while the backends are read or a key is added
+	lockMu    sync.Mutex // held by Lock, Unlock and the lifetime timer
+
+	mu       sync.RWMutex
+	perStore map[KeyStore][]*entry // what each backend last said
+	errs     map[KeyStore]error    // why a backend could not be read
+	entries  map[string]*entry     // by canonical key ID and by every root-certificate ID
+	list     []*entry              // each key once, in backend order
+	lockAt   time.Time
+	timer    *time.Timer
+	gen      uint64 // bumped by every lock and re-arm: a timer that fired late sees it moved
 
 	signatures atomic.Uint64
 	refusals   atomic.Uint64
@@ -62,41 +71,63 @@ func New(opts Options) *Keyring {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	k := &Keyring{opts: opts, started: opts.Now()}
+	k := &Keyring{opts: opts, started: opts.Now(), perStore: map[KeyStore][]*entry{}}
+	k.refresh()
 	k.mu.Lock()
-	k.refreshLocked()
 	k.armLifetimeLocked()
 	k.mu.Unlock()
 	return k
 }
 
-// refreshLocked rebuilds the index from the stores. Caller holds mu.
-func (k *Keyring) refreshLocked() {
-	k.entries = map[string]*entry{}
-	k.list = nil
-	k.errs = map[KeyStore]error{}
+// refresh re-reads every backend and swaps the new index in.
+func (k *Keyring) refresh() {
+	k.refreshMu.Lock()
+	defer k.refreshMu.Unlock()
+	k.refreshHeld()
+}
+
+// refreshHeld is refresh for a caller that holds refreshMu. A backend that
+// cannot be read keeps the keys it had: a card busy in another program is
+// not an empty card, and its keys should fail as unavailable, not unknown.
+func (k *Keyring) refreshHeld() {
+	k.mu.RLock()
+	old := k.perStore
+	k.mu.RUnlock()
+	per := map[KeyStore][]*entry{}
+	errs := map[KeyStore]error{}
 	for _, s := range k.opts.Stores {
 		keys, err := s.Keys()
 		if err != nil {
-			k.errs[s] = err
+			errs[s], per[s] = err, old[s]
 			continue
 		}
 		for _, key := range keys {
 			e, err := newEntry(s, key)
 			if err != nil {
-				k.errs[s] = err
+				errs[s] = err
 				continue
 			}
-			k.addLocked(e)
+			per[s] = append(per[s], e)
 		}
 	}
+	k.mu.Lock()
+	k.perStore, k.errs = per, errs
+	k.reindexLocked()
+	k.mu.Unlock()
 }
 
-func (k *Keyring) addLocked(e *entry) {
-	k.list = append(k.list, e)
-	k.entries[e.info.ID] = e
-	for _, c := range e.info.Certs {
-		k.entries[certKeyID(e.info.Algorithm, c.DER)] = e
+// reindexLocked rebuilds entries and list from perStore. Caller holds mu.
+func (k *Keyring) reindexLocked() {
+	k.entries = map[string]*entry{}
+	k.list = nil
+	for _, s := range k.opts.Stores {
+		for _, e := range k.perStore[s] {
+			k.list = append(k.list, e)
+			k.entries[e.info.ID] = e
+			for _, c := range e.info.Certs {
+				k.entries[certKeyID(e.info.Algorithm, c.DER)] = e
+			}
+		}
 	}
 }
 
@@ -107,8 +138,31 @@ func newEntry(s KeyStore, key Key) (*entry, error) {
 	}
 	return &entry{store: s, key: key, info: KeyInfo{
 		ID: id, KeyMeta: key.Meta, Algorithm: alg, PublicKey: der,
-		Location: key.Location, Backend: s.Name(), Certs: key.Certs,
+		Location: key.Location, Backend: s.Name(), Certs: rootCerts(key),
 	}}, nil
+}
+
+// rootCerts keeps the certificates stored beside key that are what
+// CertifyRoot makes: self-signed by this very key, for the repository they
+// are stored under. Anything else on the token (a certificate planted
+// beside the key, for another key) is ignored, so it can never be handed
+// to a client as this key's root certificate.
+func rootCerts(key Key) []Cert {
+	var out []Cert
+	for _, c := range key.Certs {
+		cert, err := x509.ParseCertificate(c.DER)
+		if err != nil || cert.Subject.CommonName != c.GUN || !ValidGUN(c.GUN) {
+			continue
+		}
+		if pub, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(key.Public()) {
+			continue
+		}
+		if cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) != nil {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // lookup finds a key by canonical or certificate ID, re-reading the stores
@@ -120,17 +174,19 @@ func (k *Keyring) lookup(id string) (*entry, error) {
 	if ok {
 		return e, nil
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if e, ok := k.entries[id]; ok {
-		return e, nil
-	}
-	k.refreshLocked()
-	if e, ok := k.entries[id]; ok {
+	k.refresh()
+	k.mu.RLock()
+	e, ok = k.entries[id]
+	k.mu.RUnlock()
+	if ok {
 		return e, nil
 	}
 	return nil, fmt.Errorf("%w: no key with ID %s; run `trust-agent key list` to see the agent's keys", ErrNotFound, shortID(id))
 }
+
+// minRootReuse is how long a stored root certificate must stay valid to be
+// handed out again rather than replaced.
+const minRootReuse = 365 * 24 * time.Hour
 
 func shortID(id string) string {
 	if len(id) > 12 {
@@ -141,9 +197,9 @@ func shortID(id string) string {
 
 // List returns every key, re-reading the stores.
 func (k *Keyring) List(ctx context.Context) ([]KeyInfo, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.refreshLocked()
+	k.refresh()
+	k.mu.RLock()
+	defer k.mu.RUnlock()
 	out := make([]KeyInfo, 0, len(k.list))
 	for _, e := range k.list {
 		out = append(out, e.info)
@@ -208,11 +264,14 @@ func (k *Keyring) certifyRoot(req CertifyRequest) ([]byte, error) {
 		return nil, &DeniedError{Reason: fmt.Sprintf("%q is not a repository name", req.GUN)}
 	}
 	now := k.opts.Now()
-	for _, c := range e.info.Certs {
+	for _, c := range e.info.Certs { // only certificates rootCerts vouched for
 		if c.GUN != req.GUN {
 			continue
 		}
-		if cert, err := x509.ParseCertificate(c.DER); err == nil && now.Before(cert.NotAfter) {
+		// Reuse keeps the root key's ID stable for a repository; but not a
+		// certificate about to expire, which would break the repository
+		// soon after (notary warns within six months).
+		if cert, err := x509.ParseCertificate(c.DER); err == nil && !now.Before(cert.NotBefore) && now.Add(minRootReuse).Before(cert.NotAfter) {
 			return c.DER, nil
 		}
 	}
@@ -226,9 +285,7 @@ func (k *Keyring) certifyRoot(req CertifyRequest) ([]byte, error) {
 	if err := e.store.StoreCertificate(e.key.Handle, req.GUN, der); err != nil {
 		return nil, fmt.Errorf("agent: storing the root certificate for %s: %w", req.GUN, err)
 	}
-	k.mu.Lock()
-	k.refreshLocked()
-	k.mu.Unlock()
+	k.refresh()
 	return der, nil
 }
 
@@ -272,9 +329,11 @@ func (k *Keyring) Import(ctx context.Context, req ImportRequest) (KeyInfo, error
 	ev.Role, ev.GUN = string(req.Role), req.GUN
 	info, err := k.addKey(req.KeyMeta, req.Backend, func(s KeyStore) (Key, error) {
 		priv, err := x509.ParsePKCS8PrivateKey(req.PKCS8)
+		clear(req.PKCS8) // the agent keeps no copy of a key it moved into hardware
 		if err != nil {
 			return Key{}, fmt.Errorf("%w: the key is not PKCS#8: %v", ErrInvalidRequest, err)
 		}
+		defer zeroKey(priv)
 		switch p := priv.(type) {
 		case *ecdsa.PrivateKey:
 			return s.Import(req.KeyMeta, p)
@@ -294,15 +353,21 @@ func (k *Keyring) addKey(meta KeyMeta, backend string, make func(KeyStore) (Key,
 	if err := validateMeta(meta); err != nil {
 		return KeyInfo{}, err
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.refreshLocked()
+	// Holding refreshMu keeps a concurrent refresh from swapping in a
+	// listing read before the new key existed, and makes the name check
+	// and the generation one step.
+	k.refreshMu.Lock()
+	defer k.refreshMu.Unlock()
+	k.refreshHeld()
 	if meta.Role == RoleDelegation {
+		k.mu.RLock()
 		for _, e := range k.list {
 			if e.info.Role == RoleDelegation && e.info.Name == meta.Name {
+				k.mu.RUnlock()
 				return KeyInfo{}, fmt.Errorf("%w: a delegation key named %s already exists (ID %s)", ErrInvalidRequest, meta.Name, e.info.ID)
 			}
 		}
+		k.mu.RUnlock()
 	}
 	s, err := k.pickStore(backend, false)
 	if err != nil {
@@ -316,7 +381,10 @@ func (k *Keyring) addKey(meta KeyMeta, backend string, make func(KeyStore) (Key,
 	if err != nil {
 		return KeyInfo{}, err
 	}
-	k.addLocked(e)
+	k.mu.Lock()
+	k.perStore[s] = append(k.perStore[s], e)
+	k.reindexLocked()
+	k.mu.Unlock()
 	return e.info, nil
 }
 
@@ -341,7 +409,8 @@ func validateMeta(m KeyMeta) error {
 }
 
 // pickStore chooses a backend by name, or the first one fit for the job:
-// unlocked for making keys, locked for Unlock. Caller holds mu.
+// unlocked for making keys, locked for Unlock. It asks the backends, so the
+// caller must not hold mu.
 func (k *Keyring) pickStore(name string, wantLocked bool) (KeyStore, error) {
 	if len(k.opts.Stores) == 0 {
 		return nil, fmt.Errorf("%w: the agent has no backends; start it with --pkcs11 URI or --piv SERIAL", ErrDeviceUnavailable)
@@ -409,18 +478,23 @@ func (k *Keyring) attest(req AttestRequest, ev *Event) ([][]byte, error) {
 
 // Lock logs every backend out.
 func (k *Keyring) Lock(ctx context.Context) error {
-	err := k.lock()
+	k.lockMu.Lock()
+	err := k.lockHeld()
+	k.lockMu.Unlock()
 	return k.record(k.event(ctx, "lock"), err)
 }
 
-func (k *Keyring) lock() error {
+// lockHeld disarms the lifetime and logs the backends out; the caller
+// holds lockMu.
+func (k *Keyring) lockHeld() error {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.gen++
 	if k.timer != nil {
 		k.timer.Stop()
 		k.timer = nil
 	}
 	k.lockAt = time.Time{}
+	k.mu.Unlock()
 	var errs []error
 	for _, s := range k.opts.Stores {
 		if err := s.Logout(); err != nil {
@@ -438,8 +512,9 @@ func (k *Keyring) Unlock(ctx context.Context, req UnlockRequest) error {
 }
 
 func (k *Keyring) unlock(req UnlockRequest) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
+	defer clear(req.PIN)
+	k.lockMu.Lock()
+	defer k.lockMu.Unlock()
 	s, err := k.pickStore(req.Backend, true)
 	if err != nil {
 		return err
@@ -450,8 +525,10 @@ func (k *Keyring) unlock(req UnlockRequest) error {
 	if err := s.Login(req.PIN); err != nil {
 		return err
 	}
-	k.refreshLocked()
+	k.mu.Lock()
 	k.armLifetimeLocked()
+	k.mu.Unlock()
+	k.refresh() // keys a backend hides until login, and metadata it vouches for once logged in
 	return nil
 }
 
@@ -463,32 +540,45 @@ func (k *Keyring) armLifetimeLocked() {
 	if k.timer != nil {
 		k.timer.Stop()
 	}
+	k.gen++
+	gen := k.gen
 	k.lockAt = k.opts.Now().Add(k.opts.Lifetime)
-	k.timer = time.AfterFunc(k.opts.Lifetime, func() {
-		_ = k.record(Event{Time: k.opts.Now(), Op: "lock", Error: "lifetime expired"}, k.lock())
-	})
+	k.timer = time.AfterFunc(k.opts.Lifetime, func() { k.lifetimeExpired(gen) })
+}
+
+// lifetimeExpired locks the agent, unless the timer that fired is stale: a
+// Stop cannot recall a callback already running, and an unlock may have
+// re-armed the timer while this one waited for lockMu.
+func (k *Keyring) lifetimeExpired(gen uint64) {
+	k.lockMu.Lock()
+	defer k.lockMu.Unlock()
+	k.mu.RLock()
+	current := k.gen == gen
+	k.mu.RUnlock()
+	if !current {
+		return
+	}
+	_ = k.record(Event{Time: k.opts.Now().UTC(), Op: "lock", Reason: "lifetime expired"}, k.lockHeld())
 }
 
 // Status reports the backends and counters.
 func (k *Keyring) Status(ctx context.Context) (Status, error) {
 	k.mu.RLock()
-	defer k.mu.RUnlock()
 	st := Status{
 		PID: os.Getpid(), Started: k.started, LockAt: k.lockAt,
 		Signatures: k.signatures.Load(), Refusals: k.refusals.Load(),
 	}
 	for _, s := range k.opts.Stores {
-		bs := BackendStatus{Name: s.Name(), Kind: s.Kind(), Locked: s.Locked()}
-		for _, e := range k.list {
-			if e.store == s {
-				bs.Keys++
-			}
-		}
+		bs := BackendStatus{Name: s.Name(), Kind: s.Kind(), Keys: len(k.perStore[s])}
 		if err := k.errs[s]; err != nil {
 			bs.Error = err.Error()
 		}
-		st.Locked = st.Locked || bs.Locked
 		st.Backends = append(st.Backends, bs)
+	}
+	k.mu.RUnlock()
+	for i, s := range k.opts.Stores { // may ask the device: outside mu
+		st.Backends[i].Locked = s.Locked()
+		st.Locked = st.Locked || st.Backends[i].Locked
 	}
 	return st, nil
 }
@@ -496,10 +586,11 @@ func (k *Keyring) Status(ctx context.Context) (Status, error) {
 // Close closes every backend.
 func (k *Keyring) Close() error {
 	k.mu.Lock()
-	defer k.mu.Unlock()
+	k.gen++
 	if k.timer != nil {
 		k.timer.Stop()
 	}
+	k.mu.Unlock()
 	var errs []error
 	for _, s := range k.opts.Stores {
 		errs = append(errs, s.Close())
@@ -523,19 +614,43 @@ func (k *Keyring) record(ev Event, err error) error {
 	if err != nil {
 		ev.Result, ev.Error = "refused", err.Error()
 	}
-	if ev.Op == "sign" {
+	if k.opts.Audit != nil {
+		if aerr := k.opts.Audit.Record(ev); aerr != nil {
+			err = errors.Join(err, fmt.Errorf("agent: refusing: %w", aerr))
+		}
+	}
+	if ev.Op == "sign" { // counted as the client sees it
 		if err == nil {
 			k.signatures.Add(1)
 		} else {
 			k.refusals.Add(1)
 		}
 	}
-	if k.opts.Audit != nil {
-		if aerr := k.opts.Audit.Record(ev); aerr != nil {
-			return errors.Join(err, fmt.Errorf("agent: refusing: %w", aerr))
+	return err
+}
+
+// zeroKey overwrites the secret numbers of a software key the agent has
+// moved into hardware. Best effort: math/big and crypto/* may have copied
+// them (precomputed values, internal caches) where this cannot reach.
+func zeroKey(priv any) {
+	wipe := func(n *big.Int) {
+		if n != nil {
+			clear(n.Bits())
+			n.SetInt64(0)
 		}
 	}
-	return err
+	switch p := priv.(type) {
+	case *ecdsa.PrivateKey:
+		wipe(p.D)
+	case *rsa.PrivateKey:
+		wipe(p.D)
+		for _, q := range p.Primes {
+			wipe(q)
+		}
+		wipe(p.Precomputed.Dp)
+		wipe(p.Precomputed.Dq)
+		wipe(p.Precomputed.Qinv)
+	}
 }
 
 // compile-time check that keys keep the crypto.Signer contract.

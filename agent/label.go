@@ -30,11 +30,10 @@ func ParseLabel(label string) (KeyMeta, error) {
 		return KeyMeta{}, fmt.Errorf("agent: label %q is not a trust-agent key label", label)
 	}
 	m := KeyMeta{Role: Role(parts[1]), Name: parts[2], GUN: parts[3]}
-	if !m.Role.Valid() {
-		return KeyMeta{}, fmt.Errorf("agent: label %q has unknown role %q", label, parts[1])
-	}
-	if m.Name != "" && !ValidName(m.Name) {
-		return KeyMeta{}, fmt.Errorf("agent: label %q has an invalid name", label)
+	// The same rules as for a new key: a label that breaks them (a targets
+	// key with no repository is a key bound to none) was not written here.
+	if err := validateMeta(m); err != nil {
+		return KeyMeta{}, fmt.Errorf("agent: label %q: %w", label, err)
 	}
 	return m, nil
 }

@@ -25,9 +25,14 @@ type Metadata struct {
 // repository with thousands of tags would otherwise write megabyte lines.
 const maxAuditedTargets = 256
 
-// gunPattern accepts repository names as docker writes them
-// ("docker.io/library/alpine", "127.0.0.1:5000/team/app").
-var gunPattern = regexp.MustCompile(`^[a-z0-9]+([._:-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)+$`)
+// gunPattern is docker's reference grammar (distribution/reference) for a
+// fully qualified name, which is what docker uses as a notary GUN: a host
+// (DNS labels, IPv4, or [IPv6]) with an optional port, then one or more
+// lower-case path components joined by ".", "_", "__" or runs of "-".
+var gunPattern = regexp.MustCompile(`^` +
+	`(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])` +
+	`(?::[0-9]+)?` +
+	`(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$`)
 
 // ValidGUN reports whether gun looks like a repository name.
 func ValidGUN(gun string) bool { return len(gun) <= 255 && gunPattern.MatchString(gun) }
