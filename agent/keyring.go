@@ -154,7 +154,7 @@ func rootCerts(key Key) []Cert {
 		if err != nil || cert.Subject.CommonName != c.GUN || !ValidGUN(c.GUN) {
 			continue
 		}
-		if pub, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(key.Public()) {
+		if !publicKeysEqual(key.Public(), cert.PublicKey) {
 			continue
 		}
 		if cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) != nil {
@@ -230,6 +230,11 @@ func (k *Keyring) sign(req SignRequest) (Signature, Metadata, error) {
 	if err != nil {
 		return Signature{}, md, err
 	}
+	if e.info.Role == RoleRoot {
+		if err := k.rootKeysHeld(req.Data); err != nil {
+			return Signature{}, md, err
+		}
+	}
 	if e.store.Locked() {
 		return Signature{}, md, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
 	}
@@ -238,6 +243,37 @@ func (k *Keyring) sign(req SignRequest) (Signature, Metadata, error) {
 		return Signature{}, md, err
 	}
 	return Signature{KeyID: e.info.ID, Method: method, Signature: sig}, md, nil
+}
+
+// rootKeysHeld refuses Root metadata that trusts a root key this agent
+// does not hold: a root key's signature hands the repository to whatever
+// root.json names, so it names only keys on this agent's hardware (a
+// rotation names the new root key, made here first).
+func (k *Keyring) rootKeysHeld(data []byte) error {
+	certs, err := rootCertificates(data)
+	if err != nil {
+		return &DeniedError{Reason: err.Error()}
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	for id, cert := range certs {
+		held := false
+		for _, e := range k.list {
+			if e.info.Role == RoleRoot && publicKeysEqual(e.key.Public(), cert.PublicKey) {
+				held = true
+				break
+			}
+		}
+		if !held {
+			return &DeniedError{Reason: fmt.Sprintf("root metadata trusts root key %s, which this agent does not hold", shortID(id))}
+		}
+	}
+	return nil
+}
+
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	ea, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && ea.Equal(b)
 }
 
 // CertifyRoot returns the root certificate for req.GUN, making and storing

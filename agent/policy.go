@@ -201,6 +201,21 @@ func checkRootCerts(data []byte, gun string) error {
 	if !ValidGUN(gun) {
 		return fmt.Errorf("root metadata must name its repository, got %q", gun)
 	}
+	certs, err := rootCertificates(data)
+	if err != nil {
+		return err
+	}
+	for id, cert := range certs {
+		if cert.Subject.CommonName != gun {
+			return fmt.Errorf("root certificate %s is for %q, not %q", id, cert.Subject.CommonName, gun)
+		}
+	}
+	return nil
+}
+
+// rootCertificates returns the certificates of the root role's keys in
+// Root metadata, by key ID.
+func rootCertificates(data []byte) (map[string]*x509.Certificate, error) {
 	var doc struct {
 		Keys map[string]struct {
 			Type  string `json:"keytype"`
@@ -213,35 +228,34 @@ func checkRootCerts(data []byte, gun string) error {
 		} `json:"roles"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return fmt.Errorf("root metadata: %v", err)
+		return nil, fmt.Errorf("root metadata: %v", err)
 	}
 	rootRole, ok := doc.Roles["root"]
 	if !ok || len(rootRole.KeyIDs) == 0 {
-		return fmt.Errorf("root metadata lists no root keys")
+		return nil, fmt.Errorf("root metadata lists no root keys")
 	}
+	certs := map[string]*x509.Certificate{}
 	for _, id := range rootRole.KeyIDs {
 		k, ok := doc.Keys[id]
 		if !ok {
-			return fmt.Errorf("root metadata names root key %s but does not list it", id)
+			return nil, fmt.Errorf("root metadata names root key %s but does not list it", id)
 		}
 		if !strings.HasSuffix(k.Type, "-x509") {
-			return fmt.Errorf("root key %s is not a certificate", id)
+			return nil, fmt.Errorf("root key %s is not a certificate", id)
 		}
 		raw, err := base64.StdEncoding.DecodeString(k.Value.Public)
 		if err != nil {
-			return fmt.Errorf("root key %s: %v", id, err)
+			return nil, fmt.Errorf("root key %s: %v", id, err)
 		}
 		block, _ := pem.Decode(raw)
 		if block == nil {
-			return fmt.Errorf("root key %s is not a PEM certificate", id)
+			return nil, fmt.Errorf("root key %s is not a PEM certificate", id)
 		}
 		cert, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return fmt.Errorf("root key %s: %v", id, err)
+			return nil, fmt.Errorf("root key %s: %v", id, err)
 		}
-		if cert.Subject.CommonName != gun {
-			return fmt.Errorf("root certificate %s is for %q, not %q", id, cert.Subject.CommonName, gun)
-		}
+		certs[id] = cert
 	}
-	return nil
+	return certs, nil
 }

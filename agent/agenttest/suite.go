@@ -11,6 +11,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
@@ -182,6 +183,21 @@ func Run(t *testing.T, cfg Config) {
 		}
 		if _, err := a.CertifyRoot(ctx, agent.CertifyRequest{KeyID: deleg.ID, GUN: GUN}); !errors.Is(err, agent.ErrDenied) {
 			t.Fatalf("a delegation key certified a root: %v", err)
+		}
+		// Root metadata handing the repository to a key the agent does not
+		// hold (a certificate with the right name, from elsewhere) is refused.
+		foreign, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(t, err)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: GUN},
+			NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+		fder, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &foreign.PublicKey, foreign)
+		must(t, err)
+		fpem := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fder}))
+		hijack := `{"_type":"Root","consistent_snapshot":false,"expires":"2035-01-01T00:00:00Z","keys":{"k2":{"keytype":"ecdsa-x509","keyval":{"private":null,"public":"` +
+			fpem + `"}}},"roles":{"root":{"keyids":["k2"],"threshold":1}},"version":2}`
+		_, err = a.Sign(ctx, agent.SignRequest{KeyID: root.ID, GUN: GUN, Role: "root", Data: []byte(hijack)})
+		if !errors.Is(err, agent.ErrDenied) || !strings.Contains(err.Error(), "does not hold") {
+			t.Fatalf("root signed metadata trusting a foreign key: %v", err)
 		}
 	})
 
