@@ -37,6 +37,9 @@ type CryptoService struct {
 	mu         sync.Mutex
 	keys       []agent.KeyInfo // from the last List; refreshed on a miss
 	delegation []data.RoleName
+	// reuseTargets, set by initialize, makes Create return the targets key
+	// the agent already holds for the repository instead of a new one.
+	reuseTargets bool
 }
 
 var _ signed.CryptoService = (*CryptoService)(nil)
@@ -94,6 +97,20 @@ func (cs *CryptoService) Create(role data.RoleName, gun data.GUN, algorithm stri
 	alg, err := agentAlgorithm(algorithm)
 	if err != nil {
 		return nil, err
+	}
+	cs.mu.Lock()
+	reuse := cs.reuseTargets && role == data.CanonicalTargetsRole
+	cs.mu.Unlock()
+	if reuse {
+		keys, err := cs.list(true)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			if k.Role == agent.RoleTargets && k.GUN == cs.gun && k.Algorithm == alg {
+				return publicKey(k)
+			}
+		}
 	}
 	info, err := cs.agent.Generate(cs.ctx, agent.GenerateRequest{KeyMeta: meta, Algorithm: alg})
 	if err != nil {

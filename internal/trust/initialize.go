@@ -42,8 +42,11 @@ func (cs *CryptoService) RootCertificate(rootKeyID string) (data.PublicKey, erro
 }
 
 // initialize sets up a new repository in repo (not yet published) with the
-// agent's root key rootKeyID, a new targets key on the agent and a snapshot
-// key managed by the server, as docker does. The root certificate comes
+// agent's root key rootKeyID, a targets key on the agent and a snapshot
+// key managed by the server, as docker does. The targets key is the one
+// the agent already holds for the repository, if any: the repository does
+// not exist on the server, so that key signed nothing published, and a
+// retry after a failed first publish must not leave a key behind each time. The root certificate comes
 // from the agent (CertifyRoot), never from notary's GenerateCertificate:
 // that would need a crypto.Signer over a digest the agent cannot see.
 func initialize(repo client.Repository, cs *CryptoService, rootKeyID string) error {
@@ -51,6 +54,14 @@ func initialize(repo client.Repository, cs *CryptoService, rootKeyID string) err
 	if err != nil {
 		return err
 	}
+	cs.mu.Lock()
+	cs.reuseTargets = true
+	cs.mu.Unlock()
+	defer func() {
+		cs.mu.Lock()
+		cs.reuseTargets = false
+		cs.mu.Unlock()
+	}()
 	if err := repo.InitializeWithCertificate([]string{rootKeyID}, []data.PublicKey{cert}, data.CanonicalSnapshotRole); err != nil {
 		return fmt.Errorf("trust: initialising %s: %w", cs.gun, err)
 	}

@@ -437,3 +437,45 @@ func TestVerifyRefusesReplacedRoot(t *testing.T) {
 		t.Fatalf("the pinned trust data was damaged: %v", err)
 	}
 }
+
+// refusingAgent forwards everything but signatures.
+type refusingAgent struct{ agent.Agent }
+
+func (refusingAgent) Sign(context.Context, agent.SignRequest) (agent.Signature, error) {
+	return agent.Signature{}, errors.New("no signatures today")
+}
+
+// TestInitializeRetryReusesTargetsKey: a first publish that fails leaves a
+// repository key on the token; the retry uses it instead of making another.
+func TestInitializeRetryReusesTargetsKey(t *testing.T) {
+	ctx := context.Background()
+	la := startLiveAgent(t)
+	n := trusttest.StartNotary(t)
+	reg := trusttest.StartRegistry(t)
+	img := reg.PushRandom(t, "retry/app", "v1")
+	dc := trusttest.NewDockerConfig(t, n)
+	opts := SignerAddOptions{Options: Options{ConfigDir: dc.Dir, Server: n.URL}, Out: io.Discard}
+	_, pub := generatePub(t, la.client(), "alice")
+	if err := SignerAdd(ctx, refusingAgent{la.client()}, opts, "alice", []string{pub}, img.Repo); err == nil {
+		t.Fatal("signer add published without signatures")
+	}
+	if err := SignerAdd(ctx, la.client(), opts, "alice", []string{pub}, img.Repo); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := la.client().List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, roots := 0, 0
+	for _, k := range keys {
+		switch k.Role {
+		case agent.RoleTargets:
+			targets++
+		case agent.RoleRoot:
+			roots++
+		}
+	}
+	if targets != 1 || roots != 1 {
+		t.Fatalf("%d repository keys and %d root keys after a retried initialisation, want 1 and 1", targets, roots)
+	}
+}
