@@ -3,6 +3,7 @@
 package pkcs11
 
 import (
+	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
@@ -17,9 +18,16 @@ import (
 const maxCertBytes = 16 << 10
 
 // StoreCertificate keeps der, the root certificate of key id for
-// repository gun, as a public X.509 certificate object (CKA_ID id,
-// CKA_LABEL gun), replacing one stored earlier for the same id and gun. It
-// needs no login: certificates are public objects.
+// repository gun, as an X.509 certificate object (CKA_ID id, CKA_LABEL
+// gun), replacing one stored earlier for the same id and gun.
+//
+// The object is CKA_PRIVATE true and CKA_MODIFIABLE false, so it needs
+// the login: a certificate decides which key IDs the agent maps to a root
+// key, and public objects can be written by any process that opens the
+// token, without the PIN. (Stores written by earlier versions hold public
+// certificate objects; Keys still lists those when they are self-signed
+// by the key, and storing a certificate for the same repository again
+// replaces them.) The certificate's public key must be the key's.
 func (s *Store) StoreCertificate(id []byte, gun string, der []byte) error {
 	if len(der) > maxCertBytes {
 		return fmt.Errorf("pkcs11: certificate is %d bytes, more than %d: %w", len(der), maxCertBytes, agent.ErrInvalidRequest)
@@ -32,15 +40,15 @@ func (s *Store) StoreCertificate(id []byte, gun string, der []byte) error {
 		return fmt.Errorf("pkcs11: a certificate needs a key id and a repository: %w", agent.ErrInvalidRequest)
 	}
 	return s.session(func(sh pkcs11.SessionHandle) error {
-		keys, err := s.find(sh, []*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
-			pkcs11.NewAttribute(pkcs11.CKA_ID, id),
-		})
+		if err := s.requireLogin(sh, "store certificate"); err != nil {
+			return err
+		}
+		pub, err := s.keyPublic(sh, id)
 		if err != nil {
 			return err
 		}
-		if len(keys) == 0 {
-			return fmt.Errorf("pkcs11: no key with id %x on token %q: %w", id, s.label, agent.ErrNotFound)
+		if eq, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(pub) {
+			return fmt.Errorf("pkcs11: the certificate is for another public key than key %x: %w", id, agent.ErrInvalidRequest)
 		}
 		old, err := s.find(sh, []*pkcs11.Attribute{
 			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE),
@@ -56,7 +64,8 @@ func (s *Store) StoreCertificate(id []byte, gun string, der []byte) error {
 			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE),
 			pkcs11.NewAttribute(pkcs11.CKA_CERTIFICATE_TYPE, pkcs11.CKC_X_509),
 			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
-			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
+			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+			pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false),
 			pkcs11.NewAttribute(pkcs11.CKA_ID, id),
 			pkcs11.NewAttribute(pkcs11.CKA_LABEL, gun),
 			pkcs11.NewAttribute(pkcs11.CKA_SUBJECT, cert.RawSubject),
@@ -74,6 +83,42 @@ func (s *Store) StoreCertificate(id []byte, gun string, der []byte) error {
 		}
 		return nil
 	})
+}
+
+// keyPublic returns the public key of the private key with CKA_ID id,
+// checked as Keys checks it while logged in.
+func (s *Store) keyPublic(sh pkcs11.SessionHandle, id []byte) (crypto.PublicKey, error) {
+	h, err := s.privateKey(sh, id)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.attrs(sh, h, pkcs11.CKA_LABEL, pkcs11.CKA_KEY_TYPE)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := s.find(sh, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_ID, id),
+	})
+	if err != nil {
+		return nil, err
+	}
+	var pubs []pubObject
+	for _, o := range objs {
+		pv, err := s.attrs(sh, o, pkcs11.CKA_LABEL, pkcs11.CKA_KEY_TYPE)
+		if err != nil {
+			return nil, err
+		}
+		pubs = append(pubs, pubObject{o, string(pv[0]), ulong(pv[1])})
+	}
+	pub, err := s.boundPublicKey(sh, h, id, string(v[0]), ulong(v[1]), pubs)
+	if err != nil {
+		if _, fromToken := rv(err); fromToken {
+			return nil, err
+		}
+		return nil, fmt.Errorf("pkcs11: key %x on token %q: %v: %w", id, s.label, err, agent.ErrDenied)
+	}
+	return pub, nil
 }
 
 // serialDER is CKA_SERIAL_NUMBER: the DER INTEGER of the serial, as

@@ -16,8 +16,9 @@
 // agent.KeyMeta.Label() ("dct:ROLE:NAME:GUN") and a random 16-byte CKA_ID
 // shared by the private key, the public key and the key's root
 // certificates (CKA_LABEL = the repository). So the token alone says what
-// each key is for: nothing is kept on disk, and after a restart Keys lists
-// the keys from their public objects before any PIN is given.
+// each key is for: nothing is kept on disk. After a restart Keys lists the
+// keys from their public objects before any PIN is given, for display;
+// once logged in it reads them from the private objects (see Security).
 //
 // Signatures follow crypto.Signer: ECDSA (CKM_ECDSA, converted from raw
 // r||s to ASN.1 DER), RSA-PSS (CKM_RSA_PKCS_PSS, salt = hash length) and
@@ -53,6 +54,19 @@
 // on the token (PKCS#11 semantics): Logout on one Store locks them all,
 // and Locked asks the token rather than trusting a flag of ours. Signing while logged out fails with agent.ErrLocked before
 // the token is asked. Modules are loaded by absolute path only.
+//
+// Login is per application, so any other program that can open the token
+// may create and destroy public objects without the PIN; only private
+// objects need it. Hence: public key objects are CKA_MODIFIABLE false (no
+// relabelling in place); root certificates are stored CKA_PRIVATE true and
+// CKA_MODIFIABLE false; and once logged in Keys takes each key's role,
+// name and repository from its private key object (CKA_PRIVATE true),
+// leaves out (with a warning in the store's log, see SetLogger) a key
+// whose public object carries another label or another key, and lists
+// only certificates for the key's own public key. The listing while locked
+// is the public objects' word and is for display; a signer from it checks
+// its label and key against the private object before its first
+// signature, and the agent lists the keys again on unlock.
 //
 // Built without cgo, Open fails with an error saying so.
 package pkcs11

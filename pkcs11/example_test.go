@@ -21,7 +21,7 @@ func ExampleOpen() {
 		log.Fatal(err)
 	}
 	defer s.Close()
-	k, err := s.Generate(agent.KeyMeta{Role: agent.RoleTargets, GUN: "docker.io/library/alpine"}, agent.AlgorithmECDSA, 0)
+	k, err := s.Generate(agent.KeyMeta{Role: agent.RoleTargets, Name: "alpine", GUN: "docker.io/library/alpine"}, agent.AlgorithmECDSA, 0)
 	if err != nil {
 		log.Fatal(err)
 	}

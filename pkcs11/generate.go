@@ -81,6 +81,7 @@ func (s *Store) Generate(meta agent.KeyMeta, algorithm string, bits int) (agent.
 			return err
 		}
 		key = s.newKey(meta, id, pub)
+		s.bound.add(key.Signer.(*signer).bind) // made here: no need to probe
 		return nil
 	})
 	return key, err
@@ -140,6 +141,7 @@ func (s *Store) Import(meta agent.KeyMeta, priv crypto.Signer) (agent.Key, error
 			return err
 		}
 		key = s.newKey(meta, id, pub)
+		s.bound.add(key.Signer.(*signer).bind) // made here: no need to probe
 		return nil
 	})
 	return key, err
@@ -182,13 +184,17 @@ func privateTemplate(meta agent.KeyMeta, id []byte, keyType uint) []*pkcs11.Attr
 }
 
 // publicTemplate: a public token object, readable without login so the
-// key can be listed while the token is locked.
+// key can be listed while the token is locked. Any process may write
+// public objects without the PIN, so it is CKA_MODIFIABLE false: nobody
+// can relabel it in place. It can still be destroyed and replaced, which
+// is why Keys, once logged in, trusts the private key's label instead.
 func publicTemplate(meta agent.KeyMeta, id []byte, keyType uint) []*pkcs11.Attribute {
 	return []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PUBLIC_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, keyType),
 		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
+		pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false),
 		pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true),
 		pkcs11.NewAttribute(pkcs11.CKA_LABEL, meta.Label()),
 		pkcs11.NewAttribute(pkcs11.CKA_ID, id),

@@ -16,8 +16,8 @@ import (
 const testPIN = "123456"
 
 var (
-	rootMeta    = agent.KeyMeta{Role: agent.RoleRoot}
-	targetsMeta = agent.KeyMeta{Role: agent.RoleTargets, GUN: "registry.example:5000/app"}
+	rootMeta    = agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}
+	targetsMeta = agent.KeyMeta{Role: agent.RoleTargets, Name: "targets", GUN: "registry.example:5000/app"}
 	ciMeta      = agent.KeyMeta{Role: agent.RoleDelegation, Name: "ci"}
 )
 

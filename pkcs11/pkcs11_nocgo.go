@@ -5,6 +5,7 @@ package pkcs11
 import (
 	"crypto"
 	"fmt"
+	"log/slog"
 
 	"github.com/trust-agent/trust-agent/agent"
 )
@@ -36,3 +37,6 @@ func (*Store) Login([]byte) error                            { return errNoCgo }
 func (*Store) Logout() error                                 { return errNoCgo }
 func (*Store) Locked() bool                                  { return true }
 func (*Store) Close() error                                  { return nil }
+
+// SetLogger does nothing in a binary built without cgo.
+func (*Store) SetLogger(*slog.Logger) {}

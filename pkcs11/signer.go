@@ -21,10 +21,17 @@ import (
 // CKA_ID, not an object handle: handles of private objects are only
 // meaningful while logged in, and a signer listed while locked must work
 // after Login.
+//
+// label is the CKA_LABEL the key was listed under and bind its bindings
+// key: a signer listed while locked came from public objects, which any
+// process can plant, so before its first signature the private key is
+// checked to carry that label and match pub (see Store.verifyKey).
 type signer struct {
-	s   *Store
-	id  []byte
-	pub crypto.PublicKey
+	s     *Store
+	id    []byte
+	pub   crypto.PublicKey
+	label string
+	bind  string
 }
 
 func (k *signer) Public() crypto.PublicKey { return k.pub }
@@ -43,7 +50,7 @@ func (k *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 	}
 	switch pub := k.pub.(type) {
 	case *ecdsa.PublicKey:
-		raw, err := k.s.sign(k.id, pkcs11.NewMechanism(pkcs11.CKM_ECDSA, nil), digest)
+		raw, err := k.s.sign(k, pkcs11.NewMechanism(pkcs11.CKM_ECDSA, nil), digest)
 		if err != nil {
 			return nil, err
 		}
@@ -53,7 +60,7 @@ func (k *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 		if err != nil {
 			return nil, err
 		}
-		return k.s.sign(k.id, mech, input)
+		return k.s.sign(k, mech, input)
 	}
 	return nil, fmt.Errorf("pkcs11: unsupported public key type %T", k.pub)
 }
@@ -122,8 +129,9 @@ func rsaMechanism(digest []byte, opts crypto.SignerOpts) (*pkcs11.Mechanism, []b
 	return mech, append(append([]byte{}, prefix...), digest...), nil
 }
 
-// sign signs input with the private key whose CKA_ID is id.
-func (s *Store) sign(id []byte, mech *pkcs11.Mechanism, input []byte) ([]byte, error) {
+// sign signs input with k's private key (the one with CKA_ID k.id).
+func (s *Store) sign(k *signer, mech *pkcs11.Mechanism, input []byte) ([]byte, error) {
+	id := k.id
 	var sig []byte
 	err := s.session(func(sh pkcs11.SessionHandle) error {
 		if err := s.requireLogin(sh, "sign"); err != nil {
@@ -137,6 +145,19 @@ func (s *Store) sign(id []byte, mech *pkcs11.Mechanism, input []byte) ([]byte, e
 			if err != nil {
 				return err
 			}
+			if k.bind == "" || !s.bound.ok(k.bind) {
+				err := s.verifyKey(sh, h, id, k.label, k.pub)
+				if _, fromToken := rv(err); fromToken {
+					if stale(err) && try == 0 {
+						s.handles.forget(id)
+						continue
+					}
+					return err
+				}
+				if err != nil {
+					return fmt.Errorf("pkcs11: key %x on token %q: %v; list the keys again: %w", id, s.label, err, agent.ErrDenied)
+				}
+			}
 			err = s.p.SignInit(sh, []*pkcs11.Mechanism{mech}, h)
 			if err == nil {
 				sig, err = s.p.Sign(sh, input)
@@ -145,8 +166,7 @@ func (s *Store) sign(id []byte, mech *pkcs11.Mechanism, input []byte) ([]byte, e
 				}
 				// A failed C_Sign ends the operation, per the standard.
 			}
-			stale := isRV(err, pkcs11.CKR_KEY_HANDLE_INVALID) || isRV(err, pkcs11.CKR_OBJECT_HANDLE_INVALID)
-			if stale && try == 0 {
+			if stale(err) && try == 0 {
 				s.handles.forget(id)
 				continue
 			}
@@ -156,14 +176,22 @@ func (s *Store) sign(id []byte, mech *pkcs11.Mechanism, input []byte) ([]byte, e
 	return sig, err
 }
 
+// stale reports whether err says an object handle is no longer valid.
+func stale(err error) bool {
+	return isRV(err, pkcs11.CKR_KEY_HANDLE_INVALID) || isRV(err, pkcs11.CKR_OBJECT_HANDLE_INVALID)
+}
+
 // privateKey finds the private key object with CKA_ID id, from the cache
 // when it can.
 func (s *Store) privateKey(sh pkcs11.SessionHandle, id []byte) (pkcs11.ObjectHandle, error) {
 	if h, ok := s.handles.get(id); ok {
 		return h, nil
 	}
+	// CKA_PRIVATE true: a "private key" object that is not private can be
+	// planted without the PIN, with a key its planter knows.
 	hs, err := s.find(sh, []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
+		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_ID, id),
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ package pkcs11
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 
@@ -36,6 +37,23 @@ type Store struct {
 	pool *pool
 
 	handles handleCache
+	bound   bindings // (id, label, public key) checked against private objects
+
+	log    *slog.Logger // nil means slog.Default()
+	warnMu sync.Mutex
+	warned map[string]bool // warnings already logged, so each shows once
+}
+
+// SetLogger sets where the store reports what it leaves out of a listing
+// (keys whose objects were tampered with). The default is slog.Default().
+// Call it before the store is used.
+func (s *Store) SetLogger(l *slog.Logger) { s.log = l }
+
+func (s *Store) logger() *slog.Logger {
+	if s.log != nil {
+		return s.log
+	}
+	return slog.Default()
 }
 
 // Open opens the token that uriString names (RFC 7512: token=, serial=,
@@ -195,6 +213,7 @@ func (s *Store) Login(pin []byte) error {
 	switch {
 	case err == nil, code == pkcs11.CKR_USER_ALREADY_LOGGED_IN:
 		s.handles.reset() // private objects just became visible
+		s.bound.reset()
 		return nil
 	case code == pkcs11.CKR_PIN_INCORRECT, code == pkcs11.CKR_PIN_LEN_RANGE:
 		// CKR_PIN_LEN_RANGE: the PIN cannot be right; to the user it is
