@@ -9,7 +9,10 @@
 // socket.Client implements it over a connection. A KeyStore hands out keys
 // as crypto.Signers plus the metadata (role, name, repository) that it keeps
 // on the hardware itself, so a restarted agent knows every key from the
-// token alone. This package imports no backend and no notary code.
+// token alone. Backends opt into more by implementing small interfaces:
+// PolicyGenerator (PIN and touch policies at generation) and Attester
+// (Attest: the hardware's proof that it made a key, passed on unverified).
+// This package imports no backend and no notary code.
 //
 // # Policy
 //

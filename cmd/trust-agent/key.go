@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -62,6 +63,10 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	if _, err := os.Stat(pubPath); err == nil {
 		return fmt.Errorf(`public key file already exists: "%s"`, pubPath)
 	}
+	attPath := trust.AttestationPath(pubPath)
+	if _, err := os.Stat(attPath); err == nil {
+		return fmt.Errorf(`attestation file already exists: "%s"`, attPath)
+	}
 	c, err := dialAgent()
 	if err != nil {
 		return err
@@ -97,6 +102,14 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("failed to write public key to %s: %w", pubPath, err)
 	}
 	fmt.Fprintf(e.stdout, "Successfully generated and loaded private key. Corresponding public key available: %s\n", pubPath)
+	// A key made on a PIV card comes with the card's proof of it, for
+	// `signer add --require-attestation`.
+	if attestable(info) {
+		if err := writeAttestation(ctx, c, info, attPath); err != nil {
+			return fmt.Errorf("the key was generated and %s written, but writing its attestation to %s failed: %w", pubPath, attPath, err)
+		}
+		fmt.Fprintf(e.stdout, "Attestation certificate chain (the card's proof that it made the key) available: %s\n", attPath)
+	}
 	return nil
 }
 
@@ -171,10 +184,22 @@ func readPrivateKeyFile(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
+const keyListSynopsis = "key list [--json] [--attest [--attestation-roots FILE]]"
+
 func cmdKeyList(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "key list", "key list [--json]")
+	fs := flags(e, "key list", keyListSynopsis)
 	asJSON := fs.Bool("json", false, "print JSON")
+	attest := fs.Bool("attest", false, "verify each PIV key's attestation: an ATTESTED column (JSON: \"attestation\")")
+	rootsFile := fs.String("attestation-roots", "", "PEM file of the CAs to verify attestations with, instead of Yubico's (implies --attest)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return usageError(keyListSynopsis)
+	}
+	*attest = *attest || *rootsFile != ""
+	roots, err := loadAttestationRoots(*rootsFile)
+	if err != nil {
 		return err
 	}
 	c, err := dialAgent()
@@ -185,6 +210,9 @@ func cmdKeyList(ctx context.Context, e *env, args []string) error {
 	keys, err := c.List(ctx)
 	if err != nil {
 		return err
+	}
+	if *attest {
+		return listAttested(ctx, e, c, keys, roots, *asJSON)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
@@ -202,6 +230,33 @@ func cmdKeyList(ctx context.Context, e *env, args []string) error {
 			repo = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, repo, k.Algorithm, k.Location)
+	}
+	return tw.Flush()
+}
+
+// listAttested is key list --attest: the keys with their attestations.
+func listAttested(ctx context.Context, e *env, a agent.Agent, keys []agent.KeyInfo, roots *x509.CertPool, asJSON bool) error {
+	type entry struct {
+		agent.KeyInfo
+		Attestation *keyAttestation `json:"attestation,omitempty"`
+	}
+	out := make([]entry, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, entry{KeyInfo: k, Attestation: attestKey(ctx, a, k, roots)})
+	}
+	if asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tROLE\tREPOSITORY\tALGORITHM\tLOCATION\tATTESTED")
+	for _, k := range out {
+		repo := k.GUN
+		if repo == "" {
+			repo = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, repo, k.Algorithm, k.Location, k.Attestation.column())
 	}
 	return tw.Flush()
 }

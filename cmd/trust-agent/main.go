@@ -25,11 +25,11 @@ Keys (made and kept on hardware):
   key generate NAME [--role delegation|targets|root] [--repo GUN] [--algorithm ecdsa|rsa] [--dir DIR]
                [--backend NAME] [--pin-policy once|always] [--touch-policy never|cached|always]
   key load FILE [--name NAME] [--role ROLE] [--repo GUN] [--backend NAME]
-  key list [--json]
+  key list [--json] [--attest [--attestation-roots FILE]]
   key rotate ROLE REPO [-r] [-y]
 
 Docker Content Trust:
-  signer add --key PUB [--key PUB]... NAME REPO...
+  signer add --key PUB [--key PUB]... [--require-attestation [--attestation-roots FILE]] NAME REPO...
   signer remove [-f] NAME REPO...
   sign [--digest sha256:HEX --size N] REPO:TAG...
   revoke [-y] REPO[:TAG]

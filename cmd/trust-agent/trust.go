@@ -81,19 +81,28 @@ func cmdSigner(ctx context.Context, e *env, args []string) error {
 	return fmt.Errorf("unknown signer command %q; use add or remove", args[0])
 }
 
-const signerAddSynopsis = "signer add --key PUB [--key PUB]... NAME REPO..."
+const signerAddSynopsis = "signer add --key PUB [--key PUB]... [--require-attestation [--attestation-roots FILE]] NAME REPO..."
 
 func cmdSignerAdd(ctx context.Context, e *env, args []string) error {
 	o := trust.SignerAddOptions{Out: e.stdout}
 	fs := flags(e, "signer add", signerAddSynopsis)
 	keys := fs.StringArray("key", nil, "path to the signer's public key file (repeatable)")
 	fs.StringVar(&o.RootKeyID, "root-key", "", "the agent's root key for a repository without trust data (default: the only one, or a new one)")
+	requireAtt := fs.Bool("require-attestation", false, "add only keys made on a PIV card: each --key NAME.pub needs NAME.attest.pem beside it, verified and attesting that key")
+	rootsFile := fs.String("attestation-roots", "", "PEM file of the CAs to verify attestations with, instead of Yubico's (implies --require-attestation)")
 	serverFlags(fs, &o.Options)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() < 2 {
 		return usageError(signerAddSynopsis)
+	}
+	if *requireAtt || *rootsFile != "" {
+		roots, err := loadAttestationRoots(*rootsFile)
+		if err != nil {
+			return err
+		}
+		o.VerifyAttestation = attestationVerifier(roots)
 	}
 	a, err := dialAgent()
 	if err != nil {

@@ -23,6 +23,11 @@ type SignerAddOptions struct {
 	RootKeyID string
 	// Out gets docker's progress messages.
 	Out io.Writer
+	// VerifyAttestation, when set, makes every key file need an
+	// attestation (NAME.attest.pem beside NAME.pub, see AttestationPath)
+	// that it verifies and that attests exactly that file's key; otherwise
+	// SignerAdd refuses before publishing anything.
+	VerifyAttestation AttestationVerifier
 }
 
 // SignerAdd adds the public keys in keyFiles as signer name of each
@@ -45,6 +50,11 @@ func SignerAdd(ctx context.Context, a agent.Agent, o SignerAddOptions, name stri
 			return err
 		}
 		keys = append(keys, k)
+	}
+	if o.VerifyAttestation != nil {
+		if err := checkAttestations(o.Out, keyFiles, keys, o.VerifyAttestation); err != nil {
+			return err
+		}
 	}
 	var failed []string
 	for _, r := range repos {

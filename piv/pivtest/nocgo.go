@@ -8,6 +8,13 @@ import (
 	"github.com/trust-agent/trust-agent/piv/virtualcard"
 )
 
+// Require needs piv-go, which needs cgo: without it the test skips
+// (fails under CI).
+func Require(t testing.TB) {
+	t.Helper()
+	unavailable(t, "built without cgo; piv-go needs libpcsclite")
+}
+
 // Card needs piv-go, which needs cgo: without it the test skips (fails
 // under CI).
 func Card(t testing.TB) *Fixture { return CardWith(t, virtualcard.Options{}) }

@@ -22,6 +22,16 @@ const readyTimeout = 10 * time.Second
 // is unplugged at the end of the test.
 func Card(t testing.TB) *Fixture { return CardWith(t, virtualcard.Options{}) }
 
+// Require skips the test (fails it when CI is set) unless pcscd is
+// reachable, without claiming a reader: for a test that starts costly
+// fixtures first and makes its cards later, in subtests.
+func Require(t testing.TB) {
+	t.Helper()
+	if _, err := piv.Cards(); err != nil {
+		unavailable(t, "pcscd not reachable: %v", err)
+	}
+}
+
 // CardWith is Card with card options (firmware version, serial, a state
 // file, a touch hook).
 func CardWith(t testing.TB, opts virtualcard.Options) *Fixture {
