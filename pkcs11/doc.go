@@ -39,10 +39,14 @@
 // Errors that mean the token is gone or unreachable (CKR_DEVICE_REMOVED,
 // CKR_TOKEN_NOT_PRESENT, CKR_DEVICE_ERROR, CKR_SESSION_HANDLE_INVALID,
 // CKR_SESSION_CLOSED, ...) wrap agent.ErrDeviceUnavailable, and the pool
-// drops the session they came from. A Store does not reattach by itself:
-// its slot and login are gone with the token, so the agent closes it and
-// opens a new one (by label or serial, which survive re-plugging) when the
-// token is back, and the user logs in again.
+// drops the session they came from. When the token invalidated our
+// sessions (removed and re-inserted: CKR_SESSION_HANDLE_INVALID,
+// CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT, ...), the next operation,
+// Locked, Login or Logout finds the token again by label and serial (its
+// slot id may have changed) and reopens the session that holds the login,
+// under the store's write lock. The login itself went with the old
+// sessions and the Store never kept the PIN, so it does not log in again
+// behind the user's back: the store is locked, and the user unlocks again.
 //
 // # Security
 //

@@ -3,6 +3,7 @@
 package pkcs11
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -25,6 +26,9 @@ type Store struct {
 	slot  uint
 	label string // the token's label, for locations and messages
 	name  string // display URI of the token
+	// token selects this very token again (label, serial, manufacturer,
+	// model) when it comes back after removal; see reattachLocked.
+	token uri.URI
 
 	// mu is held for reading by every operation and for writing by Login,
 	// Logout and Close, so those never run beside a signature.
@@ -93,6 +97,7 @@ func open(u uri.URI, sessions int) (*Store, error) {
 		slot:  slot,
 		label: ti.Label,
 		name:  uri.URI{Token: ti.Label, Serial: ti.SerialNumber}.String(),
+		token: uri.URI{Token: ti.Label, Serial: ti.SerialNumber, Manufacturer: ti.ManufacturerID, Model: ti.Model, ModulePath: u.ModulePath},
 	}
 	s.base, err = s.p.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION)
 	if err != nil {
@@ -205,8 +210,8 @@ func (s *Store) Kind() string { return "pkcs11" }
 func (s *Store) Login(pin []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
+	if err := s.reattachLocked(); err != nil {
+		return err
 	}
 	err := s.p.Login(s.base, pkcs11.CKU_USER, string(pin))
 	code, _ := rv(err)
@@ -246,8 +251,11 @@ func (s *Store) retries() int {
 func (s *Store) Logout() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return errClosed
+	if err := s.reattachLocked(); err != nil {
+		if errors.Is(err, agent.ErrDeviceUnavailable) {
+			return nil // the token is gone, and the login with it
+		}
+		return err
 	}
 	s.handles.reset()
 	err := s.p.Logout(s.base)
@@ -259,10 +267,83 @@ func (s *Store) Logout() error {
 
 // Locked reports whether the process is logged out of the token (see
 // Login), or the token cannot be reached.
+//
+// A base session the token invalidated (see reattachLocked) means locked,
+// and Locked reopens it if the token is back, so that Login can work.
 func (s *Store) Locked() bool {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.closed || !s.loggedIn(s.base)
+	if s.closed {
+		s.mu.RUnlock()
+		return true
+	}
+	si, err := s.p.GetSessionInfo(s.base)
+	s.mu.RUnlock()
+	if err != nil {
+		if code, ok := rv(err); ok && sessionLost(code) {
+			s.recover()
+		}
+		return true
+	}
+	return si.State != pkcs11.CKS_RO_USER_FUNCTIONS && si.State != pkcs11.CKS_RW_USER_FUNCTIONS
+}
+
+// recover reopens the base session if the token invalidated it, and
+// reports whether it did.
+func (s *Store) recover() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	before := s.base
+	return s.reattachLocked() == nil && s.base != before
+}
+
+// sessionLost is true for codes that say a session handle is dead for good:
+// the token was removed (or every session of ours closed), so only a new
+// session on the token, wherever it is now, can help.
+func sessionLost(code uint) bool {
+	switch code {
+	case pkcs11.CKR_SESSION_HANDLE_INVALID, pkcs11.CKR_SESSION_CLOSED,
+		pkcs11.CKR_DEVICE_REMOVED, pkcs11.CKR_TOKEN_NOT_PRESENT,
+		pkcs11.CKR_TOKEN_NOT_RECOGNIZED, pkcs11.CKR_SLOT_ID_INVALID:
+		return true
+	}
+	return false
+}
+
+// reattachLocked checks the base session and, if the token invalidated it
+// (removed and re-inserted, or every session of this process on the slot
+// closed), finds the token again by label and serial (its slot id may have
+// changed) and opens a new base session and pool. The caller holds mu for
+// writing, so no operation is in flight.
+//
+// The login is not restored: it went with the old sessions, and the Store
+// never keeps the PIN (we do not remember one to log in again behind the
+// user's back). So the store is locked afterwards and the user unlocks
+// again, as after Lock. A token still absent answers ErrDeviceUnavailable,
+// and the next call tries again.
+func (s *Store) reattachLocked() error {
+	if s.closed {
+		return errClosed
+	}
+	_, err := s.p.GetSessionInfo(s.base)
+	if code, ok := rv(err); err == nil || !ok || !sessionLost(code) {
+		return nil
+	}
+	s.pool.close()
+	s.p.CloseSession(s.base) // best effort: it is dead already
+	slot, _, err := findToken(s.p, s.token)
+	if err != nil {
+		return err
+	}
+	base, err := s.p.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION)
+	if err != nil {
+		return wrap("reopen session on token "+s.label, err)
+	}
+	s.slot, s.base = slot, base
+	s.pool = newPool(s.p, slot, cap(s.pool.sem))
+	s.handles.reset()
+	s.bound.reset()
+	s.logger().Info("pkcs11: token is back; its login was lost with its sessions: unlock again", "token", s.label)
+	return nil
 }
 
 // loggedIn asks the token about the login state behind session sh.
@@ -287,8 +368,20 @@ func (s *Store) Close() error {
 }
 
 // session runs f with a pooled session under the read lock; f's error
-// decides whether the session is fit for reuse.
+// decides whether the session is fit for reuse. If f (or opening the
+// session) fails because the token dropped our sessions, session reopens
+// them (reattachLocked) and, if that worked, runs f once more: nothing
+// happened on the token through a dead session, and the second run gives
+// the true answer (often agent.ErrLocked: the login went with the token).
 func (s *Store) session(f func(sh pkcs11.SessionHandle) error) error {
+	err := s.sessionOnce(f)
+	if code, ok := rv(err); ok && sessionLost(code) && s.recover() {
+		err = s.sessionOnce(f)
+	}
+	return err
+}
+
+func (s *Store) sessionOnce(f func(sh pkcs11.SessionHandle) error) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
@@ -307,7 +400,11 @@ func (s *Store) session(f func(sh pkcs11.SessionHandle) error) error {
 // the agent's lock is a promise to the user, so we check it ourselves
 // rather than rely on the token refusing private objects.
 func (s *Store) requireLogin(sh pkcs11.SessionHandle, op string) error {
-	if !s.loggedIn(sh) {
+	si, err := s.p.GetSessionInfo(sh)
+	if err != nil {
+		return wrap(op, err) // a dead session: let session() find out
+	}
+	if si.State != pkcs11.CKS_RO_USER_FUNCTIONS && si.State != pkcs11.CKS_RW_USER_FUNCTIONS {
 		return fmt.Errorf("pkcs11: %s: token %q: %w", op, s.label, agent.ErrLocked)
 	}
 	return nil
