@@ -208,7 +208,9 @@ func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 	if err != nil {
 		return err
 	}
-	defer os.Remove(o.socket)
+	// Close removes the socket only if it is still ours, and releases the
+	// path's lock; Serve closes it too, Close is idempotent.
+	defer l.Close()
 	if ready != nil {
 		fmt.Fprintln(ready, "ok")
 		ready.Close()
