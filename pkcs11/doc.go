@@ -50,7 +50,8 @@
 //
 // # Security
 //
-// The PIN comes only from Login or a pin-source file at Open, never from
+// The PIN comes only from Login or a pin-source file at Open (refused
+// unless it is the user's own, or root's, and chmod 600), never from
 // the URI (pin-value is refused) or the environment. The Store does not
 // keep it after logging in: the bytes read from pin-source are cleared,
 // though miekg/pkcs11 takes the PIN as a Go string, a copy we cannot wipe.

@@ -13,6 +13,8 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -280,6 +282,13 @@ func TestStoreCertificateReplaces(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	tok := softhsmtest.New(t, testPIN)
 	mod := "module-path=" + tok.ModulePath
+	readable := filepath.Join(t.TempDir(), "pin")
+	if err := os.WriteFile(readable, []byte(testPIN+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(readable, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		uri      string
@@ -294,6 +303,8 @@ func TestOpenErrors(t *testing.T) {
 		{"no module", "pkcs11:token=" + tok.Label, []string{"no module-path"}},
 		{"missing pin file", "pkcs11:token=" + tok.Label + "?" + mod + "&pin-source=file:/nonexistent/pin",
 			[]string{"pin-source", "no such file"}},
+		{"pin file readable by others", "pkcs11:token=" + tok.Label + "?" + mod + "&pin-source=file:" + readable,
+			[]string{"pin-source", "chmod 600 " + readable}},
 		{"not a module", "pkcs11:token=t?module-path=" + tok.PINFile, []string{"cannot load module"}},
 	}
 	for _, tt := range tests {

@@ -9,7 +9,9 @@
 // and URIs end up in ps output, shell history and logs, readable by every
 // user on the machine. module-path must be an absolute path to a regular
 // file, so a module is never looked up through the library search path.
-// String renders a URI for display and never includes pin-source.
+// String renders a URI for display and never includes pin-source. A
+// pin-source file must be readable and writable by its owner only (chmod
+// 600) and belong to the user reading it, or to root.
 package uri
 
 import (
@@ -17,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,7 +213,9 @@ func pinSourcePath(v string) (string, error) {
 }
 
 // ReadPIN returns the PIN from pin-source, without one trailing newline
-// ("\n" or "\r\n"), or nil when the URI has no pin-source.
+// ("\n" or "\r\n"), or nil when the URI has no pin-source. It refuses a
+// file that group or others may read or write, or that belongs to another
+// user (root excepted), saying to chmod 600 it (see checkPINFile).
 func (u URI) ReadPIN() ([]byte, error) {
 	if u.PINSource == "" {
 		return nil, nil
@@ -220,6 +225,16 @@ func (u URI) ReadPIN() ([]byte, error) {
 		return nil, fmt.Errorf("uri: pin-source: %w", err)
 	}
 	defer f.Close()
+	// Checked on the open file (fstat), so the file judged is the file read.
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("uri: pin-source: %w", err)
+	}
+	if owner, ok := fileOwner(fi); ok {
+		if err := checkPINFile(u.PINSource, fi.Mode(), owner, os.Geteuid()); err != nil {
+			return nil, err
+		}
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxPINFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("uri: pin-source: %w", err)
@@ -236,6 +251,22 @@ func (u URI) ReadPIN() ([]byte, error) {
 		return nil, fmt.Errorf("uri: pin-source %s is empty", u.PINSource)
 	}
 	return b, nil
+}
+
+// checkPINFile refuses a pin-source that others could read or change: any
+// group or other permission bit, or an owner other than us (uid self) or
+// root. A PIN file anyone else can read is a PIN anyone else knows; one
+// they can write lets them choose which PIN we present (and burn the
+// token's retries).
+func checkPINFile(path string, mode fs.FileMode, owner, self int) error {
+	if perm := mode.Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("uri: pin-source %s is %s: group or others may read or write it, so the PIN is not secret; run chmod 600 %s", path, perm, path)
+	}
+	if owner != self && owner != 0 {
+		return fmt.Errorf("uri: pin-source %s belongs to user %d, not to this user (%d) or root: whoever owns it can change the PIN we present; "+
+			"make it your own file (chown) and chmod 600 it", path, owner, self)
+	}
+	return nil
 }
 
 // display shortens a string that failed to parse for an error message and
