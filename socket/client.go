@@ -42,11 +42,24 @@ func NewClient(conn net.Conn) *Client {
 	return &Client{conn: conn, r: bufio.NewReader(conn)}
 }
 
+// dialTimeout bounds connecting to the agent: a connect to a Unix socket
+// waits only when the agent's accept queue is full, i.e. it is stuck.
+const dialTimeout = 10 * time.Second
+
 // Dial connects to the agent listening on the Unix socket at path.
+//
+// Before anything is sent, on Linux, it reads the listening process's
+// credentials (SO_PEERCRED) and refuses an agent running as another user
+// than the caller, root aside, with a *ForeignAgentError (errors.Is
+// ErrForeignAgent): PINs and private keys go over this socket.
 func Dial(path string) (*Client, error) {
-	conn, err := net.Dial("unix", path)
+	conn, err := net.DialTimeout("unix", path, dialTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("socket: dial %s: %w", path, err)
+	}
+	if err := checkServer(conn, path); err != nil {
+		conn.Close()
+		return nil, err
 	}
 	return NewClient(conn), nil
 }

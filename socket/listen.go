@@ -18,11 +18,10 @@ const staleProbeTimeout = 2 * time.Second
 
 // Listen listens on a Unix socket at path for Serve.
 //
-// The directory holding path is created with mode 0700 when it is missing.
-// An existing directory that group or others can write to is refused, sticky
-// or not, as is one owned by another user (root aside): whoever can write
-// there can put their own socket in place of ours and collect PINs and the
-// data clients send to sign.
+// The directory holding path and every directory above it are checked by
+// CheckDir first (and the directory created 0700 when missing): whoever can
+// write to any of them can put their own socket in place of ours and collect
+// PINs and the data clients send to sign.
 //
 // The socket is chmod-ed to 0600 right after bind, not bound under a
 // changed umask: the umask belongs to the whole process and other goroutines
@@ -40,7 +39,7 @@ const staleProbeTimeout = 2 * time.Second
 // path, while the first holds the lock, fails with "another agent is already
 // listening on PATH" even before the first has bound.
 func Listen(path string) (*Listener, error) {
-	if err := checkDir(filepath.Dir(path)); err != nil {
+	if err := CheckDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
 	lockPath := path + ".lock"
@@ -131,34 +130,6 @@ func (l *Listener) unlock() {
 	}
 	l.lock.Close()
 	l.lock = nil
-}
-
-func checkDir(dir string) error {
-	fi, err := os.Stat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("socket: create socket directory: %w", err)
-		}
-		// The umask can only take bits away, but say exactly what we mean.
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("socket: %w", err)
-		}
-		fi, err = os.Stat(dir)
-	}
-	if err != nil {
-		return fmt.Errorf("socket: socket directory: %w", err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("socket: %s is not a directory", dir)
-	}
-	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-		return fmt.Errorf("socket: directory %s is writable by group or others (mode %04o): another user could replace "+
-			"the socket with their own and receive PINs and data to sign; use a directory only you can write to", dir, perm)
-	}
-	if uid, ok := fileOwner(fi); ok && uid != os.Geteuid() && uid != 0 {
-		return fmt.Errorf("socket: directory %s belongs to uid %d, not to you: its owner could replace the socket", dir, uid)
-	}
-	return nil
 }
 
 // removeStale removes a socket at path that nothing listens on.

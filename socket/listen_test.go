@@ -293,3 +293,80 @@ func TestListenCloseSparesAnotherAgentsSocket(t *testing.T) {
 		t.Fatal("the second agent's lock no longer holds")
 	}
 }
+
+// Every directory above the socket's is checked too: one that others can
+// write to lets them rename the path away and put their own socket there.
+func TestListenChecksAncestors(t *testing.T) {
+	tests := []struct {
+		name    string
+		mode    os.FileMode // of the directory two levels up from the socket
+		refused bool
+	}{
+		{"private", 0o700, false},
+		{"readable by all", 0o755, false},
+		{"group-writable", 0o770, true},
+		{"world-writable", 0o777, true},
+		{"others-writable only", 0o703, true},
+		// Sticky is enough only for root's directories, as /tmp.
+		{"sticky and world-writable", 0o777 | os.ModeSticky, os.Geteuid() != 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			top := filepath.Join(t.TempDir(), "top")
+			if err := os.Mkdir(top, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(top, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(top, "mid", "run")
+			path := filepath.Join(dir, "agent.sock")
+			l, err := Listen(path)
+			if !tt.refused {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				l.Close()
+				return
+			}
+			if err == nil {
+				l.Close()
+				t.Fatal("listened under a directory others can write to")
+			}
+			if !containsAll(err.Error(), "socket: directory "+top+",", "above the socket directory "+dir, "writable by group or others") {
+				t.Errorf("unclear error: %v", err)
+			}
+			if _, err := os.Lstat(filepath.Join(top, "mid")); !os.IsNotExist(err) {
+				t.Error("directories created under the unsafe one")
+			}
+		})
+	}
+}
+
+// A symbolic link on the way is followed: the directories it leads to are
+// checked, not only the ones its name passes through.
+func TestListenChecksWhereLinksLead(t *testing.T) {
+	tmp := t.TempDir()
+	unsafe := filepath.Join(tmp, "unsafe")
+	if err := os.MkdirAll(filepath.Join(unsafe, "real"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(unsafe, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	safe := filepath.Join(tmp, "safe")
+	if err := os.Mkdir(safe, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(unsafe, "real"), filepath.Join(safe, "link")); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Listen(filepath.Join(safe, "link", "agent.sock"))
+	if err == nil {
+		l.Close()
+		t.Fatal("listened through a link into a directory others can write to")
+	}
+	if !containsAll(err.Error(), "socket: directory "+unsafe+",", "writable by group or others") {
+		t.Errorf("unclear error: %v", err)
+	}
+}

@@ -19,11 +19,40 @@ import (
 // socket it names instead of running tests.
 const helperEnv = "TRUST_AGENT_SOCKET_TEST_DIAL"
 
+// serveHelperEnv makes the test binary, re-executed as another user, listen
+// on the socket it names and report what one client sent.
+const serveHelperEnv = "TRUST_AGENT_SOCKET_TEST_SERVE"
+
 func TestMain(m *testing.M) {
 	if path := os.Getenv(helperEnv); path != "" {
 		os.Exit(dialHelper(path))
 	}
+	if path := os.Getenv(serveHelperEnv); path != "" {
+		os.Exit(serveHelper(path))
+	}
 	os.Exit(m.Run())
+}
+
+// serveHelper listens at path, says LISTENING, accepts one connection and
+// prints how many bytes the client sent before it hung up.
+func serveHelper(path string) int {
+	l, err := Listen(path)
+	if err != nil {
+		fmt.Println("LISTEN FAILED:", err)
+		return 3
+	}
+	defer l.Close()
+	fmt.Println("LISTENING")
+	conn, err := l.Accept()
+	if err != nil {
+		fmt.Println("ACCEPT FAILED:", err)
+		return 4
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	n, err := io.Copy(io.Discard, conn)
+	fmt.Printf("RECEIVED %d BYTES (%v)\n", n, err)
+	return 0
 }
 
 // dialHelper asks the agent at path for its status and prints what happened.
@@ -189,6 +218,92 @@ func TestListenRefusesDirOfAnotherUser(t *testing.T) {
 	}
 	_, err := Listen(filepath.Join(dir, "agent.sock"))
 	if err == nil || !strings.Contains(err.Error(), "belongs to uid 65534") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// The mirror image of TestPeerOtherUIDRefused: an agent run by another
+// user (here nobody, in a directory of nobody's, so Listen is content) is
+// refused by the client before it sends a byte, since the next bytes could
+// be a PIN or a private key.
+func TestDialRefusesAgentOfAnotherUser(t *testing.T) {
+	needRoot(t, "setpriv")
+	const nobody = 65534
+	top, err := os.MkdirTemp("/tmp", "trust-agent-peer-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(top) })
+	if err := os.Chmod(top, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(top, "socket.test")
+	copyExecutable(t, bin)
+	dir := filepath.Join(top, "run")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "agent.sock")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "setpriv", fmt.Sprintf("--reuid=%d", nobody), fmt.Sprintf("--regid=%d", nobody),
+		"--clear-groups", "--", bin, "-test.run=^$")
+	cmd.Env = []string{serveHelperEnv + "=" + path, "PATH=/usr/bin:/bin"}
+	cmd.Dir = top
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for !strings.Contains(out.String(), "LISTENING") {
+		select {
+		case err := <-done:
+			t.Fatalf("helper as uid %d ended before it listened: %v\n%s", nobody, err, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+
+	c, err := Dial(path)
+	if err == nil {
+		c.Close()
+		t.Fatal("dialled an agent that runs as another user")
+	}
+	var fe *ForeignAgentError
+	if !errors.Is(err, ErrForeignAgent) || !errors.As(err, &fe) || fe.UID != nobody {
+		t.Fatalf("err = %v, want a ForeignAgentError for uid %d", err, nobody)
+	}
+	if !containsAll(err.Error(), "refusing the agent at "+path, fmt.Sprintf("uid %d", nobody), "neither you") {
+		t.Errorf("unclear error: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("helper: %v\n%s", err, out.String())
+	}
+	t.Logf("helper: %s", out.String())
+	if !strings.Contains(out.String(), "RECEIVED 0 BYTES") {
+		t.Fatalf("the client sent bytes to the other user's agent:\n%s", out.String())
+	}
+}
+
+// A directory above the socket's that another user owns is refused, even
+// at 0755: its owner could rename the path away.
+func TestListenRefusesAncestorOfAnotherUser(t *testing.T) {
+	needRoot(t)
+	top := filepath.Join(t.TempDir(), "theirs")
+	if err := os.Mkdir(top, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(top, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(top, "run")
+	_, err := Listen(filepath.Join(dir, "agent.sock"))
+	if err == nil || !containsAll(err.Error(), "socket: directory "+top+",", "above the socket directory "+dir, "belongs to uid 65534") {
 		t.Fatalf("err = %v", err)
 	}
 }
