@@ -161,14 +161,14 @@ func lookupTrustInfo(ctx context.Context, opts Options, remote string) (*trustIn
 		if !errors.As(err, &noTarget) {
 			return nil, &Error{
 				Msg:  fmt.Sprintf("no signatures or cannot access %s", remote),
-				Hint: accessHint(err),
+				Hint: accessHint(remote, err),
 				Err:  err,
 			}
 		}
 	}
 	roles, err := repo.ListRoles()
 	if err != nil {
-		return nil, &Error{Msg: fmt.Sprintf("no signers for %s", remote), Hint: accessHint(err), Err: err}
+		return nil, &Error{Msg: fmt.Sprintf("no signers for %s", remote), Hint: accessHint(remote, err), Err: err}
 	}
 	// Docker ignores a failure here and shows no signers.
 	delegations, _ := repo.GetDelegationRoles()
@@ -176,7 +176,10 @@ func lookupTrustInfo(ctx context.Context, opts Options, remote string) (*trustIn
 }
 
 // accessHint turns notary's reason into a next step.
-func accessHint(err error) string {
+func accessHint(remote string, err error) string {
+	if h := unauthorizedHint(remote, err); h != "" {
+		return h
+	}
 	var notExist client.ErrRepositoryNotExist
 	if errors.As(err, &notExist) {
 		return "the repository has no trust data on this server: check the name, the server (" + ServerEnv + ") and that it has been signed"

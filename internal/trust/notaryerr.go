@@ -2,6 +2,7 @@ package trust
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -54,8 +55,27 @@ func notaryError(repoName string, err error) error {
 	case client.ErrNoSuchTarget:
 		e.Msg = err.Error()
 		e.Hint = "the tag is not signed: sign it, or use a tag that is"
+	case storage.ErrServerUnavailable:
+		e.Msg = err.Error()
+		e.Hint = unauthorizedHint(repoName, err)
 	default:
 		e.Msg = strings.TrimPrefix(err.Error(), "trust: ") // Error adds it back
 	}
 	return e
+}
+
+// unauthorizedHint is what to do when the notary server answered 401 for
+// repoName, "" for any other error. Docker sends the notary server's token
+// service the credentials stored for the image's registry (not for the
+// notary host), so that is where to log in.
+func unauthorizedHint(repoName string, err error) string {
+	var unavailable storage.ErrServerUnavailable
+	if !errors.As(err, &unavailable) || !strings.Contains(unavailable.Error(), "401") {
+		return ""
+	}
+	login := "docker login"
+	if ref, perr := parseRef(repoName); perr == nil && !ref.official {
+		login += " " + ref.index
+	}
+	return "the notary server requires authentication; it accepts the credentials of the image's registry: run " + login + " as a user who may pull (and, to sign, push) " + repoName
 }

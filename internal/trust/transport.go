@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker/cli/cli/config"
@@ -66,12 +67,51 @@ func notaryTransport(ctx context.Context, o Options, server string, ref imageRef
 	scope := "repository:" + ref.gun.String() + ":" + strings.Join(actions, ",")
 	pingCtx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
-	rt, err := transport.NewWithContext(pingCtx, reg, auth, base, []string{scope})
+	ping := &challengeSeen{inner: base}
+	rt, err := transport.NewWithContext(pingCtx, reg, auth, ping, []string{scope})
+	if err != nil && ping.bearer.Load() {
+		// The server answered and wants a token, and none could be had:
+		// going on without one would only end in a bare 401.
+		return nil, tokenError(server, ref, err)
+	}
 	if err != nil {
 		// Docker ignores a failed ping "to operate in offline mode"; so do we.
 		return ctxTransport{ctx: ctx, inner: base}, nil
 	}
 	return ctxTransport{ctx: ctx, inner: rt}, nil
+}
+
+// challengeSeen notes whether the server asked for a bearer token, so that
+// a failed token exchange is told apart from an unreachable server.
+type challengeSeen struct {
+	inner  http.RoundTripper
+	bearer atomic.Bool
+}
+
+func (c *challengeSeen) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.inner.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized &&
+		strings.HasPrefix(strings.ToLower(resp.Header.Get("WWW-Authenticate")), "bearer") {
+		c.bearer.Store(true)
+	}
+	return resp, err
+}
+
+// tokenError words a failed exchange of docker's credentials for a token
+// at the notary server's token service.
+func tokenError(server string, ref imageRef, err error) error {
+	e := &Error{Msg: fmt.Sprintf("cannot get a token for %s from the token service of %s: %v", ref.gun, server, err), Err: err}
+	var terr *transport.Error
+	if errors.As(err, &terr) && (terr.StatusCode == http.StatusUnauthorized || terr.StatusCode == http.StatusForbidden) {
+		login := "docker login"
+		if !ref.official {
+			login += " " + ref.index
+		}
+		e.Hint = "the token service refused the credentials docker stores for the image's registry: run " + login + " again"
+		return e
+	}
+	e.Hint = "the notary server sends clients to its token service (the realm above): check that it is reachable over https, by host name if it is on a private address other than the notary server's own host:port"
+	return e
 }
 
 // tlsConfig trusts the system roots, the *.crt files in
