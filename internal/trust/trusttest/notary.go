@@ -28,6 +28,9 @@ type Notary struct {
 	Addr   string // 127.0.0.1:PORT, the directory name under DOCKER_CONFIG/tls
 	CAFile string // PEM file of the CA that signed the server's certificate
 	CAPEM  []byte
+	// Token is the token service the server sends clients to, when it
+	// was started with StartNotaryWithTokenAuth; nil otherwise.
+	Token *TokenServer
 
 	log *syncBuffer
 }
@@ -50,14 +53,37 @@ func (n *Notary) Client() *http.Client {
 // at t.Cleanup. Each call is a new, empty server.
 func StartNotary(t testing.TB) *Notary {
 	t.Helper()
+	return startNotaryWith(t, "", "", nil)
+}
+
+// StartNotaryWithTokenAuth is StartNotary for a server that requires docker
+// token authentication (docker/distribution's token access controller), with
+// a TokenServer (n.Token) as its realm that accepts user and password.
+// The realm is https://localhost:PORT/token; TokenRealmHost names it
+// otherwise.
+func StartNotaryWithTokenAuth(t testing.TB, user, password string, opts ...TokenOption) *Notary {
+	t.Helper()
+	o := tokenOptions{realmHost: "localhost"}
+	for _, f := range opts {
+		f(&o)
+	}
+	return startNotaryWith(t, user, password, &o)
+}
+
+func startNotaryWith(t testing.TB, user, password string, tokenAuth *tokenOptions) *Notary {
+	t.Helper()
 	bin := RequireProgram(t, NotaryServerProgram)
 	dir := t.TempDir()
 	files := makeTLS(t, dir)
+	var token *TokenServer
+	if tokenAuth != nil {
+		token = startTokenServer(t, dir, files, user, password, tokenAuth.realmHost)
+	}
 	var lastErr error
 	// The port is free when chosen; another process could take it before
 	// the server binds, so try a few times.
 	for range 3 {
-		n, err := startNotary(t, bin, dir, files)
+		n, err := startNotary(t, bin, dir, files, token)
 		if err == nil {
 			return n
 		}
@@ -67,7 +93,7 @@ func StartNotary(t testing.TB) *Notary {
 	return nil
 }
 
-func startNotary(t testing.TB, bin, dir string, files tlsFiles) (*Notary, error) {
+func startNotary(t testing.TB, bin, dir string, files tlsFiles, token *TokenServer) (*Notary, error) {
 	t.Helper()
 	addr, err := freeAddr()
 	if err != nil {
@@ -83,6 +109,9 @@ func startNotary(t testing.TB, bin, dir string, files tlsFiles) (*Notary, error)
 		"storage":       map[string]any{"backend": "memory"},
 		"logging":       map[string]any{"level": "warn"},
 	}
+	if token != nil {
+		cfg["auth"] = token.notaryAuthConfig()
+	}
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, err
@@ -95,6 +124,7 @@ func startNotary(t testing.TB, bin, dir string, files tlsFiles) (*Notary, error)
 		Addr:   addr,
 		CAFile: files.CAFile,
 		CAPEM:  files.CAPEM,
+		Token:  token,
 		log:    new(syncBuffer),
 	}
 	cmd := exec.Command(bin, "-config", cfgFile, "-logf", "logfmt")
