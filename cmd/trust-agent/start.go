@@ -18,7 +18,7 @@ import (
 	"github.com/trust-agent/trust-agent/socket"
 )
 
-const startSynopsis = "start [-f|--foreground] [--socket PATH] [--pkcs11 URI]... [--piv any|SERIAL]... [--audit-log PATH] [--lifetime DURATION] [-c|--csh] [--fish]"
+const startSynopsis = "start [-f|--foreground] [--socket PATH] [--pkcs11 URI]... [--piv any|SERIAL]... [--audit-log PATH|--no-audit] [--lifetime DURATION] [-c|--csh] [--fish]"
 
 // readyFDEnv tells a daemonized child which descriptor to report on: "ok"
 // once it listens, or the error that stopped it.
@@ -29,7 +29,8 @@ type startOptions struct {
 	socket     string
 	pkcs11     []string
 	piv        []string
-	auditLog   string
+	auditLog   string // "" with noAudit only
+	noAudit    bool
 	lifetime   time.Duration
 	csh, fish  bool
 }
@@ -41,7 +42,8 @@ func cmdStart(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&o.socket, "socket", "", "socket path (default: a new private directory under $TMPDIR)")
 	fs.StringArrayVar(&o.pkcs11, "pkcs11", nil, "PKCS#11 token URI with module-path= and optionally pin-source=file:... (repeatable)")
 	fs.StringArrayVar(&o.piv, "piv", nil, "PIV card (YubiKey) by serial number, or any (repeatable); it starts locked: trust-agent unlock")
-	fs.StringVar(&o.auditLog, "audit-log", "", "append a JSON line per request to this file (mode 0600)")
+	fs.StringVar(&o.auditLog, "audit-log", "", "append a JSON line per request to this file, mode 0600 (default: audit.log beside the socket)")
+	fs.BoolVar(&o.noAudit, "no-audit", false, "keep no audit log (not recommended: nothing then records what was signed, for whom)")
 	fs.DurationVar(&o.lifetime, "lifetime", 0, "lock the agent this long after each unlock (e.g. 8h)")
 	fs.BoolVarP(&o.csh, "csh", "c", false, "print csh commands")
 	fs.BoolVar(&o.fish, "fish", false, "print fish commands")
@@ -63,6 +65,15 @@ func cmdStart(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	o.socket = abs
+	// Every request is audited unless the user says otherwise, explicitly.
+	switch {
+	case o.noAudit && fs.Changed("audit-log"):
+		return errors.New("--audit-log and --no-audit contradict each other; give one")
+	case fs.Changed("audit-log") && o.auditLog == "":
+		return errors.New("--audit-log needs a file; to keep no audit log at all, say --no-audit (not recommended)")
+	case !o.noAudit && o.auditLog == "":
+		o.auditLog = filepath.Join(filepath.Dir(o.socket), "audit.log")
+	}
 	if o.auditLog != "" {
 		if o.auditLog, err = filepath.Abs(o.auditLog); err != nil {
 			return err
@@ -172,6 +183,12 @@ func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 		}
 	}()
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	// The default audit log is created in the socket's directory: check it
+	// (and create it 0700) before anything is written there; before slow
+	// modules are opened, too, to fail fast.
+	if err := socket.CheckDir(filepath.Dir(o.socket)); err != nil {
+		return err
+	}
 	var stores []agent.KeyStore
 	for _, uri := range o.pkcs11 {
 		s, err := pkcs11.Open(uri)
@@ -197,10 +214,16 @@ func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 	if o.auditLog != "" {
 		audit, err := agent.OpenAuditFile(o.auditLog)
 		if err != nil {
+			for _, s := range stores {
+				s.Close()
+			}
 			return err
 		}
 		defer audit.Close()
 		opts.Audit = audit
+	}
+	if o.auditLog == "" {
+		log.Warn("no audit log (--no-audit): requests are not recorded")
 	}
 	keyring := agent.New(opts)
 	defer keyring.Close()
@@ -218,7 +241,7 @@ func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 	} else {
 		printEnv(e, o, os.Getpid())
 	}
-	log.Info("agent listening", "socket", o.socket, "backends", len(stores))
+	log.Info("agent listening", "socket", o.socket, "backends", len(stores), "audit_log", o.auditLog)
 	return socket.Serve(ctx, l, keyring, socket.ServeOptions{Logger: log})
 }
 
