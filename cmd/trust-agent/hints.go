@@ -17,9 +17,8 @@ var errNoAgent = errors.New("no agent")
 
 // hintFor says what to do next about err, or nothing.
 func hintFor(err error) string {
-	if h := trust.Hint(err); h != "" {
-		return h
-	}
+	// What the agent said comes first: a locked agent or a wrong PIN is the
+	// cause whatever Notary operation it interrupted.
 	var pin *agent.PINError
 	switch {
 	case errors.Is(err, errNoAgent):
@@ -31,15 +30,20 @@ func hintFor(err error) string {
 	case errors.Is(err, agent.ErrPINIncorrect):
 		return "check the PIN and try again"
 	case errors.Is(err, agent.ErrLocked):
-		return "run `trust-agent unlock`"
+		return "run `trust-agent unlock`, then the same command again"
+	case errors.Is(err, agent.ErrDeviceUnavailable):
+		return "check that the token or card is present and the module path is right, then `trust-agent status`"
+	}
+	if h := trust.Hint(err); h != "" {
+		return h
+	}
+	switch {
 	case errors.Is(err, agent.ErrNotFound):
 		return "run `trust-agent key list` to see the keys the agent holds"
 	case errors.Is(err, agent.ErrDenied):
 		return "the agent signs only TUF metadata of the role and repository a key serves; see the audit log"
 	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return `the agent closed the connection (did it stop?); check with trust-agent status, start it again with eval "$(trust-agent start ...)", and run the same command again: nothing was published`
-	case errors.Is(err, agent.ErrDeviceUnavailable):
-		return "check that the token or card is present and the module path is right, then `trust-agent status`"
 	}
 	return ""
 }

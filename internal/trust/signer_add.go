@@ -57,17 +57,28 @@ func SignerAdd(ctx context.Context, a agent.Agent, o SignerAddOptions, name stri
 		}
 	}
 	var failed []string
+	var errs []error
+	hint := ""
 	for _, r := range repos {
 		fmt.Fprintf(o.Out, "Adding signer \"%s\" to %s...\n", name, r)
 		if err := signerAddOne(ctx, a, o, name, keys, r); err != nil {
 			fmt.Fprintln(o.Out, err.Error())
 			failed = append(failed, r)
+			errs = append(errs, err)
+			if hint == "" {
+				hint = Hint(err)
+			}
 			continue
 		}
 		fmt.Fprintf(o.Out, "Successfully added signer: %s to %s\n\n", name, r)
 	}
 	if len(failed) > 0 {
-		return &Error{Msg: fmt.Sprintf("failed to add signer to: %s", strings.Join(failed, ", ")), Hint: "fix the error above and run the same command again: nothing was published for those repositories"}
+		// docker's closing line; the causes stay reachable (errors.Is,
+		// the first one's hint) so the CLI can say what to do.
+		if hint == "" {
+			hint = "fix the error above and run the same command again: nothing was published for those repositories"
+		}
+		return &Error{Msg: fmt.Sprintf("failed to add signer to: %s", strings.Join(failed, ", ")), Hint: hint, Err: errors.Join(errs...)}
 	}
 	return nil
 }
