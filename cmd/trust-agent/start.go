@@ -98,15 +98,15 @@ func daemonize(e *env, o startOptions, args []string) error {
 		return err
 	}
 	defer r.Close()
-	// The log lives beside the socket; Listen (in the child) checks the
-	// directory's owner and mode before anything listens there.
-	if err := os.MkdirAll(filepath.Dir(o.socket), 0o700); err != nil {
-		return fmt.Errorf("creating the socket directory: %w", err)
+	// The log lives beside the socket: check the directory (and every one
+	// above it) as Listen will, before creating anything in it.
+	if err := socket.CheckDir(filepath.Dir(o.socket)); err != nil {
+		return err
 	}
 	logPath := filepath.Join(filepath.Dir(o.socket), "agent.log")
-	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	logFile, err := openLog(logPath)
 	if err != nil {
-		return fmt.Errorf("opening the agent log: %w", err)
+		return err
 	}
 	defer logFile.Close()
 	childArgs := append([]string{"start", "--foreground", "--socket", o.socket}, withoutSocketFlag(args)...)
@@ -139,6 +139,30 @@ func daemonize(e *env, o startOptions, args []string) error {
 	_ = cmd.Process.Release()
 	printEnv(e, o, pid)
 	return nil
+}
+
+// openLog opens the agent log for appending, mode 0600, never through a
+// symbolic link, and only if it is a regular file.
+func openLog(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("the agent log %s is a symbolic link; not following it", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening the agent log: %w", err)
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("the agent log %s is not a regular file", path)
+	}
+	if err == nil && fi.Mode().Perm() != 0o600 {
+		err = f.Chmod(0o600) // one an older version made with other bits
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // withoutSocketFlag drops flags the parent resolves itself (--socket,
