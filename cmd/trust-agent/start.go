@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -21,8 +22,17 @@ import (
 const startSynopsis = "start [-f|--foreground] [--socket PATH] [--pkcs11 URI]... [--piv any|SERIAL]... [--audit-log PATH|--no-audit] [--lifetime DURATION] [-c|--csh] [--fish]"
 
 // readyFDEnv tells a daemonized child which descriptor to report on: "ok"
-// once it listens, or the error that stopped it.
+// once it listens, or the error that stopped it (any number of lines), then
+// a line "hint: ..." when there is one.
 const readyFDEnv = "TRUST_AGENT_READY_FD"
+
+// defaultStartTimeout bounds how long start waits for the agent it spawned
+// to listen. Generous: opening a PKCS#11 module, or a card through pcscd, can
+// take seconds. --start-timeout changes it.
+const defaultStartTimeout = 30 * time.Second
+
+// maxReadyReport caps what start reads of the child's report.
+const maxReadyReport = 64 << 10
 
 type startOptions struct {
 	foreground bool
@@ -32,6 +42,7 @@ type startOptions struct {
 	auditLog   string // "" with noAudit only
 	noAudit    bool
 	lifetime   time.Duration
+	timeout    time.Duration // for the daemon to listen
 	csh, fish  bool
 }
 
@@ -45,6 +56,7 @@ func cmdStart(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&o.auditLog, "audit-log", "", "append a JSON line per request to this file, mode 0600 (default: audit.log beside the socket)")
 	fs.BoolVar(&o.noAudit, "no-audit", false, "keep no audit log (not recommended: nothing then records what was signed, for whom)")
 	fs.DurationVar(&o.lifetime, "lifetime", 0, "lock the agent this long after each unlock (e.g. 8h)")
+	fs.DurationVar(&o.timeout, "start-timeout", defaultStartTimeout, "give up (and stop the agent) if it does not listen within this time")
 	fs.BoolVarP(&o.csh, "csh", "c", false, "print csh commands")
 	fs.BoolVar(&o.fish, "fish", false, "print fish commands")
 	if err := fs.Parse(args); err != nil {
@@ -126,19 +138,56 @@ func daemonize(e *env, o startOptions, args []string) error {
 		return fmt.Errorf("starting the agent: %w", err)
 	}
 	w.Close()
-	line, _ := bufio.NewReader(r).ReadString('\n')
-	line = strings.TrimSpace(line)
-	if line != "ok" {
+	report, err := readReady(r, o.timeout)
+	if err != nil {
+		_ = cmd.Process.Kill() // stuck: it would listen later, unknown to the shell
 		_ = cmd.Wait()
-		if line == "" {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("the agent did not listen within %s (opening a PKCS#11 module or a card can be slow: "+
+				"give it longer with --start-timeout); it was stopped; see %s", o.timeout, logPath)
+		}
+		return fmt.Errorf("reading the agent's report: %w; see %s", err, logPath)
+	}
+	if report != "ok" {
+		_ = cmd.Wait()
+		if report == "" {
 			return fmt.Errorf("the agent exited before it listened; see %s", logPath)
 		}
-		return errors.New(line)
+		msg, hint := report, ""
+		if i := strings.LastIndex(report, "\nhint: "); i >= 0 {
+			msg, hint = report[:i], report[i+len("\nhint: "):]
+		}
+		fail(e, errors.New(msg), hint) // the agent's error and hint, whole
+		return silentError{code: 1}
 	}
 	pid := cmd.Process.Pid
 	_ = cmd.Process.Release()
 	printEnv(e, o, pid)
 	return nil
+}
+
+// readReady reads the child's report from r: "ok" as soon as its first
+// line says so, otherwise everything until the child closes its end (an
+// error of several lines, then its hint), trimmed. It gives up after timeout
+// with an error wrapping os.ErrDeadlineExceeded.
+func readReady(r *os.File, timeout time.Duration) (string, error) {
+	if err := r.SetReadDeadline(time.Now().Add(timeout)); err != nil {
+		return "", err
+	}
+	br := bufio.NewReader(io.LimitReader(r, maxReadyReport))
+	first, err := br.ReadString('\n')
+	if strings.TrimSpace(first) == "ok" {
+		return "ok", nil
+	}
+	if err == nil {
+		var rest []byte
+		rest, err = io.ReadAll(br)
+		first += string(rest)
+	}
+	if err != nil && err != io.EOF {
+		return "", err
+	}
+	return strings.TrimSpace(first), nil
 }
 
 // openLog opens the agent log for appending, mode 0600, never through a
@@ -202,6 +251,9 @@ func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 		if ready != nil {
 			if err != nil {
 				fmt.Fprintln(ready, err)
+				if h := hintFor(err); h != "" {
+					fmt.Fprintln(ready, "hint: "+h)
+				}
 			}
 			ready.Close()
 		}
@@ -274,6 +326,9 @@ func readyPipe() *os.File {
 		return nil
 	}
 	os.Unsetenv(readyFDEnv)
+	// Not inherited by anything a module may spawn: the parent reads until
+	// the last writer closes.
+	syscall.CloseOnExec(3)
 	return os.NewFile(3, "ready")
 }
 
