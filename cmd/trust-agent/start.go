@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -129,7 +130,7 @@ func daemonize(e *env, o startOptions, args []string) error {
 	// Keep argv[0] as invoked: multi-call binaries (and testscript) choose
 	// their behaviour from it.
 	cmd.Args[0] = os.Args[0]
-	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
+	cmd.Env = append(agentEnv(os.Environ()), readyFDEnv+"=3")
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -164,6 +165,34 @@ func daemonize(e *env, o startOptions, args []string) error {
 	_ = cmd.Process.Release()
 	printEnv(e, o, pid)
 	return nil
+}
+
+// secretEnvWords mark environment variables the agent must not inherit:
+// docker's DOCKER_CONTENT_TRUST_*_PASSPHRASE, PINs, passwords. The agent
+// runs for hours, and its environment can be read by its own user in
+// /proc/PID/environ and is passed to whatever a module spawns.
+var secretEnvWords = []string{"PASSPHRASE", "PASSWORD", "PIN", "SECRET"}
+
+// agentEnv is the environment for the daemon: the caller's, without
+// variables whose name holds one of secretEnvWords (in any case) and
+// without TRUST_AGENT_SOCK and TRUST_AGENT_PID (another agent's, perhaps).
+// Known secrets are dropped rather than an allowlist kept, so that the
+// variables modules read (SOFTHSM2_CONF, PATH, HOME, TMPDIR, LANG, a
+// vendor's own) still reach them.
+func agentEnv(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		upper := strings.ToUpper(name)
+		if upper == "TRUST_AGENT_SOCK" || upper == "TRUST_AGENT_PID" || upper == readyFDEnv {
+			continue
+		}
+		if slices.ContainsFunc(secretEnvWords, func(w string) bool { return strings.Contains(upper, w) }) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 // readReady reads the child's report from r: "ok" as soon as its first
