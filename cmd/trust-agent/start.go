@@ -375,19 +375,22 @@ func cmdStop(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	p, err := os.FindProcess(st.PID)
-	if err != nil {
-		return err
-	}
-	if err := p.Signal(syscall.SIGTERM); err != nil {
+	if err := syscall.Kill(st.PID, syscall.SIGTERM); err != nil {
 		return fmt.Errorf("stopping agent pid %d: %w", st.PID, err)
 	}
-	for i := 0; i < 100; i++ { // up to 5 s for it to close its socket
-		if _, err := os.Stat(os.Getenv("TRUST_AGENT_SOCK")); errors.Is(err, os.ErrNotExist) {
-			break
+	// Wait for the process itself to go, not only its socket: it closes
+	// its backends (and a module may hang there) after it stops listening.
+	deadline := time.Now().Add(stopTimeout)
+	for syscall.Kill(st.PID, 0) == nil {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("agent pid %d is still there %s after SIGTERM (stuck in a PKCS#11 module or card?); "+
+				"see its agent.log, and end it with: kill -KILL %d", st.PID, stopTimeout, st.PID)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	fmt.Fprintf(e.stdout, "unset TRUST_AGENT_SOCK;\nunset TRUST_AGENT_PID;\necho Agent pid %d killed;\n", st.PID)
 	return nil
 }
+
+// stopTimeout bounds how long stop waits for the agent to exit.
+const stopTimeout = 5 * time.Second
