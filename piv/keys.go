@@ -259,8 +259,10 @@ type placeFunc func(yk *pivgo.YubiKey, mk []byte, slot pivgo.Slot, pp pivgo.PINP
 // which is then neither listed nor reused (on firmware 5.3+); ykman piv
 // keys delete clears it.
 func (s *Store) addKey(op string, meta agent.KeyMeta, policy agent.KeyPolicy, place placeFunc) (agent.Key, error) {
-	if !meta.Role.Valid() || (meta.Name != "" && !agent.ValidName(meta.Name)) {
-		return agent.Key{}, fmt.Errorf("piv: %s: invalid key metadata %+v: %w", op, meta, agent.ErrInvalidRequest)
+	// Keys lists only slots whose label parses: refuse up front what it
+	// would not list (a key with no name, a targets key with no repository).
+	if _, err := agent.ParseLabel(meta.Label()); err != nil {
+		return agent.Key{}, fmt.Errorf("piv: %s: invalid key metadata: %w: %w", op, err, agent.ErrInvalidRequest)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

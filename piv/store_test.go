@@ -33,8 +33,8 @@ const (
 )
 
 var (
-	rootMeta    = agent.KeyMeta{Role: agent.RoleRoot}
-	targetsMeta = agent.KeyMeta{Role: agent.RoleTargets, GUN: "registry.example:5000/app"}
+	rootMeta    = agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}
+	targetsMeta = agent.KeyMeta{Role: agent.RoleTargets, Name: "repo", GUN: "registry.example:5000/app"}
 	ciMeta      = agent.KeyMeta{Role: agent.RoleDelegation, Name: "ci"}
 )
 
@@ -104,7 +104,13 @@ func TestGenerateSignAndList(t *testing.T) {
 		}
 		signAndVerify(t, k)
 	}
-	if _, err := s.Generate(agent.KeyMeta{Role: agent.RoleRoot}, "", 0); !errors.Is(err, agent.ErrInvalidRequest) {
+	// Metadata Keys would not list is refused before anything is made.
+	for _, m := range []agent.KeyMeta{{Role: agent.RoleDelegation}, {Role: agent.RoleTargets, Name: "repo"}} {
+		if _, err := s.Generate(m, "", 0); !errors.Is(err, agent.ErrInvalidRequest) {
+			t.Errorf("Generate(%+v): %v, want ErrInvalidRequest", m, err)
+		}
+	}
+	if _, err := s.Generate(agent.KeyMeta{Role: agent.RoleRoot, Name: "root2"}, "", 0); !errors.Is(err, agent.ErrInvalidRequest) {
 		t.Errorf("second root key: %v, want ErrInvalidRequest", err)
 	}
 	if _, err := s.Generate(targetsMeta, agent.AlgorithmRSA, 3072); !errors.Is(err, agent.ErrInvalidRequest) {
