@@ -45,6 +45,7 @@ type startOptions struct {
 	lifetime   time.Duration
 	timeout    time.Duration // for the daemon to listen
 	csh, fish  bool
+	removeDir  bool // the socket's directory was made for it: remove it at exit if empty
 }
 
 func cmdStart(ctx context.Context, e *env, args []string) error {
@@ -60,11 +61,20 @@ func cmdStart(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&o.timeout, "start-timeout", defaultStartTimeout, "give up (and stop the agent) if it does not listen within this time")
 	fs.BoolVarP(&o.csh, "csh", "c", false, "print csh commands")
 	fs.BoolVar(&o.fish, "fish", false, "print fish commands")
+	fs.BoolVar(&o.removeDir, removeDirFlag, false, "(internal) remove the socket's directory at exit when it is empty")
+	fs.MarkHidden(removeDirFlag)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
 		return usageError(startSynopsis)
+	}
+	// Every request is audited unless the user says otherwise, explicitly.
+	switch {
+	case o.noAudit && fs.Changed("audit-log"):
+		return errors.New("--audit-log and --no-audit contradict each other; give one")
+	case fs.Changed("audit-log") && o.auditLog == "":
+		return errors.New("--audit-log needs a file; to keep no audit log at all, say --no-audit (not recommended)")
 	}
 	if o.socket == "" {
 		dir, err := os.MkdirTemp("", "trust-agent-")
@@ -72,19 +82,14 @@ func cmdStart(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("creating the socket directory: %w", err)
 		}
 		o.socket = filepath.Join(dir, fmt.Sprintf("agent.%d", os.Getppid()))
+		o.removeDir = true
 	}
 	abs, err := filepath.Abs(o.socket)
 	if err != nil {
 		return err
 	}
 	o.socket = abs
-	// Every request is audited unless the user says otherwise, explicitly.
-	switch {
-	case o.noAudit && fs.Changed("audit-log"):
-		return errors.New("--audit-log and --no-audit contradict each other; give one")
-	case fs.Changed("audit-log") && o.auditLog == "":
-		return errors.New("--audit-log needs a file; to keep no audit log at all, say --no-audit (not recommended)")
-	case !o.noAudit && o.auditLog == "":
+	if !o.noAudit && o.auditLog == "" {
 		o.auditLog = filepath.Join(filepath.Dir(o.socket), "audit.log")
 	}
 	if o.auditLog != "" {
@@ -125,6 +130,9 @@ func daemonize(e *env, o startOptions, args []string) error {
 	childArgs := append([]string{"start", "--foreground", "--socket", o.socket}, withoutSocketFlag(args)...)
 	if o.auditLog != "" {
 		childArgs = append(childArgs, "--audit-log", o.auditLog)
+	}
+	if o.removeDir {
+		childArgs = append(childArgs, "--"+removeDirFlag)
 	}
 	cmd := exec.Command(self, childArgs...)
 	// Keep argv[0] as invoked: multi-call binaries (and testscript) choose
@@ -253,7 +261,7 @@ func withoutSocketFlag(args []string) []string {
 		case a == "--socket" || a == "--audit-log":
 			i++
 		case strings.HasPrefix(a, "--socket=") || strings.HasPrefix(a, "--audit-log="):
-		case a == "-f" || a == "--foreground" || a == "-c" || a == "--csh" || a == "--fish":
+		case a == "-f" || a == "--foreground" || a == "-c" || a == "--csh" || a == "--fish" || a == "--"+removeDirFlag:
 		default:
 			out = append(out, a)
 		}
@@ -288,6 +296,10 @@ func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 		}
 	}()
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	if o.removeDir {
+		// Runs last, after the listener removed the socket and its lock.
+		defer removeSocketDir(filepath.Dir(o.socket), log)
+	}
 	// The default audit log is created in the socket's directory: check it
 	// (and create it 0700) before anything is written there; before slow
 	// modules are opened, too, to fail fast.
@@ -348,6 +360,25 @@ func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 	}
 	log.Info("agent listening", "socket", o.socket, "backends", len(stores), "audit_log", o.auditLog)
 	return socket.Serve(ctx, l, keyring, socket.ServeOptions{Logger: log})
+}
+
+// removeDirFlag tells the daemon that start made the socket's directory
+// (the default, under $TMPDIR) for it.
+const removeDirFlag = "remove-socket-dir"
+
+// removeSocketDir removes the directory start made for the socket, at exit,
+// if it is empty. It is not when it holds the default audit log (never
+// deleted: it is the record of what was signed) or a daemon's agent.log;
+// then it stays, for the user to read, and says so in the log.
+func removeSocketDir(dir string, log *slog.Logger) {
+	err := os.Remove(dir)
+	switch {
+	case err == nil:
+	case errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST):
+		log.Info("keeping the socket's directory: it holds the audit log or this log", "dir", dir)
+	default:
+		log.Warn("could not remove the socket's directory", "dir", dir, "err", err)
+	}
 }
 
 func readyPipe() *os.File {
