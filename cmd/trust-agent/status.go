@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -136,13 +137,35 @@ func cmdUnlock(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// maxPINFileBytes caps what readPIN reads of a PIN file: a PIN is a few
+// dozen bytes, a larger file is a mistake.
+const maxPINFileBytes = 4 << 10
+
 // readPIN reads a PIN from a file (one trailing newline trimmed) or from
-// the terminal without echo. It never looks at argv or the environment.
+// the terminal without echo. It never looks at argv or the environment. A
+// file that group or others may read or write is refused, as key files are:
+// its PIN is as good as known.
 func readPIN(file, prompt string) ([]byte, error) {
 	if file != "" {
-		b, err := os.ReadFile(file)
+		f, err := os.Open(file)
 		if err != nil {
 			return nil, fmt.Errorf("reading the PIN file: %w", err)
+		}
+		defer f.Close()
+		fi, err := f.Stat() // of what was opened: no race with a rename
+		if err != nil {
+			return nil, fmt.Errorf("reading the PIN file: %w", err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			return nil, fmt.Errorf("the PIN file %s is readable or writable by group or others (mode %04o); chmod 600 %s", file, perm, file)
+		}
+		b, err := io.ReadAll(io.LimitReader(f, maxPINFileBytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("reading the PIN file: %w", err)
+		}
+		if len(b) > maxPINFileBytes {
+			clear(b)
+			return nil, fmt.Errorf("the PIN file %s is longer than %d bytes; it should hold only the PIN", file, maxPINFileBytes)
 		}
 		pin := []byte(strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"))
 		clear(b)
