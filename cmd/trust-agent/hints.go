@@ -21,6 +21,8 @@ func hintFor(err error) string {
 	// cause whatever Notary operation it interrupted.
 	var pin *agent.PINError
 	switch {
+	case errors.Is(err, socket.ErrForeignAgent):
+		return "TRUST_AGENT_SOCK points at another user's agent: nothing was sent to it; check the variable, or start your own agent"
 	case errors.Is(err, errNoAgent):
 		return `start one with: eval "$(trust-agent start --pkcs11 'pkcs11:token=LABEL?module-path=/usr/lib/softhsm/libsofthsm2.so')"`
 	case errors.Is(err, agent.ErrPINBlocked):
@@ -55,6 +57,9 @@ func dialAgent() (*socket.Client, error) {
 		return nil, fmt.Errorf("%w: TRUST_AGENT_SOCK is not set", errNoAgent)
 	}
 	c, err := socket.Dial(path)
+	if errors.Is(err, socket.ErrForeignAgent) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w listening at %s: %v", errNoAgent, path, err)
 	}

@@ -17,7 +17,8 @@ import (
 const usage = `Usage: trust-agent COMMAND [OPTIONS]
 
 Agent:
-  start [-f] [--socket PATH] [--pkcs11 URI]... [--piv any|SERIAL]... [--audit-log PATH] [--lifetime D] [-c|--fish]
+  start [-f] [--socket PATH] [--pkcs11 URI]... [--piv any|SERIAL]... [--audit-log PATH|--no-audit]
+        [--lifetime D] [--start-timeout D] [-c|--fish]
   stop | status [--json] | lock | unlock [--pin-file F] [--backend NAME]
   piv setup [--serial N]
 

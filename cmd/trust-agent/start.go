@@ -315,6 +315,7 @@ func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 			}
 			return err
 		}
+		s.SetLogger(log) // keys it leaves out of a listing (tampered objects) are reported in agent.log
 		stores = append(stores, s)
 	}
 	for _, spec := range o.piv {
