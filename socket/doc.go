@@ -46,11 +46,16 @@
 //
 // The socket is the agent's only door, and anyone who can connect can ask
 // for signatures with an unlocked token. Three layers keep other users out:
-// Listen refuses a directory that group or others can write to (they could
-// swap the socket for theirs and collect PINs and metadata) or that another
-// user owns, and creates a missing one 0700; the socket is chmod-ed 0600;
-// and on Linux Serve reads each peer's SO_PEERCRED and refuses any UID but
-// the agent's own and root, logging the refusal. The peer (UID, GID, PID and,
+// Listen refuses a directory, or any directory above it, that group or
+// others can write to (they could swap the socket for theirs and collect
+// PINs and metadata) unless it is root's and sticky, or that another user
+// owns, and creates a missing one 0700; the socket is chmod-ed 0600; and on
+// Linux Serve reads each peer's SO_PEERCRED and refuses any UID but the
+// agent's own and root, logging the refusal. The other way round, Dial
+// reads the server's SO_PEERCRED and refuses an agent of another user
+// before a byte is sent (ErrForeignAgent). Listen holds an flock on
+// PATH.lock while it listens, so two agents cannot both take a stale
+// socket's place, and Close removes only the socket it bound. The peer (UID, GID, PID and,
 // best effort, /proc/PID/exe) reaches the agent through agent.WithPeer on
 // each request's context for its audit log; the executable path is for
 // people reading the log, not for decisions (a PID can be reused). Listen
