@@ -99,6 +99,17 @@ func generatePub(t *testing.T, a agent.Agent, name string) (agent.KeyInfo, strin
 	return k, path
 }
 
+// addSigner makes a delegation key on la's token and adds it as signer
+// name of repo with SignerAdd, initialising the repository if need be.
+func addSigner(t *testing.T, la *liveAgent, opts Options, name, repo string) {
+	t.Helper()
+	_, pub := generatePub(t, la.client(), name)
+	err := SignerAdd(context.Background(), la.client(), SignerAddOptions{Options: opts, Out: io.Discard}, name, []string{pub}, repo)
+	if err != nil {
+		t.Fatalf("signer add %s %s: %v", name, repo, err)
+	}
+}
+
 // TestSignIntoDockerRepository: a repository docker created with its own
 // file keys accepts a signer whose key lives in the agent; trust-agent sign
 // signs into it; docker, the notary CLI and Verify all see the signature.
@@ -199,11 +210,8 @@ func TestSignFaults(t *testing.T) {
 	img := reg.PushRandom(t, "faults/app", "v1")
 	dc := trusttest.NewDockerConfig(t, n)
 	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
-	_, pub := generatePub(t, la.client(), "alice")
+	addSigner(t, la, opts, "alice", img.Repo)
 	var out bytes.Buffer
-	if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: opts, Out: &out}, "alice", []string{pub}, img.Repo); err != nil {
-		t.Fatal(err)
-	}
 	sign := func(o Options, refs ...string) error {
 		return Sign(ctx, la.client(), SignOptions{Options: o, Out: &out}, refs...)
 	}
@@ -310,11 +318,8 @@ func TestSignAgentDiesMidPublish(t *testing.T) {
 	img := reg.PushRandom(t, "dies/app", "v1")
 	dc := trusttest.NewDockerConfig(t, n)
 	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
-	_, pub := generatePub(t, la.client(), "alice")
+	addSigner(t, la, opts, "alice", img.Repo)
 	var out bytes.Buffer
-	if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: opts, Out: &out}, "alice", []string{pub}, img.Repo); err != nil {
-		t.Fatal(err)
-	}
 	// alice signs targets/alice and targets/releases: two signatures.
 	d := &dyingAgent{Agent: la.client(), la: la}
 	err := Sign(ctx, d, SignOptions{Options: opts, Out: &out}, img.Ref)
@@ -361,11 +366,8 @@ func TestSignRegistryAuth(t *testing.T) {
 	}
 	dc := trusttest.NewDockerConfig(t, n)
 	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
-	_, pub := generatePub(t, la.client(), "alice")
+	addSigner(t, la, opts, "alice", host+"/private/app")
 	var out bytes.Buffer
-	if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: opts, Out: &out}, "alice", []string{pub}, host+"/private/app"); err != nil {
-		t.Fatal(err)
-	}
 	err = Sign(ctx, la.client(), SignOptions{Options: opts, Out: &out}, tag.String())
 	t.Logf("%v; hint: %s", err, Hint(err))
 	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(Hint(err), "docker login") {
@@ -406,11 +408,8 @@ func TestVerifyRefusesReplacedRoot(t *testing.T) {
 		n := trusttest.StartNotary(t)
 		dc := trusttest.NewDockerConfig(t, n)
 		opts := Options{ConfigDir: dc.Dir, Server: n.URL}
-		_, pub := generatePub(t, la.client(), "alice")
+		addSigner(t, la, opts, "alice", img.Repo)
 		var out bytes.Buffer
-		if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: opts, Out: &out}, "alice", []string{pub}, img.Repo); err != nil {
-			t.Fatal(err)
-		}
 		if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: &out}, img.Ref); err != nil {
 			t.Fatal(err)
 		}
