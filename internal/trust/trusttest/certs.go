@@ -22,28 +22,36 @@ type tlsFiles struct {
 	CAPEM                     []byte
 }
 
-// makeTLS writes a fresh CA and a server certificate signed by it into dir.
-func makeTLS(t testing.TB, dir string) tlsFiles {
+// newCA makes a self-signed P-256 CA valid for a day around now.
+func newCA(t testing.TB, cn string) (*ecdsa.PrivateKey, *x509.Certificate, []byte) {
 	t.Helper()
 	now := time.Now()
-	caKey := newKey(t)
-	caTmpl := &x509.Certificate{
+	key := newKey(t)
+	tmpl := &x509.Certificate{
 		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: "trusttest CA"},
+		Subject:               pkix.Name{CommonName: cn},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		t.Fatalf("trusttest: create CA certificate: %v", err)
+		t.Fatalf("trusttest: create CA %s: %v", cn, err)
 	}
-	caCert, err := x509.ParseCertificate(caDER)
+	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatalf("trusttest: parse CA certificate: %v", err)
+		t.Fatalf("trusttest: parse CA %s: %v", cn, err)
 	}
+	return key, cert, der
+}
+
+// makeTLS writes a fresh CA and a server certificate signed by it into dir.
+func makeTLS(t testing.TB, dir string) tlsFiles {
+	t.Helper()
+	now := time.Now()
+	caKey, caCert, caDER := newCA(t, "trusttest CA")
 	srvKey := newKey(t)
 	srvTmpl := &x509.Certificate{
 		SerialNumber: serial(t),

@@ -106,24 +106,7 @@ func startTokenServer(t testing.TB, dir string, files tlsFiles, user, password, 
 func (s *TokenServer) makeSigningKey(t testing.TB, dir string) {
 	t.Helper()
 	now := time.Now()
-	caKey := newKey(t)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: "trusttest token CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatalf("trusttest: token CA: %v", err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatalf("trusttest: token CA: %v", err)
-	}
+	caKey, caCert, caDER := newCA(t, "trusttest token CA")
 	s.key = newKey(t)
 	leafTmpl := &x509.Certificate{
 		SerialNumber: serial(t),
