@@ -335,10 +335,10 @@ func (k *Keyring) Generate(ctx context.Context, req GenerateRequest) (KeyInfo, e
 			alg = AlgorithmECDSA
 		}
 		switch {
-		case alg == AlgorithmECDSA && req.Bits == 0:
+		case alg == AlgorithmECDSA && (req.Bits == 0 || req.Bits == 256 || req.Bits == 384):
 		case alg == AlgorithmRSA && (req.Bits == 0 || req.Bits == 3072 || req.Bits == 4096):
 		default:
-			return Key{}, fmt.Errorf("%w: algorithm %q with %d bits; use ecdsa (P-256) or rsa with 3072 or 4096 bits", ErrInvalidRequest, alg, req.Bits)
+			return Key{}, fmt.Errorf("%w: algorithm %q with %d bits; use ecdsa (256 or 384 bits: P-256, P-384) or rsa with 3072 or 4096 bits", ErrInvalidRequest, alg, req.Bits)
 		}
 		if req.Policy == (KeyPolicy{}) {
 			return s.Generate(req.KeyMeta, alg, req.Bits)

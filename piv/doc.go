@@ -4,7 +4,7 @@
 // # What
 //
 // Open(Options{Serial: N}) finds the card with serial N (zero: the first
-// card). Name is "piv:serial=N", Kind "piv". Keys are EC P-256, made on
+// card). Name is "piv:serial=N", Kind "piv". Keys are EC P-256 (or P-384), made on
 // the card: the root key in slot 9c, other keys in the first free retired
 // slot 82–95, then 9a and 9d (never 9e, whose key needs no PIN by
 // design). A slot never holding a certificate or key is free; trust-agent

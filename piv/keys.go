@@ -216,13 +216,18 @@ func (s *Store) Generate(meta agent.KeyMeta, algorithm string, bits int) (agent.
 // chosen here instead of by the Store's Options.
 func (s *Store) GenerateWithPolicy(meta agent.KeyMeta, algorithm string, bits int, policy agent.KeyPolicy) (agent.Key, error) {
 	if algorithm != "" && algorithm != agent.AlgorithmECDSA {
-		return agent.Key{}, fmt.Errorf("piv: only %s (P-256) keys are supported, not %q: %w", agent.AlgorithmECDSA, algorithm, agent.ErrInvalidRequest)
+		return agent.Key{}, fmt.Errorf("piv: only %s (P-256, P-384) keys are supported, not %q: %w", agent.AlgorithmECDSA, algorithm, agent.ErrInvalidRequest)
 	}
-	if bits != 0 && bits != 256 {
-		return agent.Key{}, fmt.Errorf("piv: ECDSA keys are P-256, not %d bits: %w", bits, agent.ErrInvalidRequest)
+	alg := pivgo.AlgorithmEC256
+	switch bits {
+	case 0, 256:
+	case 384: // every YubiKey 4 and 5 has it
+		alg = pivgo.AlgorithmEC384
+	default:
+		return agent.Key{}, fmt.Errorf("piv: ECDSA keys are P-256 or P-384, not %d bits: %w", bits, agent.ErrInvalidRequest)
 	}
 	return s.addKey("generating a key", meta, policy, func(yk *pivgo.YubiKey, mk []byte, slot pivgo.Slot, pp pivgo.PINPolicy, tp pivgo.TouchPolicy) (*ecdsa.PublicKey, error) {
-		pub, err := yk.GenerateKey(mk, slot, pivgo.Key{Algorithm: pivgo.AlgorithmEC256, PINPolicy: pp, TouchPolicy: tp})
+		pub, err := yk.GenerateKey(mk, slot, pivgo.Key{Algorithm: alg, PINPolicy: pp, TouchPolicy: tp})
 		if err != nil {
 			return nil, err
 		}

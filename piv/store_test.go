@@ -555,3 +555,33 @@ func TestOlderFirmware(t *testing.T) {
 		signAndVerify(t, k)
 	}
 }
+
+// TestP384: a P-384 key on the card signs, and a new Store lists it.
+func TestP384(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	s := openStore(t, f, Options{}, testPIN)
+	k, err := s.Generate(ciMeta, "", 384)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub := k.Public().(*ecdsa.PublicKey); pub.Curve != elliptic.P384() {
+		t.Fatalf("curve %s", pub.Curve.Params().Name)
+	}
+	signAndVerify(t, k)
+	if _, err := s.Generate(ciMeta, "", 521); !errors.Is(err, agent.ErrInvalidRequest) {
+		t.Fatalf("P-521: %v", err)
+	}
+	keys, err := openStore(t, f, Options{}, testPIN).Keys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range keys {
+		if key.Meta == ciMeta {
+			if key.Public().(*ecdsa.PublicKey).Curve != elliptic.P384() {
+				t.Fatal("listed with another curve")
+			}
+			return
+		}
+	}
+	t.Fatal("the P-384 key is not listed")
+}

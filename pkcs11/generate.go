@@ -40,10 +40,15 @@ func (s *Store) Generate(meta agent.KeyMeta, algorithm string, bits int) (agent.
 	)
 	switch algorithm {
 	case "", agent.AlgorithmECDSA:
-		if bits != 0 && bits != 256 {
-			return agent.Key{}, fmt.Errorf("pkcs11: ECDSA keys are P-256, not %d bits: %w", bits, agent.ErrInvalidRequest)
+		curve := elliptic.P256()
+		switch bits {
+		case 0, 256:
+		case 384:
+			curve = elliptic.P384()
+		default:
+			return agent.Key{}, fmt.Errorf("pkcs11: ECDSA keys are P-256 or P-384, not %d bits: %w", bits, agent.ErrInvalidRequest)
 		}
-		params, _ := ecParams(elliptic.P256())
+		params, _ := ecParams(curve)
 		mech, keyType = pkcs11.NewMechanism(pkcs11.CKM_EC_KEY_PAIR_GEN, nil), pkcs11.CKK_EC
 		pubAttrs = []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_EC_PARAMS, params)}
 	case agent.AlgorithmRSA:

@@ -73,7 +73,7 @@ func TestGenerateRefusesBadRequests(t *testing.T) {
 	}{
 		{targetsMeta, "ed25519", 0},
 		{targetsMeta, agent.AlgorithmRSA, 2048},
-		{targetsMeta, agent.AlgorithmECDSA, 384},
+		{targetsMeta, agent.AlgorithmECDSA, 521}, // P-256 and P-384 only
 		{agent.KeyMeta{Role: "admin"}, "", 0},
 		{agent.KeyMeta{Role: agent.RoleDelegation, Name: "Bad Name"}, "", 0},
 	} {

@@ -115,6 +115,26 @@ func Run(t *testing.T, cfg Config) {
 		}
 	})
 
+	t.Run("SignTargetsP384", func(t *testing.T) {
+		k, err := a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "p384"}, Bits: 384})
+		must(t, err)
+		data := TargetsJSON("v3")
+		sig, err := a.Sign(ctx, agent.SignRequest{KeyID: k.ID, GUN: GUN, Role: "targets/p384", Data: data})
+		must(t, err)
+		if len(sig.Signature) != 96 { // r||s at P-384's width, as notary expects
+			t.Fatalf("%d bytes, want 96", len(sig.Signature))
+		}
+		pub := parsePub(t, k).(*ecdsa.PublicKey)
+		if pub.Curve != elliptic.P384() {
+			t.Fatalf("curve %s", pub.Curve.Params().Name)
+		}
+		d := sha256.Sum256(data)
+		r, s := new(big.Int).SetBytes(sig.Signature[:48]), new(big.Int).SetBytes(sig.Signature[48:])
+		if !ecdsa.Verify(pub, d[:], r, s) {
+			t.Fatal("P-384 signature does not verify")
+		}
+	})
+
 	t.Run("SignTargetsRSAPSS", func(t *testing.T) {
 		data := TargetsJSON("v2")
 		sig, err := a.Sign(ctx, agent.SignRequest{KeyID: rsaKey.ID, GUN: GUN, Role: "targets/rsa-signer", Data: data})

@@ -43,7 +43,7 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	role := fs.String("role", string(agent.RoleDelegation), "the key's role: delegation, targets or root")
 	repo := fs.String("repo", "", "the repository a targets key is bound to")
 	alg := fs.String("algorithm", agent.AlgorithmECDSA, "ecdsa (P-256) or rsa")
-	bits := fs.Int("bits", 0, "RSA key size: 3072 (default) or 4096")
+	bits := fs.Int("bits", 0, "key size: ECDSA 256 (default) or 384; RSA 3072 (default) or 4096")
 	dir := fs.String("dir", "", "directory to write NAME.pub to (default: the current directory)")
 	backend := fs.String("backend", "", "where to make the key, as `trust-agent status` names it (default: the first unlocked)")
 	var policy agent.KeyPolicy
