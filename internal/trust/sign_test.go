@@ -478,3 +478,35 @@ func TestInitializeRetryReusesTargetsKey(t *testing.T) {
 		t.Fatalf("%d repository keys and %d root keys after a retried initialisation, want 1 and 1", targets, roots)
 	}
 }
+
+// TestSignP384Signer: notary and docker accept a P-384 delegation key held
+// by the agent.
+func TestSignP384Signer(t *testing.T) {
+	ctx := context.Background()
+	la := startLiveAgent(t)
+	n := trusttest.StartNotary(t)
+	img := trusttest.StartRegistry(t).PushRandom(t, "p384/app", "v1")
+	dc := trusttest.NewDockerConfig(t, n)
+	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+	k, err := la.client().Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "big"}, Bits: 384})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(t.TempDir(), "big.pub")
+	if err := os.WriteFile(pub, []byte("-----BEGIN PUBLIC KEY-----\n"+pemBody(k.PublicKey)+"-----END PUBLIC KEY-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: opts, Out: io.Discard}, "big", []string{pub}, img.Repo); err != nil {
+		t.Fatal(err)
+	}
+	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: io.Discard}, img.Ref); err != nil {
+		t.Fatal(err)
+	}
+	fresh := trusttest.NewDockerConfig(t, n)
+	if v, err := Verify(ctx, Options{ConfigDir: fresh.Dir, Server: n.URL}, img.Ref); err != nil || v.Digest != img.Digest {
+		t.Fatalf("Verify = %+v, %v", v, err)
+	}
+	if out := dc.MustDocker(t, "trust", "inspect", "--pretty", img.Ref); !strings.Contains(out, "big") {
+		t.Fatalf("docker trust inspect:\n%s", out)
+	}
+}
