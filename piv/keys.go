@@ -243,7 +243,7 @@ func (s *Store) GenerateWithPolicy(meta agent.KeyMeta, algorithm string, bits in
 // was opened with Options.AllowImport.
 func (s *Store) Import(meta agent.KeyMeta, priv crypto.Signer) (agent.Key, error) {
 	if !s.opts.AllowImport {
-		return agent.Key{}, fmt.Errorf("piv: import refused: an imported key existed outside hardware, so the card cannot attest it; generate the key on the card, or allow import explicitly: %w", agent.ErrInvalidRequest)
+		return agent.Key{}, fmt.Errorf("piv: import refused: an imported key existed outside hardware, so the card cannot attest it; generate the key on the card, or allow import explicitly (trust-agent start --piv-allow-import): %w", agent.ErrInvalidRequest)
 	}
 	ek, ok := priv.(*ecdsa.PrivateKey)
 	if !ok || ek.Curve != elliptic.P256() {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/trust-agent/trust-agent/agent"
@@ -165,8 +166,12 @@ func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.Close()
-	if _, err := c.Import(ctx, agent.ImportRequest{KeyMeta: meta, PKCS8: kf.PKCS8, Backend: *backend}); err != nil {
+	info, err := c.Import(ctx, agent.ImportRequest{KeyMeta: meta, PKCS8: kf.PKCS8, Backend: *backend})
+	if err != nil {
 		return fmt.Errorf("error importing key from %s: %w", path, err)
+	}
+	if strings.HasPrefix(info.Backend, "piv:") {
+		fmt.Fprintf(e.stderr, "Note: this key existed outside hardware before it was put on %s; the card cannot attest it.\n", info.Backend)
 	}
 	fmt.Fprintln(e.stdout, "Successfully imported key from", path)
 	return nil

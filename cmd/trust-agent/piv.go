@@ -15,7 +15,7 @@ import (
 // openPIV opens the card named by spec ("any" or a serial number). The
 // agent logs when a key waits for a touch; the CLI tells the user (see
 // touchNotice).
-func openPIV(spec string, log *slog.Logger) (*piv.Store, error) {
+func openPIV(spec string, allowImport bool, log *slog.Logger) (*piv.Store, error) {
 	var serial uint64
 	if spec != "any" {
 		var err error
@@ -25,7 +25,8 @@ func openPIV(spec string, log *slog.Logger) (*piv.Store, error) {
 	}
 	var s *piv.Store
 	s, err := piv.Open(piv.Options{
-		Serial: uint32(serial),
+		Serial:      uint32(serial),
+		AllowImport: allowImport,
 		OnTouch: func(slot byte) {
 			log.Info("waiting for a touch", "card", s.Name(), "slot", fmt.Sprintf("%x", slot))
 		},

@@ -40,6 +40,7 @@ type startOptions struct {
 	socket     string
 	pkcs11     []string
 	piv        []string
+	pivImport  bool
 	auditLog   string // "" with noAudit only
 	noAudit    bool
 	lifetime   time.Duration
@@ -55,6 +56,7 @@ func cmdStart(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&o.socket, "socket", "", "socket path (default: a new private directory under $TMPDIR)")
 	fs.StringArrayVar(&o.pkcs11, "pkcs11", nil, "PKCS#11 token URI with module-path= and optionally pin-source=file:... (repeatable)")
 	fs.StringArrayVar(&o.piv, "piv", nil, "PIV card (YubiKey) by serial number, or any (repeatable); it starts locked: trust-agent unlock")
+	fs.BoolVar(&o.pivImport, "piv-allow-import", false, "let key load put software keys on the PIV cards (such a key existed outside hardware and has no attestation)")
 	fs.StringVar(&o.auditLog, "audit-log", "", "append a JSON line per request to this file, mode 0600 (default: audit.log beside the socket)")
 	fs.BoolVar(&o.noAudit, "no-audit", false, "keep no audit log (not recommended: nothing then records what was signed, for whom)")
 	fs.DurationVar(&o.lifetime, "lifetime", 0, "lock the agent this long after each unlock (e.g. 8h)")
@@ -319,7 +321,7 @@ func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 		stores = append(stores, s)
 	}
 	for _, spec := range o.piv {
-		s, err := openPIV(spec, log)
+		s, err := openPIV(spec, o.pivImport, log)
 		if err != nil {
 			for _, s := range stores {
 				s.Close()
