@@ -17,13 +17,13 @@ import (
 const usage = `Usage: trust-agent COMMAND [OPTIONS]
 
 Agent:
-  start [-f] [--socket PATH] [--pkcs11 URI]... [--piv any|SERIAL]... [--audit-log PATH|--no-audit]
+  start [-f] [--socket PATH] [--pkcs11 URI]... [--piv any|SERIAL]... [--piv-allow-import] [--audit-log PATH|--no-audit]
         [--lifetime D] [--start-timeout D] [-c|--fish]
   stop | status [--json] | lock | unlock [--pin-file F] [--backend NAME]
   piv setup [--serial N]
 
 Keys (made and kept on hardware):
-  key generate NAME [--role delegation|targets|root] [--repo GUN] [--algorithm ecdsa|rsa] [--dir DIR]
+  key generate NAME [--role delegation|targets|root] [--repo GUN] [--algorithm ecdsa|rsa] [--bits N] [--dir DIR]
                [--backend NAME] [--pin-policy once|always] [--touch-policy never|cached|always]
   key load FILE [--name NAME] [--role ROLE] [--repo GUN] [--backend NAME]
   key list [--json] [--attest [--attestation-roots FILE]]
