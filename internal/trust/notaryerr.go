@@ -17,6 +17,9 @@ import (
 // (without its leading "Error: "), keeps the cause, and adds a next step.
 // Like docker it tests the error's own type: notary returns these unwrapped.
 func notaryError(repoName string, err error) error {
+	if _, ok := err.(*Error); ok { // already worded here, e.g. by freshTimestamp
+		return err
+	}
 	e := &Error{Err: err}
 	switch err.(type) {
 	case *json.SyntaxError:

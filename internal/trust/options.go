@@ -42,6 +42,11 @@ type Options struct {
 	// notary server's token service. Default: ConfigDir/config.json with its
 	// credential helpers.
 	Keychain authn.Keychain
+	// Offline lets Verify answer from the TUF cache when the server cannot
+	// be reached, as docker did; by default Verify then fails.
+	Offline bool
+	// requireFresh is set by Verify: see freshTimestamp.
+	requireFresh bool
 	// Transport, if set, replaces the base HTTP transport (and so the TLS
 	// settings above). Requests still go over https only.
 	Transport http.RoundTripper

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/theupdateframework/notary/client"
 	"github.com/theupdateframework/notary/client/changelist"
 	"github.com/theupdateframework/notary/cryptoservice"
 	"github.com/theupdateframework/notary/storage"
 	"github.com/theupdateframework/notary/trustpinning"
+	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/signed"
 )
 
@@ -43,12 +45,65 @@ func openRepo(ctx context.Context, o Options, ref imageRef, cs signed.CryptoServ
 	if err != nil {
 		return nil, &Error{Msg: fmt.Sprintf("cannot open the trust cache %s: %v", cacheDir, err), Hint: "check that the trust directory is writable", Err: err}
 	}
-	remote, err := storage.NewNotaryServerStore(server, ref.gun, rt)
+	var remote storage.RemoteStore
+	remote, err = storage.NewNotaryServerStore(server, ref.gun, rt)
 	if err != nil {
 		return nil, &Error{Msg: fmt.Sprintf("invalid trust server URL %s: %v", server, err), Err: err}
+	}
+	if o.requireFresh && !o.Offline {
+		remote = freshTimestamp{RemoteStore: remote}
 	}
 	if cs == nil {
 		cs = cryptoservice.NewCryptoService()
 	}
 	return client.NewRepository(ref.gun, server, remote, cache, trustpinning.TrustPinConfig{}, cs, changelist.NewMemChangelist())
+}
+
+// freshTimestamp makes an unreachable server an error when fetching the
+// timestamp. Notary otherwise falls back to the cached timestamp for as
+// long as it has not expired (two weeks on notary-server), so a tag revoked
+// since the cache was filled would still verify while the server is out of
+// reach; verify is a gate, so it asks the server or fails (--offline
+// restores notary's behaviour).
+type freshTimestamp struct {
+	storage.RemoteStore
+}
+
+func (f freshTimestamp) GetSized(name string, size int64) ([]byte, error) {
+	b, err := f.RemoteStore.GetSized(name, size)
+	if name != data.CanonicalTimestampRole.String() {
+		return b, err
+	}
+	if unreachable(err) {
+		return nil, staleError(err)
+	}
+	return b, err
+}
+
+// unreachable reports notary's errors for a server it could not talk to
+// (not one that answered 401: that is for credentials, see
+// unauthorizedHint).
+func unreachable(err error) bool {
+	switch err.(type) {
+	case storage.ErrServerUnavailable:
+		return !strings.Contains(err.Error(), "401")
+	case storage.ErrOffline, storage.NetworkError:
+		return true
+	}
+	return false
+}
+
+// staleError is Verify's refusal to answer from the cache alone. (Notary,
+// refused the cached timestamp, tries to download the root next; that
+// fails the same way, so Verify words both.)
+func staleError(err error) error {
+	if _, ok := err.(*Error); ok {
+		return err
+	}
+	return &Error{
+		Msg: fmt.Sprintf("error contacting notary server: %v", err), // docker's words
+		Hint: "check the server URL (" + ServerEnv + "), the network and the server's TLS CA in DOCKER_CONFIG/tls/<host:port>/ca.crt; " +
+			"verify does not answer from the local cache alone, since a tag revoked after the cache was filled would still pass: pass --offline to accept that",
+		Err: err,
+	}
 }

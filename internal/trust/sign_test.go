@@ -510,3 +510,33 @@ func TestSignP384Signer(t *testing.T) {
 		t.Fatalf("docker trust inspect:\n%s", out)
 	}
 }
+
+// TestVerifyNeedsTheServer: with the server out of reach, verify fails
+// rather than trusting a cache that may predate a revocation, unless
+// --offline says to.
+func TestVerifyNeedsTheServer(t *testing.T) {
+	ctx := context.Background()
+	la := startLiveAgent(t)
+	n := trusttest.StartNotary(t)
+	img := trusttest.StartRegistry(t).PushRandom(t, "offline/app", "v1")
+	dc := trusttest.NewDockerConfig(t, n)
+	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+	addSigner(t, la, opts, "alice", img.Repo)
+	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: io.Discard}, img.Ref); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(ctx, opts, img.Ref); err != nil { // fills the cache
+		t.Fatal(err)
+	}
+	gone := opts
+	gone.Server = "https://127.0.0.1:1"
+	_, err := Verify(ctx, gone, img.Ref)
+	t.Logf("%v; hint: %s", err, Hint(err))
+	if err == nil || !strings.Contains(err.Error(), "error contacting notary server") || !strings.Contains(Hint(err), "--offline") {
+		t.Fatalf("verify with the server gone = %v; want a refusal that names --offline", err)
+	}
+	gone.Offline = true
+	if v, err := Verify(ctx, gone, img.Ref); err != nil || v.Digest != img.Digest {
+		t.Fatalf("verify --offline = %+v, %v; want the cached digest", v, err)
+	}
+}

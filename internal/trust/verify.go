@@ -40,12 +40,13 @@ func Verify(ctx context.Context, opts Options, ref string) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.requireFresh = true
 	repo, err := openRepo(ctx, opts, r, nil, actionsPull...)
 	if err != nil {
 		return nil, err
 	}
 	if r.tag == "" && r.digest != "" {
-		return verifyDigest(repo, r)
+		return verifyDigest(opts, repo, r)
 	}
 	tag := r.tag
 	if tag == "" {
@@ -53,7 +54,7 @@ func Verify(ctx context.Context, opts Options, ref string) (*Verified, error) {
 	}
 	t, err := repo.GetTargetByName(tag, releasesRole, data.CanonicalTargetsRole)
 	if err != nil {
-		return nil, notaryError(r.gun.String(), err)
+		return nil, verifyError(opts, r, err)
 	}
 	if t.Role != releasesRole && t.Role != data.CanonicalTargetsRole {
 		return nil, notaryError(r.gun.String(), client.ErrNoSuchTarget(tag))
@@ -72,10 +73,10 @@ func Verify(ctx context.Context, opts Options, ref string) (*Verified, error) {
 }
 
 // verifyDigest finds a released tag that signs r.digest.
-func verifyDigest(repo client.Repository, r imageRef) (*Verified, error) {
+func verifyDigest(opts Options, repo client.Repository, r imageRef) (*Verified, error) {
 	targets, err := repo.ListTargets(releasesRole, data.CanonicalTargetsRole)
 	if err != nil {
-		return nil, notaryError(r.gun.String(), err)
+		return nil, verifyError(opts, r, err)
 	}
 	var matches []*client.TargetWithRole
 	for _, t := range targets {
@@ -113,4 +114,13 @@ func verified(r imageRef, t *client.TargetWithRole) (*Verified, error) {
 		Size:   t.Length,
 		Role:   t.Role.String(),
 	}, nil
+}
+
+// verifyError words a failed lookup; an unreachable server is a refusal to
+// answer from the cache unless opts.Offline.
+func verifyError(opts Options, r imageRef, err error) error {
+	if !opts.Offline && unreachable(err) {
+		return staleError(err)
+	}
+	return notaryError(r.gun.String(), err)
 }
