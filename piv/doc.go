@@ -37,7 +37,9 @@
 // opened per operation and forgets a verification when closed, so each
 // signature verifies again as the slot's PIN policy asks (once: if the
 // card says it is needed; always: before every signature). A wrong PIN is
-// *agent.PINError with the tries left; blocked is Retries 0. Logout
+// *agent.PINError with the tries left; blocked is Retries 0. A PIN the
+// card rejects after Login (changed with ykman, say) locks the Store,
+// whichever operation tried it, so it costs one try, not all. Logout
 // clears the PIN's bytes (piv-go takes the PIN as a string, copies we
 // cannot wipe). New keys get Options.PINPolicy (default once) and
 // TouchPolicy (default never) or, for root, RootTouchPolicy (default

@@ -421,8 +421,8 @@ func (k *signer) Public() crypto.PublicKey { return k.pub }
 
 // Sign returns an ASN.1 DER ECDSA signature of digest (the card signs the
 // digest; opts only names the hash). A wrong PIN (changed on the card
-// since Login) returns *agent.PINError and locks the Store, so a stale PIN
-// does not use up the tries.
+// since Login) returns *agent.PINError and locks the Store (withCard), so
+// a stale PIN does not use up the tries.
 func (k *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	s := k.s
 	s.mu.Lock()
@@ -442,8 +442,5 @@ func (k *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 		sig, err = priv.(crypto.Signer).Sign(rand.Reader, digest, opts)
 		return err
 	})
-	if pe := (*agent.PINError)(nil); errors.As(err, &pe) {
-		s.forgetPIN()
-	}
 	return sig, err
 }

@@ -98,7 +98,21 @@ func findCard(serial uint32, hint string) (*pivgo.YubiKey, string, uint32, error
 // withCard opens the card, runs f and closes the card. s.mu must be held.
 // A failure that is not an answer of the card, after which the card cannot
 // be found again, wraps agent.ErrDeviceUnavailable.
+//
+// A PIN the card rejects (*agent.PINError, from any VERIFY: a signature,
+// reading the management key for Generate or StoreCertificate, Login) is
+// forgotten here, so the Store is locked: a PIN changed on the card since
+// Login is tried once, not until the card blocks it. Every operation that
+// uses the PIN goes through withCard.
 func (s *Store) withCard(op string, f func(yk *pivgo.YubiKey) error) error {
+	err := s.withCardOnce(op, f)
+	if pe := (*agent.PINError)(nil); errors.As(err, &pe) {
+		s.forgetPIN()
+	}
+	return err
+}
+
+func (s *Store) withCardOnce(op string, f func(yk *pivgo.YubiKey) error) error {
 	if s.closed {
 		return errClosed
 	}

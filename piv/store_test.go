@@ -534,6 +534,94 @@ func TestCardBusyAndPINChanged(t *testing.T) {
 	signAndVerify(t, k)
 }
 
+// changePINBehindStore changes the card's PIN from testPIN to newPIN as
+// another program (ykman) would, while s holds testPIN.
+func changePINBehindStore(t *testing.T, f *pivtest.Fixture, newPIN string) {
+	t.Helper()
+	yk := f.Open(t)
+	defer yk.Close()
+	if err := yk.SetPIN(testPIN, newPIN); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pinRetries is the PIN tries left, as the card counts them.
+func pinRetries(t *testing.T, f *pivtest.Fixture) int {
+	t.Helper()
+	yk := f.Open(t)
+	defer yk.Close()
+	n, err := yk.Retries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// checkStalePIN runs op (which needs the PIN) twice with a Store whose PIN
+// was changed on the card: the first run costs exactly one try and locks
+// the Store, the second one asks for the PIN instead of trying again.
+func checkStalePIN(t *testing.T, f *pivtest.Fixture, s *Store, op func() error) {
+	t.Helper()
+	before := pinRetries(t, f)
+	var pe *agent.PINError
+	if err := op(); !errors.As(err, &pe) || pe.Retries != before-1 {
+		t.Fatalf("with a stale PIN: %v, want PINError with %d retries", err, before-1)
+	}
+	if !s.Locked() {
+		t.Error("a stale PIN did not lock the Store")
+	}
+	if err := op(); !errors.Is(err, agent.ErrLocked) {
+		t.Errorf("after the stale PIN: %v, want ErrLocked", err)
+	}
+	if n := pinRetries(t, f); n != before-1 {
+		t.Errorf("the card counts %d PIN tries left, want %d: the stale PIN was tried more than once", n, before-1)
+	}
+}
+
+// TestGenerateWithPINChanged: Generate reads the management key with the
+// PIN; a PIN changed on the card since Login is tried once, then the Store
+// is locked.
+func TestGenerateWithPINChanged(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	s := openStore(t, f, Options{}, testPIN)
+	changePINBehindStore(t, f, "13572468")
+	checkStalePIN(t, f, s, func() error { _, err := s.Generate(targetsMeta, "", 0); return err })
+	if err := s.Login([]byte("13572468")); err != nil {
+		t.Fatal(err)
+	}
+	k, err := s.Generate(targetsMeta, "", 0)
+	if err != nil {
+		t.Fatalf("Generate after Login with the new PIN: %v", err)
+	}
+	signAndVerify(t, k)
+}
+
+// TestStoreCertificateWithPINChanged: as TestGenerateWithPINChanged, for
+// storing a root certificate (CertifyRoot).
+func TestStoreCertificateWithPINChanged(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	s := openStore(t, f, Options{}, testPIN)
+	k, err := s.Generate(rootMeta, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const gun = "registry.example:5000/app"
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: gun},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changePINBehindStore(t, f, "13572468")
+	checkStalePIN(t, f, s, func() error { return s.StoreCertificate(k.Handle, gun, der) })
+	if err := s.Login([]byte("13572468")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StoreCertificate(k.Handle, gun, der); err != nil {
+		t.Fatalf("StoreCertificate after Login with the new PIN: %v", err)
+	}
+}
+
 // TestOlderFirmware: before 5.3 the card has no per-slot metadata, so
 // slots are judged by their certificates and PIN policies come from the
 // attestation; before 5.4 the management key is 3DES.
