@@ -86,7 +86,7 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	}
 	defer f.Close()
 	fmt.Fprintf(e.stdout, "Generating key for %s...\n", name)
-	info, err := c.Generate(ctx, agent.GenerateRequest{
+	info, err := withTouchNotice(c, e.stderr).Generate(ctx, agent.GenerateRequest{
 		KeyMeta:   agent.KeyMeta{Role: agent.Role(*role), Name: name, GUN: trust.CanonicalGUN(*repo)},
 		Algorithm: *alg, Bits: *bits, Backend: *backend, Policy: policy,
 	})

@@ -29,6 +29,16 @@ func (s slowCard) Sign(context.Context, agent.SignRequest) (agent.Signature, err
 	return agent.Signature{}, nil
 }
 
+func (s slowCard) CertifyRoot(context.Context, agent.CertifyRequest) ([]byte, error) {
+	time.Sleep(s.wait)
+	return nil, nil
+}
+
+func (s slowCard) Generate(context.Context, agent.GenerateRequest) (agent.KeyInfo, error) {
+	time.Sleep(s.wait)
+	return agent.KeyInfo{}, nil
+}
+
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -40,6 +50,24 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// TestTouchNoticeCertifyAndGenerate: a root certificate and a new key's
+// slot certificate are signed by the card too, and may wait for a touch.
+func TestTouchNoticeCertifyAndGenerate(t *testing.T) {
+	var out lockedBuffer
+	a := withTouchNotice(slowCard{wait: touchNoticeDelay + 300*time.Millisecond}, &out)
+	if _, err := a.CertifyRoot(context.Background(), agent.CertifyRequest{KeyID: "piv-key", GUN: "example.com/app"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Generate(context.Background(), agent.GenerateRequest{KeyMeta: agent.KeyMeta{Name: "root"}, Backend: "piv:serial=1234"}); err != nil {
+		t.Fatal(err)
+	}
+	want := "Touch your YubiKey (serial 1234) to certify the root key for example.com/app...\n" +
+		"Touch your YubiKey (serial 1234) to certify the new key root...\n"
+	if got := out.String(); got != want {
+		t.Fatalf("notices:\n%s\nwant:\n%s", got, want)
+	}
+}
 
 // TestTouchNotice: a slow PIV signature tells the user to touch the card;
 // a fast one, or a PKCS#11 key's, says nothing.
