@@ -138,9 +138,14 @@ func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("refusing to load key from %s: %w", path, err)
 	}
 	defer clear(pemBytes)
-	kf, err := trust.ParseKeyFile(pemBytes, func() ([]byte, error) {
-		if p := os.Getenv("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"); p != "" {
-			return []byte(p), nil // docker's variable, so scripts that load keys into docker work here
+	kf, err := trust.ParseKeyFile(pemBytes, func(role string) ([]byte, error) {
+		// docker's variables, so scripts that load keys into docker work here
+		env := "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"
+		if role == string(agent.RoleRoot) {
+			env = "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE"
+		}
+		if p := os.Getenv(env); p != "" {
+			return []byte(p), nil
 		}
 		return promptSecret(fmt.Sprintf("Enter passphrase for encrypted key %s: ", path))
 	})
@@ -152,7 +157,7 @@ func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 	switch {
 	case *role != "":
 		meta.Role = agent.Role(*role)
-	case kf.Role == string(agent.RoleRoot) || kf.Role == string(agent.RoleTargets):
+	case kf.Role == string(agent.RoleRoot) || kf.Role == string(agent.RoleTargets) || kf.Role == string(agent.RoleSnapshot):
 		meta.Role = agent.Role(kf.Role)
 	}
 	if meta.Role == agent.RoleTargets || meta.Role == agent.RoleSnapshot {

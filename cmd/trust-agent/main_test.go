@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/utils"
 
 	"github.com/trust-agent/trust-agent/internal/trust/trusttest"
@@ -182,7 +183,7 @@ func stopAgent(sock string) {
 	_ = syscall.Kill(st.PID, syscall.SIGKILL)
 }
 
-// cmdMkkey writes an EC private key PEM: mkkey FILE [MODE [PASSPHRASE]].
+// cmdMkkey writes an EC private key PEM: mkkey FILE [MODE [PASSPHRASE [ROLE]]].
 // With a passphrase the key is encrypted PKCS#8, as docker exports keys.
 func cmdMkkey(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {
@@ -203,7 +204,11 @@ func cmdMkkey(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) > 2 {
 		k, err := utils.ECDSAToPrivateKey(priv)
 		ts.Check(err)
-		out, err = utils.ConvertPrivateKeyToPKCS8(k, "jeff", "", args[2])
+		role := "jeff"
+		if len(args) > 3 {
+			role = args[3]
+		}
+		out, err = utils.ConvertPrivateKeyToPKCS8(k, data.RoleName(role), "", args[2])
 		ts.Check(err)
 	}
 	path := ts.MkAbs(args[0])

@@ -21,8 +21,9 @@ type KeyFile struct {
 
 // ParseKeyFile reads a private key in any PEM form docker and notary write:
 // PKCS#8 (encrypted or not) and legacy PKCS#1/SEC 1 with DEK-Info.
-// passphrase is called only when the key is encrypted.
-func ParseKeyFile(pemBytes []byte, passphrase func() ([]byte, error)) (KeyFile, error) {
+// passphrase is called only when the key is encrypted, with the file's
+// role header (docker asks for a root key's passphrase by another name).
+func ParseKeyFile(pemBytes []byte, passphrase func(role string) ([]byte, error)) (KeyFile, error) {
 	block, _ := pem.Decode(pemBytes)
 	if block == nil {
 		return KeyFile{}, errors.New("trust: no PEM private key in the file")
@@ -34,7 +35,7 @@ func ParseKeyFile(pemBytes []byte, passphrase func() ([]byte, error)) (KeyFile, 
 	var pass []byte
 	if block.Type == "ENCRYPTED PRIVATE KEY" || block.Headers["DEK-Info"] != "" {
 		var err error
-		if pass, err = passphrase(); err != nil {
+		if pass, err = passphrase(kf.Role); err != nil {
 			return KeyFile{}, err
 		}
 		defer clear(pass)

@@ -45,14 +45,14 @@ func TestParseKeyFile(t *testing.T) {
 	}
 	pubDER, _ := x509.MarshalPKIXPublicKey(&ec.PublicKey)
 
-	pass := func(p string) func() ([]byte, error) {
-		return func() ([]byte, error) { return []byte(p), nil }
+	pass := func(p string) func(string) ([]byte, error) {
+		return func(string) ([]byte, error) { return []byte(p), nil }
 	}
-	noPass := func() ([]byte, error) { t.Fatal("asked for a passphrase for an unencrypted key"); return nil, nil }
+	noPass := func(string) ([]byte, error) { t.Fatal("asked for a passphrase for an unencrypted key"); return nil, nil }
 	tests := []struct {
 		name     string
 		pem      []byte
-		pass     func() ([]byte, error)
+		pass     func(string) ([]byte, error)
 		wantPub  any
 		wantRole string
 		wantErr  string
@@ -65,7 +65,7 @@ func TestParseKeyFile(t *testing.T) {
 		{"legacy DEK-Info RSA", pem.EncodeToMemory(legacyRSA), pass("s3cret"), &rk.PublicKey, "", ""},
 		{"wrong passphrase PKCS#8", encPKCS8, pass("nope"), nil, "", "wrong passphrase"},
 		{"wrong passphrase legacy", pem.EncodeToMemory(legacyEC), pass("nope"), nil, "", "wrong passphrase"},
-		{"prompt refused", encPKCS8, func() ([]byte, error) { return nil, errors.New("no terminal") }, nil, "", "no terminal"},
+		{"prompt refused", encPKCS8, func(string) ([]byte, error) { return nil, errors.New("no terminal") }, nil, "", "no terminal"},
 		{"a public key", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), noPass, nil, "", "not a supported private key"},
 		{"not PEM", []byte("hello"), noPass, nil, "", "no PEM private key"},
 	}
