@@ -48,7 +48,10 @@ func TestParseKeyFile(t *testing.T) {
 	pass := func(p string) func(string) ([]byte, error) {
 		return func(string) ([]byte, error) { return []byte(p), nil }
 	}
-	noPass := func(string) ([]byte, error) { t.Fatal("asked for a passphrase for an unencrypted key"); return nil, nil }
+	noPass := func(string) ([]byte, error) {
+		t.Fatal("asked for a passphrase for an unencrypted key")
+		return nil, nil
+	}
 	tests := []struct {
 		name     string
 		pem      []byte
