@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/trust-agent/trust-agent/agent"
@@ -173,4 +174,53 @@ func writeAttestation(ctx context.Context, a agent.Agent, k agent.KeyInfo, path 
 		return err
 	}
 	return f.Close()
+}
+
+const keyAttestSynopsis = "key attest NAME|ID [--dir DIR]"
+
+// cmdKeyAttest writes a PIV key's attestation again (NAME.attest.pem), for
+// keys made before attestation files existed or when writing it failed.
+func cmdKeyAttest(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "key attest", keyAttestSynopsis)
+	dir := fs.String("dir", "", "directory to write NAME.attest.pem to (default: the current directory)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError(keyAttestSynopsis)
+	}
+	c, err := dialAgent()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	keys, err := c.List(ctx)
+	if err != nil {
+		return err
+	}
+	var match []agent.KeyInfo
+	for _, k := range keys {
+		if k.Name == fs.Arg(0) || k.ID == fs.Arg(0) || (len(fs.Arg(0)) >= 7 && strings.HasPrefix(k.ID, fs.Arg(0))) {
+			match = append(match, k)
+		}
+	}
+	switch {
+	case len(match) == 0:
+		return fmt.Errorf("%w: no key named or with ID %s", agent.ErrNotFound, fs.Arg(0))
+	case len(match) > 1:
+		return fmt.Errorf("%d keys match %s; give the key's ID (see `trust-agent key list`)", len(match), fs.Arg(0))
+	case !attestable(match[0]):
+		return fmt.Errorf("key %s is on %s: only keys generated on a PIV card have an attestation", match[0].Name, match[0].Backend)
+	}
+	if *dir != "" {
+		if err := os.MkdirAll(*dir, 0o700); err != nil {
+			return err
+		}
+	}
+	path := filepath.Join(*dir, match[0].Name+".attest.pem")
+	if err := writeAttestation(ctx, c, match[0], path); err != nil {
+		return fmt.Errorf("writing the attestation of %s to %s: %w", match[0].Name, path, err)
+	}
+	fmt.Fprintf(e.stdout, "Attestation certificate chain (the card's proof that it made the key) available: %s\n", path)
+	return nil
 }

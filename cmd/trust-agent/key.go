@@ -17,7 +17,7 @@ import (
 
 func cmdKey(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageError("key generate|load|list|rotate ...")
+		return usageError("key generate|load|list|attest|rotate ...")
 	}
 	switch args[0] {
 	case "generate":
@@ -28,8 +28,10 @@ func cmdKey(ctx context.Context, e *env, args []string) error {
 		return cmdKeyList(ctx, e, args[1:])
 	case "rotate":
 		return cmdKeyRotate(ctx, e, args[1:])
+	case "attest":
+		return cmdKeyAttest(ctx, e, args[1:])
 	}
-	return fmt.Errorf("unknown key command %q; use generate, load, list or rotate", args[0])
+	return fmt.Errorf("unknown key command %q; use generate, load, list, attest or rotate", args[0])
 }
 
 // keyNameError is docker's message for a bad key name.

@@ -27,6 +27,7 @@ Keys (made and kept on hardware):
                [--backend NAME] [--pin-policy once|always] [--touch-policy never|cached|always]
   key load FILE [--name NAME] [--role ROLE] [--repo GUN] [--backend NAME]
   key list [--json] [--attest [--attestation-roots FILE]]
+  key attest NAME|ID [--dir DIR]
   key rotate ROLE REPO [-r] [-y]
 
 Docker Content Trust:
