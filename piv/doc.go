@@ -30,7 +30,10 @@
 // Setup (`trust-agent piv setup`) replaces the factory management key
 // with a random one kept in the card's PIN-protected data object and
 // changes PIN and PUK, as yubikey-agent does; Generate reads the
-// management key with the PIN. The agent never tries a default PIN or
+// management key with the PIN. Setup changes the PUK first, so a wrong
+// PUK (*PUKError, not a PIN error) leaves the card untouched, and it
+// finishes a card an earlier Setup left with its PIN or PUK at the
+// factory default. The agent never tries a default PIN or
 // management key; Generate on a card not set up fails and says so.
 //
 // Login verifies the PIN with the card and keeps it in memory: the card is

@@ -18,12 +18,23 @@ import (
 const managementKeyBytes = 24
 
 // Setup prepares a card for trust-agent, as `yubikey-agent -setup` does:
-// it replaces the management key with a random one stored on the card in
-// the PIN-protected data object (piv-go's Metadata), so Generate needs
-// only the PIN; then it changes the PIN and PUK. A card already set up
-// (it has a PIN-protected management key) is refused. Setup is the only
-// code that may use the factory-default management key, and only when
-// opts.ManagementKey is nil; the PIN and PUK are never assumed.
+// it changes the PUK, replaces the management key with a random one
+// stored on the card in the PIN-protected data object (piv-go's
+// Metadata), so Generate needs only the PIN, and changes the PIN.
+//
+// The PUK goes first because it depends on nothing else: a wrong old PUK
+// (*PUKError, errors.Is ErrPUKIncorrect, not a PIN error) then leaves the
+// card as it was, and Setup can simply be run again.
+//
+// Setup is resumable: a card that already holds a PIN-protected
+// management key but whose PIN or PUK, as the caller gives them, is still
+// the factory default (an earlier Setup stopped half-way) gets its PIN and
+// PUK changed and keeps its management key. A card set up with neither at
+// its default is refused. The PIN and PUK tried are only the ones the
+// caller passes: a default is compared with them, never tried on its own.
+//
+// Setup is the only code that may use the factory-default management key,
+// and only when opts.ManagementKey is nil.
 func Setup(opts SetupOptions) error {
 	for _, p := range []struct{ what, v string }{{"new PIN", opts.NewPIN}, {"new PUK", opts.NewPUK}} {
 		if len(p.v) < 6 || len(p.v) > 8 {
@@ -41,16 +52,39 @@ func Setup(opts SetupOptions) error {
 	if err != nil {
 		return fail("checking the PIN", err)
 	}
-	if m.ManagementKey != nil && len(*m.ManagementKey) > 0 {
-		return fmt.Errorf("piv: setup: the card is already set up (it holds a PIN-protected management key): %w", agent.ErrInvalidRequest)
+	setUp := m.ManagementKey != nil && len(*m.ManagementKey) > 0
+	if setUp && opts.OldPIN != pivgo.DefaultPIN && opts.OldPUK != pivgo.DefaultPUK {
+		return fmt.Errorf("piv: setup: the card is already set up (it holds a PIN-protected management key, and neither its PIN nor its PUK is the factory default): %w", agent.ErrInvalidRequest)
 	}
-	old := opts.ManagementKey
+
+	if err := yk.SetPUK(opts.OldPUK, opts.NewPUK); err != nil {
+		if pe, ok := pinError(err); ok {
+			err = &PUKError{Retries: pe.Retries}
+		}
+		return fmt.Errorf("piv: setup: changing the PUK (nothing else was changed): %w", err)
+	}
+	if !setUp {
+		if err := setManagementKey(yk, opts.ManagementKey); err != nil {
+			return fail("storing a new management key (the PUK was already changed: the new PUK is now the current one)", err)
+		}
+	}
+	if err := yk.SetPIN(opts.OldPIN, opts.NewPIN); err != nil {
+		return fail("changing the PIN (the management key is stored and the PUK was changed: run setup again with the current PIN, and the new PUK as the current one, to finish)", err)
+	}
+	return nil
+}
+
+// setManagementKey replaces old (nil: the factory default) with a random
+// management key and stores it in the PIN-protected data object; the PIN
+// must be verified.
+func setManagementKey(yk *pivgo.YubiKey, old []byte) error {
+	fail := func(op string, err error) error { return fmt.Errorf("%s: %w", op, err) }
 	if old == nil {
 		old = pivgo.DefaultManagementKey
 	}
 	mk := make([]byte, managementKeyBytes)
 	if _, err := rand.Read(mk); err != nil {
-		return fmt.Errorf("piv: setup: %w", err)
+		return err
 	}
 	if err := yk.SetManagementKey(old, mk); err != nil {
 		return fail("changing the management key (is it the factory default?)", err)
@@ -63,12 +97,6 @@ func Setup(opts SetupOptions) error {
 				fmt.Errorf("restoring the old management key also failed, the card needs a PIV reset: %w", rerr)))
 		}
 		return fail("storing the management key", err)
-	}
-	if err := yk.SetPIN(opts.OldPIN, opts.NewPIN); err != nil {
-		return fail("changing the PIN", err)
-	}
-	if err := yk.SetPUK(opts.OldPUK, opts.NewPUK); err != nil {
-		return fail("changing the PUK (the PIN was changed)", err)
 	}
 	return nil
 }
