@@ -33,12 +33,25 @@ const managementKeyBytes = 24
 // its default is refused. The PIN and PUK tried are only the ones the
 // caller passes: a default is compared with them, never tried on its own.
 //
+// The new PIN and PUK must differ from the factory defaults (123456,
+// 12345678) and from the current ones; otherwise Setup refuses with
+// agent.ErrInvalidRequest before it touches the card. Resuming therefore
+// takes a new PIN and PUK too.
+//
 // Setup is the only code that may use the factory-default management key,
 // and only when opts.ManagementKey is nil.
 func Setup(opts SetupOptions) error {
-	for _, p := range []struct{ what, v string }{{"new PIN", opts.NewPIN}, {"new PUK", opts.NewPUK}} {
-		if len(p.v) < 6 || len(p.v) > 8 {
-			return fmt.Errorf("piv: setup: the %s must have 6 to 8 characters: %w", p.what, agent.ErrInvalidRequest)
+	for _, p := range []struct{ what, v, old, def string }{
+		{"PIN", opts.NewPIN, opts.OldPIN, pivgo.DefaultPIN},
+		{"PUK", opts.NewPUK, opts.OldPUK, pivgo.DefaultPUK},
+	} {
+		switch {
+		case len(p.v) < 6 || len(p.v) > 8:
+			return fmt.Errorf("piv: setup: the new %s must have 6 to 8 characters: %w", p.what, agent.ErrInvalidRequest)
+		case p.v == p.def:
+			return fmt.Errorf("piv: setup: the new %s must not be the factory default %s, which anyone can try: %w", p.what, p.def, agent.ErrInvalidRequest)
+		case p.v == p.old:
+			return fmt.Errorf("piv: setup: the new %s is the current one: choose a different one: %w", p.what, agent.ErrInvalidRequest)
 		}
 	}
 	yk, _, _, err := findCard(opts.Serial, "")

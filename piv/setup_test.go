@@ -107,3 +107,40 @@ func TestSetupResumes(t *testing.T) {
 		t.Fatalf("Generate after setup: %v", err)
 	}
 }
+
+// TestSetupRefusesWeakValues: the factory defaults, or the current value,
+// as the new PIN or PUK are refused before the card is touched.
+func TestSetupRefusesWeakValues(t *testing.T) {
+	f := pivtest.Card(t)
+	ok := SetupOptions{Serial: f.Card.Serial(), OldPIN: pivgo.DefaultPIN, NewPIN: testPIN, OldPUK: pivgo.DefaultPUK, NewPUK: testPUK}
+	for name, c := range map[string]struct {
+		mod  func(*SetupOptions)
+		want string
+	}{
+		"default PIN": {func(o *SetupOptions) { o.NewPIN = pivgo.DefaultPIN }, "factory default"},
+		"default PUK": {func(o *SetupOptions) { o.NewPUK = pivgo.DefaultPUK }, "factory default"},
+		"same PIN":    {func(o *SetupOptions) { o.OldPIN = "13572468"; o.NewPIN = "13572468" }, "new PIN is the current one"},
+		"same PUK":    {func(o *SetupOptions) { o.OldPUK = "11223344"; o.NewPUK = "11223344" }, "new PUK is the current one"},
+		"short PIN":   {func(o *SetupOptions) { o.NewPIN = "12345" }, "6 to 8 characters"},
+		"long PUK":    {func(o *SetupOptions) { o.NewPUK = "123456789" }, "6 to 8 characters"},
+	} {
+		o := ok
+		c.mod(&o)
+		err := Setup(o)
+		if !errors.Is(err, agent.ErrInvalidRequest) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want ErrInvalidRequest saying %q", name, err, c.want)
+		}
+	}
+	// Nothing was tried on the card.
+	yk := f.Open(t)
+	if n, err := yk.Retries(); err != nil || n != 3 {
+		t.Errorf("PIN tries left %d, %v, want 3", n, err)
+	}
+	if m, err := yk.Metadata(pivgo.DefaultPIN); err != nil || m.ManagementKey != nil {
+		t.Errorf("metadata after refused setups: %+v, %v", m, err)
+	}
+	yk.Close()
+	if err := Setup(ok); err != nil {
+		t.Fatalf("Setup: %v", err)
+	}
+}
