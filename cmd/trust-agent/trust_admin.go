@@ -122,14 +122,15 @@ func cmdRevoke(ctx context.Context, e *env, args []string) error {
 	return cf.result(trust.Revoke(ctx, o, withTouchNotice(c, e.stderr), fs.Arg(0), *yes, cf.confirm, e.stdout))
 }
 
-const keyRotateSynopsis = "key rotate ROLE REPO [-r] [-y]"
+const keyRotateSynopsis = "key rotate ROLE REPO [-r] [-y] [--backend NAME]"
 
 func cmdKeyRotate(ctx context.Context, e *env, args []string) error {
-	var o trust.Options
+	o := trust.RotateOptions{Out: e.stdout}
 	fs := flags(e, "key rotate", keyRotateSynopsis)
-	server := fs.BoolP("server-managed", "r", false, "hand the key to the notary server (snapshot, timestamp)")
-	yes := fs.BoolP("yes", "y", false, "do not prompt for confirmation before rotating the root key")
-	serverFlags(fs, &o)
+	fs.BoolVarP(&o.ServerManaged, "server-managed", "r", false, "hand the key to the notary server (snapshot, timestamp)")
+	fs.BoolVarP(&o.Yes, "yes", "y", false, "do not prompt for confirmation before rotating the root key")
+	fs.StringVar(&o.Backend, "backend", "", "the agent backend (see trust-agent status) for a new root key (default: the current root key's)")
+	serverFlags(fs, &o.Options)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -142,5 +143,6 @@ func cmdKeyRotate(ctx context.Context, e *env, args []string) error {
 	}
 	defer c.Close()
 	cf := &confirmer{flag: "-y"}
-	return cf.result(trust.RotateKey(ctx, o, withTouchNotice(c, e.stderr), fs.Arg(0), fs.Arg(1), *server, *yes, cf.confirm, e.stdout))
+	o.Confirm = cf.confirm
+	return cf.result(trust.Rotate(ctx, withTouchNotice(c, e.stderr), o, fs.Arg(0), fs.Arg(1)))
 }

@@ -2,6 +2,7 @@ package trust
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 
@@ -100,7 +101,7 @@ func TestRotateKey(t *testing.T) {
 	if err := RotateKey(f.ctx, f.opts, f.a, "root", f.repo, false, true, never, &out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out.String(), "Successfully rotated root key for repository "+gun+"\n") {
+	if !strings.Contains(out.String(), "\nSuccessfully rotated root key for repository "+gun+"\n") {
 		t.Fatalf("output %q", out.String())
 	}
 	// docker, which trusted the old root, follows the rotation.
@@ -134,5 +135,126 @@ func TestRotateKey(t *testing.T) {
 		if err := RotateKey(f.ctx, f.opts, f.a, c.role, f.repo, c.server, true, never, &out); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("rotating %s (server %v): %v, want %q", c.role, c.server, err, c.want)
 		}
+	}
+}
+
+// namedStore is a softStore with its own backend name, so that a test can
+// give the agent several backends (a "piv:" name stands for a card, and
+// has the kind "piv").
+type namedStore struct {
+	*softStore
+	name string
+}
+
+func (s namedStore) Name() string { return s.name }
+
+func (s namedStore) Kind() string {
+	if isPIV(s.name) {
+		return "piv"
+	}
+	return "pkcs11"
+}
+
+// multiBackendRepo is a repository on a real notary server whose root key
+// is on backend rootOn of an in-process agent with the backends names
+// (software stores), and whose targets key is on the first backend.
+func multiBackendRepo(t *testing.T, repoName, rootOn string, names ...string) (*agent.Keyring, Options, string) {
+	t.Helper()
+	ctx := context.Background()
+	var stores []agent.KeyStore
+	for _, n := range names {
+		stores = append(stores, namedStore{&softStore{}, n})
+	}
+	a := agent.New(agent.Options{Stores: stores})
+	t.Cleanup(func() { a.Close() })
+	n := trusttest.StartNotary(t)
+	img := trusttest.StartRegistry(t).PushRandom(t, repoName, "v1")
+	dc := trusttest.NewDockerConfig(t, n)
+	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+	ref, err := parseRef(img.Repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := NewCryptoService(a, ref.gun.String()).WithContext(ctx)
+	repo, err := openRepo(ctx, opts, ref, cs, actionsPushPull...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}, Backend: rootOn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := initialize(repo, cs, root.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	return a, opts, img.Repo
+}
+
+func rootKeysByBackend(t *testing.T, a agent.Agent) map[string]int {
+	t.Helper()
+	keys, err := a.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int{}
+	for _, k := range keys {
+		if k.Role == agent.RoleRoot {
+			m[k.Backend]++
+		}
+	}
+	return m
+}
+
+// TestRotateRootStaysOnItsBackend: the new root key is made where the old
+// one is, not on the agent's first backend; --backend moves it on purpose.
+func TestRotateRootStaysOnItsBackend(t *testing.T) {
+	ctx := context.Background()
+	a, opts, repo := multiBackendRepo(t, "backend/rotate", "card", "token", "card")
+	never := func(p string) bool { t.Fatalf("asked %q", p); return false }
+	var out bytes.Buffer
+	if err := RotateKey(ctx, opts, a, "root", repo, false, true, never, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if got := rootKeysByBackend(t, a); got["card"] != 2 || got["token"] != 0 {
+		t.Fatalf("root keys per backend %v after rotating, want both on card", got)
+	}
+	if !strings.Contains(out.String(), "Generated a new root key on card (soft:") {
+		t.Fatalf("output does not say where the key was made:\n%s", out.String())
+	}
+	out.Reset()
+	if err := Rotate(ctx, a, RotateOptions{Options: opts, Yes: true, Backend: "token", Out: &out}, "root", repo); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if got := rootKeysByBackend(t, a); got["card"] != 2 || got["token"] != 1 {
+		t.Fatalf("root keys per backend %v after --backend token, want 2 on card and 1 on token", got)
+	}
+}
+
+// TestRotateRootOnPIVCard: a card holds one root key (slot 9c), so a root
+// on a card is not rotated onto the same card, nor silently elsewhere.
+func TestRotateRootOnPIVCard(t *testing.T) {
+	ctx := context.Background()
+	const card = "piv:serial=7"
+	a, opts, repo := multiBackendRepo(t, "backend/piv", card, "token", card)
+	var out bytes.Buffer
+	err := Rotate(ctx, a, RotateOptions{Options: opts, Yes: true, Out: &out}, "root", repo)
+	t.Logf("%v; hint: %s", err, Hint(err))
+	if err == nil || !strings.Contains(err.Error(), "a PIV card holds one root key in slot 9c") || !strings.Contains(Hint(err), "--backend") {
+		t.Fatalf("err = %v, hint %q", err, Hint(err))
+	}
+	if got := rootKeysByBackend(t, a); got[card] != 1 || got["token"] != 0 {
+		t.Fatalf("root keys per backend %v after a refused rotation, want the one on the card", got)
+	}
+	if err := Rotate(ctx, a, RotateOptions{Options: opts, Yes: true, Backend: card, Out: &out}, "root", repo); err == nil {
+		t.Fatal("rotated onto the card that holds the root key")
+	}
+	if err := Rotate(ctx, a, RotateOptions{Options: opts, Yes: true, Backend: "token", Out: &out}, "root", repo); err != nil {
+		t.Fatal(err)
+	}
+	if got := rootKeysByBackend(t, a); got[card] != 1 || got["token"] != 1 {
+		t.Fatalf("root keys per backend %v, want one on each", got)
 	}
 }

@@ -540,3 +540,26 @@ func TestVerifyNeedsTheServer(t *testing.T) {
 		t.Fatalf("verify --offline = %+v, %v; want the cached digest", v, err)
 	}
 }
+
+// TestSignerAddNewRootOnPIVCard: a repository's first root key goes on the
+// agent's PIV card, not on the token that happens to come first.
+func TestSignerAddNewRootOnPIVCard(t *testing.T) {
+	ctx := context.Background()
+	const card = "piv:serial=7"
+	a := agent.New(agent.Options{Stores: []agent.KeyStore{namedStore{&softStore{}, "token"}, namedStore{&softStore{}, card}}})
+	t.Cleanup(func() { a.Close() })
+	n := trusttest.StartNotary(t)
+	img := trusttest.StartRegistry(t).PushRandom(t, "newroot/app", "v1")
+	dc := trusttest.NewDockerConfig(t, n)
+	_, pub := generatePub(t, a, "alice")
+	var out bytes.Buffer
+	if err := SignerAdd(ctx, a, SignerAddOptions{Options: Options{ConfigDir: dc.Dir, Server: n.URL}, Out: &out}, "alice", []string{pub}, img.Repo); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if got := rootKeysByBackend(t, a); got[card] != 1 || got["token"] != 0 {
+		t.Fatalf("root keys per backend %v, want the one on the card", got)
+	}
+	if !strings.Contains(out.String(), "Generated a new root key on "+card+" (soft:") {
+		t.Fatalf("output does not say where the root key was made:\n%s", out.String())
+	}
+}

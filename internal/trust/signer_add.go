@@ -161,12 +161,36 @@ func pickRootKey(ctx context.Context, a agent.Agent, want string, out io.Writer)
 	case len(roots) > 1:
 		return "", &Error{Msg: fmt.Sprintf("the agent holds %d root keys", len(roots)), Hint: "choose one with --root-key ID (see `trust-agent key list`)"}
 	}
-	info, err := a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}})
+	// A new root key goes on a PIV card when the agent has one (slot 9c is
+	// for it, and the agent holds no root key, so it is free), not on
+	// whichever backend comes first; else on the first unlocked backend.
+	backend, err := newRootBackend(ctx, a)
+	if err != nil {
+		return "", err
+	}
+	info, err := a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}, Backend: backend})
 	if err != nil {
 		return "", fmt.Errorf("trust: generating a root key on the agent: %w", err)
 	}
-	fmt.Fprintf(out, "Generated a new root key on %s: %s\n", info.Backend, info.ID)
+	fmt.Fprintf(out, "Generated a new root key on %s (%s): %s\n", info.Backend, info.Location, info.ID)
 	return info.ID, nil
+}
+
+// newRootBackend is the backend for a first root key: the first PIV card
+// the agent can use (locked or not: a locked card asks to be unlocked
+// rather than the key landing on another token), else "" (the agent's
+// first unlocked backend).
+func newRootBackend(ctx context.Context, a agent.Agent) (string, error) {
+	st, err := a.Status(ctx)
+	if err != nil {
+		return "", fmt.Errorf("trust: asking the agent for its backends: %w", err)
+	}
+	for _, b := range st.Backends {
+		if b.Kind == "piv" && b.Error == "" {
+			return b.Name, nil
+		}
+	}
+	return "", nil
 }
 
 // readPublicKey reads a signer's public key file as docker does.
