@@ -9,6 +9,7 @@ import (
 
 	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/internal/trust"
+	"github.com/trust-agent/trust-agent/piv"
 	"github.com/trust-agent/trust-agent/socket"
 )
 
@@ -20,7 +21,12 @@ func hintFor(err error) string {
 	// What the agent said comes first: a locked agent or a wrong PIN is the
 	// cause whatever Notary operation it interrupted.
 	var pin *agent.PINError
+	var puk *piv.PUKError
 	switch {
+	case errors.Is(err, piv.ErrPUKBlocked):
+		return "the PUK is blocked: only a reset of the card's PIV applet (ykman piv reset) helps, and it erases the keys on it"
+	case errors.As(err, &puk):
+		return fmt.Sprintf("check the PUK (a new YubiKey's is 12345678); %d tries left; nothing on the card was changed", puk.Retries)
 	case errors.Is(err, socket.ErrForeignAgent):
 		return "TRUST_AGENT_SOCK points at another user's agent: nothing was sent to it; check the variable, or start your own agent"
 	case errors.Is(err, errNoAgent):

@@ -83,7 +83,7 @@ func cmdPIV(ctx context.Context, e *env, args []string) error {
 			*q.dst = string(v)
 		}
 	}
-	fmt.Fprintln(e.stderr, "Setting up the card: a random management key stored PIN-protected on it, then the new PIN and PUK...")
+	fmt.Fprintln(e.stderr, "Setting up the card: the new PUK, a random management key stored PIN-protected on it, then the new PIN...")
 	if err := piv.Setup(opts); err != nil {
 		return err
 	}
