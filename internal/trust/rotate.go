@@ -3,12 +3,16 @@ package trust
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
+	"github.com/theupdateframework/notary"
 	"github.com/theupdateframework/notary/client"
 	"github.com/theupdateframework/notary/client/changelist"
+	"github.com/theupdateframework/notary/storage"
 	"github.com/theupdateframework/notary/tuf/data"
 
 	"github.com/trust-agent/trust-agent/agent"
@@ -50,6 +54,12 @@ func RotateKey(ctx context.Context, o Options, a agent.Agent, role string, repoR
 //     a root that lives on a card needs --backend naming another card or
 //     token; Rotate never falls back to another backend by itself.
 //
+// A rotation whose publish failed left its new key on the hardware; the
+// same command reuses that key instead of making another: a targets or
+// snapshot key bound to the repository, or a root key on the chosen backend
+// certified for no other repository, that no version of the repository's
+// root.json ever listed (keys rotated out are never reused).
+//
 // Keys rotated out stay on the hardware. Success is reported to o.Out.
 func Rotate(ctx context.Context, a agent.Agent, o RotateOptions, role string, repoRef string) error {
 	serverManaged, yes, confirm, out := o.ServerManaged, o.Yes, o.Confirm, o.Out
@@ -80,7 +90,18 @@ func Rotate(ctx context.Context, a agent.Agent, o RotateOptions, role string, re
 		return err
 	}
 	if r != data.CanonicalRootRole {
-		if err := repo.RotateKey(r, serverManaged, nil); err != nil {
+		var reuse []string
+		if !serverManaged {
+			k, ok, err := unusedRotationKey(ctx, o.Options, a, repo, ref, agentRole(r), "")
+			if err != nil {
+				return err
+			}
+			if ok {
+				fmt.Fprintf(out, "Reusing %s key %s on %s, made by an earlier rotation that was not published\n", r, k.ID, k.Backend)
+				reuse = []string{k.ID}
+			}
+		}
+		if err := repo.RotateKey(r, serverManaged, reuse); err != nil {
 			return notaryError(gun, err)
 		}
 		fmt.Fprintf(out, "Successfully rotated %s key for repository %s\n", r, gun)
@@ -98,26 +119,42 @@ func Rotate(ctx context.Context, a agent.Agent, o RotateOptions, role string, re
 	if err != nil {
 		return fmt.Errorf("trust: listing the agent's keys: %w", err)
 	}
-	backend, err := rootBackend(o.Backend, gun, repoRef, rootKeysOf(keys, roles, gun), keys)
+	backend := o.Backend
+	if current := rootKeysOf(keys, roles, gun); backend == "" && len(current) > 0 {
+		backend = current[0].Backend
+	}
+	info, reused, err := unusedRotationKey(ctx, o.Options, a, repo, ref, agent.RoleRoot, backend)
 	if err != nil {
 		return err
 	}
-	if !yes {
-		where := "the hardware"
-		if backend != "" {
-			where = backend
+	if !reused {
+		if err := pivRootFree(backend, gun, repoRef, keys); err != nil {
+			return err
 		}
-		prompt := fmt.Sprintf("Rotating the root key of %s makes a new root key on %s and signs the new root with both the old and the new key. Keep the new key as safe as the old. Are you sure you want to continue? [y/N] ", repoRef, where)
+	}
+	if !yes {
+		what := "makes a new root key on the hardware"
+		switch {
+		case reused:
+			what = fmt.Sprintf("makes root key %s on %s (left by an earlier rotation that was not published) the new root key", info.ID, info.Backend)
+		case backend != "":
+			what = "makes a new root key on " + backend
+		}
+		prompt := fmt.Sprintf("Rotating the root key of %s %s and signs the new root with both the old and the new key. Keep the new key as safe as the old. Are you sure you want to continue? [y/N] ", repoRef, what)
 		if confirm == nil || !confirm(prompt) {
 			fmt.Fprintf(out, "\nAborting action.\n")
 			return nil
 		}
 	}
-	info, err := a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}, Backend: backend})
-	if err != nil {
-		return fmt.Errorf("trust: generating a root key on the agent: %w", err)
+	if reused {
+		fmt.Fprintf(out, "Reusing root key %s on %s (%s), made by an earlier rotation that was not published\n", info.ID, info.Backend, info.Location)
+	} else {
+		info, err = a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}, Backend: backend})
+		if err != nil {
+			return fmt.Errorf("trust: generating a root key on the agent: %w", err)
+		}
+		fmt.Fprintf(out, "Generated a new root key on %s (%s): %s\n", info.Backend, info.Location, info.ID)
 	}
-	fmt.Fprintf(out, "Generated a new root key on %s (%s): %s\n", info.Backend, info.Location, info.ID)
 	cert, err := cs.RootCertificate(info.ID)
 	if err != nil {
 		return err
@@ -187,27 +224,129 @@ func keyIDsFor(k agent.KeyInfo, gun string) []string {
 	return ids
 }
 
-// rootBackend is the backend a new root key for gun is made on: backend
-// if given, else that of the current root key (current), so that a root
-// key on a card is not silently replaced by one on another token; empty
-// (the agent's first unlocked backend) when the agent holds no current
-// root key. A PIV card holds one root key, in slot 9c: a card that already
-// holds one is refused, and nothing falls back to another backend.
-func rootBackend(backend, gun, repoRef string, current, keys []agent.KeyInfo) (string, error) {
-	if backend == "" && len(current) > 0 {
-		backend = current[0].Backend
+// pivRootFree refuses a new root key on a PIV card that already holds
+// one: a card holds one root key, in slot 9c, and nothing falls back to
+// another backend.
+func pivRootFree(backend, gun, repoRef string, keys []agent.KeyInfo) error {
+	if !isPIV(backend) {
+		return nil
 	}
-	if isPIV(backend) {
-		for _, k := range keys {
-			if k.Role == agent.RoleRoot && k.Backend == backend {
-				return "", &Error{
-					Msg:  fmt.Sprintf("cannot make a new root key for %s on %s: a PIV card holds one root key in slot 9c, and it holds %s", gun, backend, k.ID),
-					Hint: "a PIV card holds one root key in slot 9c; rotate onto another card or token with --backend NAME (see `trust-agent status`): trust-agent key rotate root " + repoRef + " --backend NAME",
-				}
+	for _, k := range keys {
+		if k.Role == agent.RoleRoot && k.Backend == backend {
+			return &Error{
+				Msg:  fmt.Sprintf("cannot make a new root key for %s on %s: a PIV card holds one root key in slot 9c, and it holds %s", gun, backend, k.ID),
+				Hint: "a PIV card holds one root key in slot 9c; rotate onto another card or token with --backend NAME (see `trust-agent status`): trust-agent key rotate root " + repoRef + " --backend NAME",
 			}
 		}
 	}
-	return backend, nil
+	return nil
+}
+
+// agentRole is the agent's role for a base TUF role.
+func agentRole(r data.RoleName) agent.Role {
+	switch r {
+	case data.CanonicalRootRole:
+		return agent.RoleRoot
+	case data.CanonicalTargetsRole:
+		return agent.RoleTargets
+	case data.CanonicalSnapshotRole:
+		return agent.RoleSnapshot
+	}
+	return agent.RoleDelegation
+}
+
+// unusedRotationKey finds a key of role that an earlier rotation of ref
+// made but never published, so that retrying a failed rotation does not
+// leave another key behind each time: a targets or snapshot key bound to
+// the repository, or a root key (on backend, if given) with no certificate
+// for another repository, that neither the current root.json nor any
+// earlier version of it lists. When the server cannot give the earlier
+// versions, only a root key with no certificate at all qualifies (a key
+// rotated out is never reused).
+func unusedRotationKey(ctx context.Context, o Options, a agent.Agent, repo client.Repository, ref imageRef, role agent.Role, backend string) (agent.KeyInfo, bool, error) {
+	gun := ref.gun.String()
+	roles, err := repo.ListRoles()
+	if err != nil {
+		return agent.KeyInfo{}, false, notaryError(gun, err)
+	}
+	keys, err := a.List(ctx)
+	if err != nil {
+		return agent.KeyInfo{}, false, fmt.Errorf("trust: listing the agent's keys: %w", err)
+	}
+	used, complete := rootHistory(ctx, o, ref)
+	for _, r := range roles {
+		for _, id := range r.KeyIDs {
+			used[id] = true
+		}
+	}
+	var found []agent.KeyInfo
+	for _, k := range keys {
+		if k.Role != role || backend != "" && k.Backend != backend {
+			continue
+		}
+		if role == agent.RoleRoot {
+			if otherRepo := slices.ContainsFunc(k.Certs, func(c agent.Cert) bool { return c.GUN != gun }); otherRepo || !complete && len(k.Certs) > 0 {
+				continue
+			}
+		} else if k.GUN != gun || !complete {
+			continue
+		}
+		if slices.ContainsFunc(keyIDsFor(k, gun), func(id string) bool { return used[id] }) {
+			continue
+		}
+		found = append(found, k)
+	}
+	if len(found) == 0 {
+		return agent.KeyInfo{}, false, nil
+	}
+	// A root key already certified for this repository is the one a
+	// failed rotation of it made.
+	slices.SortStableFunc(found, func(x, y agent.KeyInfo) int { return len(y.Certs) - len(x.Certs) })
+	return found[0], true, nil
+}
+
+// maxRootVersions bounds the walk through a repository's root history.
+const maxRootVersions = 1000
+
+// rootHistory returns the IDs of every key that any version of ref's
+// root.json listed, as the server gives them (VERSION.root), and whether
+// the history is complete (false when the server could not give it).
+func rootHistory(ctx context.Context, o Options, ref imageRef) (map[string]bool, bool) {
+	ids := map[string]bool{}
+	server, err := o.server(ref.index, ref.official)
+	if err != nil {
+		return ids, false
+	}
+	rt, err := notaryTransport(ctx, o, server, ref, actionsPull...)
+	if err != nil {
+		return ids, false
+	}
+	remote, err := storage.NewNotaryServerStore(server, ref.gun, rt)
+	if err != nil {
+		return ids, false
+	}
+	for v := 1; v <= maxRootVersions; v++ {
+		b, err := remote.GetSized(fmt.Sprintf("%d.%s", v, data.CanonicalRootRole), notary.MaxDownloadSize)
+		var notFound storage.ErrMetaNotFound
+		if errors.As(err, &notFound) && v > 1 {
+			return ids, true
+		}
+		if err != nil {
+			return ids, false
+		}
+		var root struct {
+			Signed struct {
+				Keys map[string]json.RawMessage `json:"keys"`
+			} `json:"signed"`
+		}
+		if err := json.Unmarshal(b, &root); err != nil {
+			return ids, false
+		}
+		for id := range root.Signed.Keys {
+			ids[id] = true
+		}
+	}
+	return ids, false
 }
 
 // isPIV reports whether backend names a PIV card ("piv:serial=N").

@@ -258,3 +258,54 @@ func TestRotateRootOnPIVCard(t *testing.T) {
 		t.Fatalf("root keys per backend %v, want one on each", got)
 	}
 }
+
+// TestRotateRetryReusesKey: a rotation whose publish failed leaves its new
+// key on the hardware; the same command uses it instead of making another,
+// and a key rotated out is never reused.
+func TestRotateRetryReusesKey(t *testing.T) {
+	ctx := context.Background()
+	a, opts, repo := multiBackendRepo(t, "retry/rotate", "token", "token")
+	count := func(role agent.Role) int {
+		keys, err := a.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, k := range keys {
+			if k.Role == role {
+				n++
+			}
+		}
+		return n
+	}
+	for _, c := range []struct {
+		role string
+		kind agent.Role
+	}{{"targets", agent.RoleTargets}, {"snapshot", agent.RoleSnapshot}, {"root", agent.RoleRoot}} {
+		before := count(c.kind)
+		var out bytes.Buffer
+		o := RotateOptions{Options: opts, Yes: true, Out: &out}
+		for i := 0; i < 2; i++ {
+			if err := Rotate(ctx, refusingAgent{a}, o, c.role, repo); err == nil {
+				t.Fatalf("%s: rotated without signatures", c.role)
+			}
+		}
+		if err := Rotate(ctx, a, o, c.role, repo); err != nil {
+			t.Fatalf("%s: %v\n%s", c.role, err, out.String())
+		}
+		if got := count(c.kind); got != before+1 {
+			t.Fatalf("%s: %d keys after two failed rotations and a good one, want %d\n%s", c.role, got, before+1, out.String())
+		}
+		if !strings.Contains(out.String(), "Reusing "+c.role+" key") {
+			t.Fatalf("%s: output does not say the key was reused:\n%s", c.role, out.String())
+		}
+		// The key rotated out is not taken for the next rotation.
+		out.Reset()
+		if err := Rotate(ctx, a, o, c.role, repo); err != nil {
+			t.Fatal(err)
+		}
+		if got := count(c.kind); got != before+2 || strings.Contains(out.String(), "Reusing") {
+			t.Fatalf("%s: %d keys after another rotation, want %d (a new one)\n%s", c.role, got, before+2, out.String())
+		}
+	}
+}
