@@ -563,3 +563,44 @@ func TestSignerAddNewRootOnPIVCard(t *testing.T) {
 		t.Fatalf("output does not say where the root key was made:\n%s", out.String())
 	}
 }
+
+// TestSignerAddSeveralRootKeys: after a root rotation the agent holds two
+// root keys; a new repository asks which, listing them with where they are
+// and what they certify, and the hint's flag works as given.
+func TestSignerAddSeveralRootKeys(t *testing.T) {
+	ctx := context.Background()
+	a, opts, repo := multiBackendRepo(t, "roots/app", "token", "token")
+	if err := Rotate(ctx, a, RotateOptions{Options: opts, Yes: true, Out: io.Discard}, "root", repo); err != nil {
+		t.Fatal(err)
+	}
+	_, pub := generatePub(t, a, "alice")
+	newRepo := repo + "-new"
+	o := SignerAddOptions{Options: opts, Out: io.Discard}
+	err := SignerAdd(ctx, a, o, "alice", []string{pub}, newRepo)
+	var e *Error
+	if !errors.As(err, &e) || e.Err == nil {
+		t.Fatalf("err = %v", err)
+	}
+	msg := e.Err.Error() // the repository's own error, under docker's summary
+	t.Logf("%s; hint: %s", msg, Hint(err))
+	if !strings.Contains(msg, "the agent holds 2 root keys") {
+		t.Fatalf("err = %v", msg)
+	}
+	keys, lerr := a.List(ctx)
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	for _, k := range keys {
+		if k.Role == agent.RoleRoot && !strings.Contains(msg, k.ID+" on token (certificates for: "+repo+")") {
+			t.Fatalf("the error does not list root key %s with its backend and repository: %s", k.ID, msg)
+		}
+	}
+	flag, ok := strings.CutPrefix(Hint(err), "choose the root key with --root-key ID, e.g. --root-key ")
+	if !ok || len(strings.Fields(flag)) == 0 {
+		t.Fatalf("hint %q does not show the flag", Hint(err))
+	}
+	o.RootKeyID = strings.Fields(flag)[0]
+	if err := SignerAdd(ctx, a, o, "alice", []string{pub}, newRepo); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -144,22 +144,39 @@ func pickRootKey(ctx context.Context, a agent.Agent, want string, out io.Writer)
 	if err != nil {
 		return "", err
 	}
-	var roots []string
+	var roots []agent.KeyInfo
 	for _, k := range keys {
 		if k.Role == agent.RoleRoot {
 			if want != "" && (k.ID == want || len(want) >= 7 && len(k.ID) > len(want) && k.ID[:len(want)] == want) {
 				return k.ID, nil
 			}
-			roots = append(roots, k.ID)
+			roots = append(roots, k)
 		}
 	}
 	switch {
 	case want != "":
 		return "", &Error{Msg: fmt.Sprintf("the agent holds no root key %s", want), Hint: "run `trust-agent key list` to see the root keys"}
 	case len(roots) == 1:
-		return roots[0], nil
+		return roots[0].ID, nil
 	case len(roots) > 1:
-		return "", &Error{Msg: fmt.Sprintf("the agent holds %d root keys", len(roots)), Hint: "choose one with --root-key ID (see `trust-agent key list`)"}
+		// Which one a new repository should trust is the user's call: a
+		// key rotated out of one repository is still a valid root key.
+		var list []string
+		for _, k := range roots {
+			var repos []string
+			for _, c := range k.Certs {
+				repos = append(repos, c.GUN)
+			}
+			certified := "no repository"
+			if len(repos) > 0 {
+				certified = strings.Join(repos, ", ")
+			}
+			list = append(list, fmt.Sprintf("%s on %s (certificates for: %s)", k.ID, k.Backend, certified))
+		}
+		return "", &Error{
+			Msg:  fmt.Sprintf("the agent holds %d root keys and a new repository needs one: %s", len(roots), strings.Join(list, "; ")),
+			Hint: "choose the root key with --root-key ID, e.g. --root-key " + roots[0].ID + " (see `trust-agent key list`)",
+		}
 	}
 	// A new root key goes on a PIV card when the agent has one (slot 9c is
 	// for it, and the agent holds no root key, so it is free), not on
