@@ -78,7 +78,9 @@ func wrapMsg(err error, prefix string) error {
 }
 
 // revokeTags removes tags from every role that holds them and that the
-// agent can sign, and publishes once.
+// agent can sign, and publishes once. A tag that would stay in
+// targets/releases or targets (the roles docker's pull reads) because the
+// agent cannot sign that role is refused, and nothing is published.
 func revokeTags(repo client.Repository, cs *CryptoService, gun string, tags ...string) error {
 	signable, err := agentRoles(repo, cs)
 	if err != nil {
@@ -100,6 +102,26 @@ func revokeTags(repo client.Repository, cs *CryptoService, gun string, tags ...s
 				order = append(order, m.Role.Name)
 			}
 			changes[m.Role.Name] = append(changes[m.Role.Name], tag)
+		}
+	}
+	// A tag left in a role docker's pull reads would stay trusted: refuse
+	// before publishing anything rather than report a half revocation.
+	for _, tag := range tags {
+		metas, err := repo.GetAllTargetMetadataByName(tag)
+		if err != nil {
+			return notaryError(gun, err)
+		}
+		for _, m := range metas {
+			if (m.Role.Name == releasesRole || m.Role.Name == data.CanonicalTargetsRole) && !signable[m.Role.Name] {
+				holder := "the holder of its key"
+				if m.Role.Name == data.CanonicalTargetsRole {
+					holder = "the holder of the repository key"
+				}
+				return &Error{
+					Msg:  fmt.Sprintf("%s is also signed in %s, whose keys the agent does not hold, and docker would still trust it from there; nothing was revoked", tag, m.Role.Name),
+					Hint: fmt.Sprintf("%s of %s must revoke it (or revoke it together); see `trust-agent inspect --pretty %s`", holder, m.Role.Name, gun),
+				}
+			}
 		}
 	}
 	if len(order) == 0 {

@@ -2,8 +2,12 @@ package trust
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/trust-agent/trust-agent/internal/trust/trusttest"
 )
 
 func signedTags(r Repository) []string {
@@ -68,5 +72,37 @@ func TestRevoke(t *testing.T) {
 	// Nothing left: docker's error.
 	if err := Revoke(f.ctx, f.opts, f.a, f.repo, true, never, &out); err == nil || !strings.Contains(err.Error(), "no signed tags to remove") {
 		t.Fatalf("revoking an empty repository: %v", err)
+	}
+}
+
+// TestRevokeRefusesWhatStaysTrusted: a tag the admin signed into targets
+// and a delegate into targets/releases cannot be revoked by the delegate
+// alone: docker would still trust it from targets. Nothing is published.
+func TestRevokeRefusesWhatStaysTrusted(t *testing.T) {
+	ctx := context.Background()
+	la := startLiveAgent(t)
+	n := trusttest.StartNotary(t)
+	img := trusttest.StartRegistry(t).PushRandom(t, "revoke/both", "v1")
+	dc := trusttest.NewDockerConfig(t, n)
+	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+	dc.AddSigner(t, "bob", img.Repo) // docker holds root and targets keys
+	_, pub := generatePub(t, la.client(), "alice")
+	dc.MustDocker(t, "trust", "signer", "add", "--key", pub, "alice", img.Repo)
+	dc.SignWithNotaryCLI(t, img) // targets, by the admin
+	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: io.Discard}, img.Ref); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err := Revoke(ctx, opts, la.client(), img.Ref, true, nil, &out)
+	t.Logf("%v; hint: %s", err, Hint(err))
+	if err == nil || !strings.Contains(err.Error(), "v1 is also signed in targets") || !strings.Contains(Hint(err), "must revoke it") {
+		t.Fatalf("err = %v, hint %q; output %q", err, Hint(err), out.String())
+	}
+	if strings.Contains(out.String(), "Successfully") {
+		t.Fatalf("output %q", out.String())
+	}
+	list := dc.MustNotaryCLI(t, "list", img.Repo, "--roles", "targets/releases")
+	if !strings.Contains(list, img.Hex) {
+		t.Fatalf("the tag left targets/releases although the revocation failed:\n%s", list)
 	}
 }
