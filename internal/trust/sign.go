@@ -85,16 +85,32 @@ func signRepo(ctx context.Context, a agent.Agent, o SignOptions, refs []imageRef
 	if err != nil {
 		return err
 	}
+	var delegations []data.RoleName
+	used := map[data.RoleName]bool{}
 	for i, ref := range refs {
+		// As docker's GetSignableRoles: a delegation signs only the
+		// targets its paths cover.
+		var into []data.RoleName
+		for _, r := range roles {
+			if r.Name == data.CanonicalTargetsRole || r.CheckPaths(ref.tag) {
+				into = append(into, r.Name)
+			}
+		}
+		if len(into) == 0 {
+			return &Error{
+				Msg:  fmt.Sprintf("no valid signing keys for %s: the paths of the delegation roles the agent can sign (%s) do not cover %s", ref.original, roleNames(roles), ref.tag),
+				Hint: "an admin adds a signer whose paths cover the tag, or widens the delegation's paths (notary delegation add --paths)",
+			}
+		}
 		fmt.Fprintf(o.Out, "Signing and pushing trust metadata for %s\n", ref.original)
-		if err := repo.AddTarget(targets[i], roles...); err != nil {
+		if err := repo.AddTarget(targets[i], into...); err != nil {
 			return notaryError(first.gun.String(), err)
 		}
-	}
-	var delegations []data.RoleName
-	for _, r := range roles {
-		if data.IsDelegation(r) {
-			delegations = append(delegations, r)
+		for _, r := range into {
+			if data.IsDelegation(r) && !used[r] {
+				used[r] = true
+				delegations = append(delegations, r)
+			}
 		}
 	}
 	if err := cs.SetDelegationRole(delegations...); err != nil {
@@ -109,11 +125,12 @@ func signRepo(ctx context.Context, a agent.Agent, o SignOptions, refs []imageRef
 	return nil
 }
 
-// signingRoles returns the roles a new target goes into, as docker's
+// signingRoles returns the roles a new target may go into, as docker's
 // trust sign chooses them: every delegation (targets/releases and
 // targets/NAME) whose keys include one the agent holds; else targets, when
 // the repository has no delegations and the agent holds its targets key.
-func signingRoles(ctx context.Context, a agent.Agent, repo client.Repository, cs *CryptoService, gun string) ([]data.RoleName, error) {
+// The caller keeps, per target, the delegations whose paths cover it.
+func signingRoles(ctx context.Context, a agent.Agent, repo client.Repository, cs *CryptoService, gun string) ([]data.Role, error) {
 	held, err := a.List(ctx)
 	if err != nil {
 		return nil, err
@@ -126,14 +143,14 @@ func signingRoles(ctx context.Context, a agent.Agent, repo client.Repository, cs
 	if err != nil {
 		return nil, notaryError(gun, err)
 	}
-	var roles []data.RoleName
+	var roles []data.Role
 	for _, d := range delegations {
 		if strings.Count(d.Name.String(), "/") != 1 { // docker signs only first-level delegations
 			continue
 		}
 		for _, id := range d.KeyIDs {
 			if ids[id] {
-				roles = append(roles, d.Name)
+				roles = append(roles, d)
 				break
 			}
 		}
@@ -142,12 +159,21 @@ func signingRoles(ctx context.Context, a agent.Agent, repo client.Repository, cs
 		return roles, nil
 	}
 	if len(delegations) == 0 && len(cs.ListKeys(data.CanonicalTargetsRole)) > 0 {
-		return []data.RoleName{data.CanonicalTargetsRole}, nil
+		return []data.Role{{Name: data.CanonicalTargetsRole}}, nil
 	}
 	return nil, &Error{
 		Msg:  fmt.Sprintf("no valid signing keys for delegation roles of %s: the agent holds none of its signers' keys", gun),
 		Hint: "add your key as a signer first: trust-agent key generate NAME, then an admin runs trust-agent signer add --key NAME.pub NAME " + gun,
 	}
+}
+
+// roleNames lists roles' names, comma separated.
+func roleNames(roles []data.Role) string {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = r.Name.String()
+	}
+	return strings.Join(names, ", ")
 }
 
 // resolveTarget is the TUF target for ref: its manifest's digest and size,

@@ -17,8 +17,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
+
+	"github.com/theupdateframework/notary/tuf/data"
 
 	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/internal/trust/trusttest"
@@ -602,5 +605,62 @@ func TestSignerAddSeveralRootKeys(t *testing.T) {
 	o.RootKeyID = strings.Fields(flag)[0]
 	if err := SignerAdd(ctx, a, o, "alice", []string{pub}, newRepo); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSignRespectsDelegationPaths: as docker, sign skips a delegation
+// whose paths do not cover the tag instead of failing the whole publish.
+func TestSignRespectsDelegationPaths(t *testing.T) {
+	ctx := context.Background()
+	a, opts, repoName := multiBackendRepo(t, "paths/app", "token", "token")
+	alice, err := a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := publicKey(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := parseRef(repoName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := openRepo(ctx, opts, ref, NewCryptoService(a, ref.gun.String()).WithContext(ctx), actionsPushPull...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.AddDelegation(releasesRole, []data.PublicKey{pub}, []string{""}); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.AddDelegation("targets/alice", []data.PublicKey{pub}, []string{"beta-"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Publish(); err != nil {
+		t.Fatal(err)
+	}
+	o := SignOptions{Options: opts, Out: io.Discard, Digest: "sha256:" + strings.Repeat("ab", 32), Size: 1234}
+	if err := Sign(ctx, a, o, repoName+":v1"); err != nil {
+		t.Fatalf("sign a tag outside targets/alice's paths: %v", err)
+	}
+	if err := Sign(ctx, a, o, repoName+":beta-1"); err != nil {
+		t.Fatalf("sign a tag inside targets/alice's paths: %v", err)
+	}
+	roles := func(tag string) []string {
+		metas, err := repo.GetAllTargetMetadataByName(tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, m := range metas {
+			names = append(names, m.Role.Name.String())
+		}
+		sort.Strings(names)
+		return names
+	}
+	if got := strings.Join(roles("v1"), ","); got != "targets/releases" {
+		t.Fatalf("v1 in %s, want targets/releases", got)
+	}
+	if got := strings.Join(roles("beta-1"), ","); got != "targets/alice,targets/releases" {
+		t.Fatalf("beta-1 in %s, want targets/alice,targets/releases", got)
 	}
 }
