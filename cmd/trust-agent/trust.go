@@ -84,7 +84,7 @@ func cmdSigner(ctx context.Context, e *env, args []string) error {
 const signerAddSynopsis = "signer add --key PUB [--key PUB]... [--require-attestation [--attestation-roots FILE]] NAME REPO..."
 
 func cmdSignerAdd(ctx context.Context, e *env, args []string) error {
-	o := trust.SignerAddOptions{Out: e.stdout}
+	o := trust.SignerAddOptions{Out: e.stdout, Err: e.stderr}
 	fs := flags(e, "signer add", signerAddSynopsis)
 	keys := fs.StringArray("key", nil, "path to the signer's public key file (repeatable)")
 	fs.StringVar(&o.RootKeyID, "root-key", "", "the agent's root key for a repository without trust data (default: the only one, or a new one)")

@@ -86,7 +86,9 @@ func cmdSignerRemove(ctx context.Context, e *env, args []string) error {
 		cf := &confirmer{flag: "-f"}
 		err := cf.result(trust.SignerRemove(ctx, o, withTouchNotice(c, e.stderr), name, repo, *force, cf.confirm, e.stdout))
 		if err != nil {
-			fmt.Fprintf(e.stderr, "trust-agent: %s: %v\n", repo, err)
+			if fs.NArg() > 2 { // one repository: its error is the command's, printed once
+				fmt.Fprintf(e.stderr, "trust-agent: %s: %v\n", repo, err)
+			}
 			failed = append(failed, repo)
 			last = err
 		}

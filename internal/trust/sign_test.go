@@ -664,3 +664,22 @@ func TestSignRespectsDelegationPaths(t *testing.T) {
 		t.Fatalf("beta-1 in %s, want targets/alice,targets/releases", got)
 	}
 }
+
+// TestSignerAddErrorsToErr: a repository's error goes to Err (the CLI's
+// stderr), as docker prints it, not among the progress messages on Out.
+func TestSignerAddErrorsToErr(t *testing.T) {
+	a := agent.New(agent.Options{Stores: []agent.KeyStore{&softStore{}}})
+	t.Cleanup(func() { a.Close() })
+	_, pub := generatePub(t, a, "alice")
+	var out, errs bytes.Buffer
+	err := SignerAdd(context.Background(), a, SignerAddOptions{Out: &out, Err: &errs}, "alice", []string{pub}, "example.com/UPPER")
+	if err == nil {
+		t.Fatal("signer add to an invalid repository succeeded")
+	}
+	if !strings.Contains(errs.String(), "must be lowercase") || strings.Contains(out.String(), "must be lowercase") {
+		t.Fatalf("stdout %q, stderr %q; want the repository's error on stderr only", out.String(), errs.String())
+	}
+	if !strings.Contains(out.String(), "Adding signer \"alice\" to example.com/UPPER") {
+		t.Fatalf("stdout %q", out.String())
+	}
+}

@@ -21,8 +21,9 @@ type SignerAddOptions struct {
 	// RootKeyID picks the agent's root key for a repository that has no
 	// trust data yet; empty means the only one, or a new one.
 	RootKeyID string
-	// Out gets docker's progress messages.
-	Out io.Writer
+	// Out gets docker's progress messages; Err each repository's error, as
+	// docker prints them on stderr (nil: Out, as before Err existed).
+	Out, Err io.Writer
 	// VerifyAttestation, when set, makes every key file need an
 	// attestation (NAME.attest.pem beside NAME.pub, see AttestationPath)
 	// that it verifies and that attests exactly that file's key; otherwise
@@ -62,7 +63,11 @@ func SignerAdd(ctx context.Context, a agent.Agent, o SignerAddOptions, name stri
 	for _, r := range repos {
 		fmt.Fprintf(o.Out, "Adding signer \"%s\" to %s...\n", name, r)
 		if err := signerAddOne(ctx, a, o, name, keys, r); err != nil {
-			fmt.Fprintln(o.Out, err.Error())
+			ew := o.Err
+			if ew == nil {
+				ew = o.Out
+			}
+			fmt.Fprintln(ew, err.Error())
 			failed = append(failed, r)
 			errs = append(errs, err)
 			if hint == "" {
