@@ -28,7 +28,7 @@ Keys (made and kept on hardware):
   key load FILE [--name NAME] [--role ROLE] [--repo GUN] [--backend NAME]
   key list [--json] [--attest [--attestation-roots FILE]]
   key attest NAME|ID [--dir DIR]
-  key rotate ROLE REPO [-r] [-y]
+  key rotate ROLE REPO [-r] [-y] [--backend NAME]
 
 Docker Content Trust:
   signer add --key PUB [--key PUB]... [--require-attestation [--attestation-roots FILE]] NAME REPO...
@@ -36,7 +36,7 @@ Docker Content Trust:
   sign [--digest sha256:HEX --size N] REPO:TAG...
   revoke [-y] REPO[:TAG]
   inspect [--pretty] REPO[:TAG]...
-  verify REF
+  verify [--offline] REF
 
 Clients find the agent through TRUST_AGENT_SOCK: eval "$(trust-agent start ...)".
 `

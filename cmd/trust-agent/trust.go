@@ -48,12 +48,13 @@ func cmdInspect(ctx context.Context, e *env, args []string) error {
 	return err
 }
 
-const verifySynopsis = "verify [--server URL] REF"
+const verifySynopsis = "verify [--server URL] [--offline] REF"
 
 func cmdVerify(ctx context.Context, e *env, args []string) error {
 	var o trust.Options
 	fs := flags(e, "verify", verifySynopsis)
 	serverFlags(fs, &o)
+	fs.BoolVar(&o.Offline, "offline", false, "answer from the local TUF cache when the server cannot be reached (a tag revoked since the cache was filled still passes)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
