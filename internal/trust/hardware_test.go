@@ -27,12 +27,8 @@ func socketAgent(t *testing.T) agent.Agent {
 // and checks that docker reads it and Verify trusts it.
 func TestHardwareKeysDockerReads(t *testing.T) {
 	ctx := context.Background()
-	a := socketAgent(t)
-	n := trusttest.StartNotary(t)
-	reg := trusttest.StartRegistry(t)
-	img := reg.PushRandom(t, "hw/app", "v1")
-	dc := trusttest.NewDockerConfig(t, n)
-	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+	env := newSignEnv(t, "hw/app")
+	a, n, img, dc, opts := env.la.client(), env.n, env.img, env.dc, env.opts
 
 	ref, err := parseRef(img.Repo)
 	if err != nil {

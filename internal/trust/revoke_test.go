@@ -6,8 +6,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-
-	"github.com/trust-agent/trust-agent/internal/trust/trusttest"
 )
 
 func signedTags(r Repository) []string {
@@ -80,11 +78,8 @@ func TestRevoke(t *testing.T) {
 // alone: docker would still trust it from targets. Nothing is published.
 func TestRevokeRefusesWhatStaysTrusted(t *testing.T) {
 	ctx := context.Background()
-	la := startLiveAgent(t)
-	n := trusttest.StartNotary(t)
-	img := trusttest.StartRegistry(t).PushRandom(t, "revoke/both", "v1")
-	dc := trusttest.NewDockerConfig(t, n)
-	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+	env := newSignEnv(t, "revoke/both")
+	la, img, dc, opts := env.la, env.img, env.dc, env.opts
 	dc.AddSigner(t, "bob", img.Repo) // docker holds root and targets keys
 	_, pub := generatePub(t, la.client(), "alice")
 	dc.MustDocker(t, "trust", "signer", "add", "--key", pub, "alice", img.Repo)

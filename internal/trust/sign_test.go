@@ -102,6 +102,27 @@ func generatePub(t *testing.T, a agent.Agent, name string) (agent.KeyInfo, strin
 	return k, path
 }
 
+// signEnv is where most signing tests start: an agent on a fresh token
+// behind a socket, a notary-server, a registry with REPO:v1 pushed, and a
+// docker configuration that trusts the server.
+type signEnv struct {
+	la   *liveAgent
+	n    *trusttest.Notary
+	reg  *trusttest.Registry
+	img  trusttest.Image
+	dc   *trusttest.DockerConfig
+	opts Options
+}
+
+func newSignEnv(t *testing.T, repo string) *signEnv {
+	t.Helper()
+	e := &signEnv{la: startLiveAgent(t), n: trusttest.StartNotary(t), reg: trusttest.StartRegistry(t)}
+	e.img = e.reg.PushRandom(t, repo, "v1")
+	e.dc = trusttest.NewDockerConfig(t, e.n)
+	e.opts = Options{ConfigDir: e.dc.Dir, Server: e.n.URL}
+	return e
+}
+
 // addSigner makes a delegation key on la's token and adds it as signer
 // name of repo with SignerAdd, initialising the repository if need be.
 func addSigner(t *testing.T, la *liveAgent, opts Options, name, repo string) {
@@ -118,11 +139,8 @@ func addSigner(t *testing.T, la *liveAgent, opts Options, name, repo string) {
 // signs into it; docker, the notary CLI and Verify all see the signature.
 func TestSignIntoDockerRepository(t *testing.T) {
 	ctx := context.Background()
-	la := startLiveAgent(t)
-	n := trusttest.StartNotary(t)
-	reg := trusttest.StartRegistry(t)
-	img := reg.PushRandom(t, "team/app", "v1")
-	dc := trusttest.NewDockerConfig(t, n)
+	env := newSignEnv(t, "team/app")
+	la, n, img, dc := env.la, env.n, env.img, env.dc
 
 	// docker makes the repository (root and targets keys in its files)...
 	dc.AddSigner(t, "bob", img.Repo)
@@ -207,12 +225,8 @@ func TestSignNewRepository(t *testing.T) {
 // same command succeeds once the cause is gone.
 func TestSignFaults(t *testing.T) {
 	ctx := context.Background()
-	la := startLiveAgent(t)
-	n := trusttest.StartNotary(t)
-	reg := trusttest.StartRegistry(t)
-	img := reg.PushRandom(t, "faults/app", "v1")
-	dc := trusttest.NewDockerConfig(t, n)
-	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+	env := newSignEnv(t, "faults/app")
+	la, n, img, opts := env.la, env.n, env.img, env.opts
 	addSigner(t, la, opts, "alice", img.Repo)
 	var out bytes.Buffer
 	sign := func(o Options, refs ...string) error {
@@ -315,12 +329,8 @@ func (d *dyingAgent) Sign(ctx context.Context, req agent.SignRequest) (agent.Sig
 // command succeeds once the agent is back.
 func TestSignAgentDiesMidPublish(t *testing.T) {
 	ctx := context.Background()
-	la := startLiveAgent(t)
-	n := trusttest.StartNotary(t)
-	reg := trusttest.StartRegistry(t)
-	img := reg.PushRandom(t, "dies/app", "v1")
-	dc := trusttest.NewDockerConfig(t, n)
-	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+	env := newSignEnv(t, "dies/app")
+	la, img, opts := env.la, env.img, env.opts
 	addSigner(t, la, opts, "alice", img.Repo)
 	var out bytes.Buffer
 	// alice signs targets/alice and targets/releases: two signatures.
@@ -451,12 +461,9 @@ func (refusingAgent) Sign(context.Context, agent.SignRequest) (agent.Signature, 
 // repository key on the token; the retry uses it instead of making another.
 func TestInitializeRetryReusesTargetsKey(t *testing.T) {
 	ctx := context.Background()
-	la := startLiveAgent(t)
-	n := trusttest.StartNotary(t)
-	reg := trusttest.StartRegistry(t)
-	img := reg.PushRandom(t, "retry/app", "v1")
-	dc := trusttest.NewDockerConfig(t, n)
-	opts := SignerAddOptions{Options: Options{ConfigDir: dc.Dir, Server: n.URL}, Out: io.Discard}
+	env := newSignEnv(t, "retry/app")
+	la, img := env.la, env.img
+	opts := SignerAddOptions{Options: env.opts, Out: io.Discard}
 	_, pub := generatePub(t, la.client(), "alice")
 	if err := SignerAdd(ctx, refusingAgent{la.client()}, opts, "alice", []string{pub}, img.Repo); err == nil {
 		t.Fatal("signer add published without signatures")
@@ -486,11 +493,8 @@ func TestInitializeRetryReusesTargetsKey(t *testing.T) {
 // by the agent.
 func TestSignP384Signer(t *testing.T) {
 	ctx := context.Background()
-	la := startLiveAgent(t)
-	n := trusttest.StartNotary(t)
-	img := trusttest.StartRegistry(t).PushRandom(t, "p384/app", "v1")
-	dc := trusttest.NewDockerConfig(t, n)
-	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+	env := newSignEnv(t, "p384/app")
+	la, n, img, dc, opts := env.la, env.n, env.img, env.dc, env.opts
 	k, err := la.client().Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "big"}, Bits: 384})
 	if err != nil {
 		t.Fatal(err)
@@ -519,11 +523,8 @@ func TestSignP384Signer(t *testing.T) {
 // --offline says to.
 func TestVerifyNeedsTheServer(t *testing.T) {
 	ctx := context.Background()
-	la := startLiveAgent(t)
-	n := trusttest.StartNotary(t)
-	img := trusttest.StartRegistry(t).PushRandom(t, "offline/app", "v1")
-	dc := trusttest.NewDockerConfig(t, n)
-	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
+	env := newSignEnv(t, "offline/app")
+	la, img, opts := env.la, env.img, env.opts
 	addSigner(t, la, opts, "alice", img.Repo)
 	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: io.Discard}, img.Ref); err != nil {
 		t.Fatal(err)
