@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/sirupsen/logrus"
@@ -10,9 +9,6 @@ import (
 
 	"github.com/trust-agent/trust-agent/internal/trust"
 )
-
-// errNotYet marks Notary commands whose glue is still being written.
-var errNotYet = errors.New("not available in this build yet")
 
 func init() {
 	// notary logs through logrus at Info level; the CLI speaks for itself.

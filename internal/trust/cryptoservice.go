@@ -3,7 +3,6 @@ package trust
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -328,9 +327,4 @@ func certPublicKey(der []byte) (data.PublicKey, error) {
 		return nil, fmt.Errorf("trust: unsupported root certificate key %T", cert.PublicKey)
 	}
 	return pub, nil
-}
-
-// certPEM is the PEM form notary keeps a root certificate in.
-func certPEM(der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

@@ -97,3 +97,18 @@ func TestHTTPSOnly(t *testing.T) {
 		t.Fatalf("plain http error = %v, want a refusal", err)
 	}
 }
+
+func TestCanonicalGUN(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                     "",
+		"alpine":               "docker.io/library/alpine",
+		"team/app":             "docker.io/team/app",
+		"example.com/team/app": "example.com/team/app",
+		"127.0.0.1:5000/app":   "127.0.0.1:5000/app",
+		"Not A Repo":           "Not A Repo",
+	} {
+		if got := CanonicalGUN(in); got != want {
+			t.Errorf("CanonicalGUN(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
