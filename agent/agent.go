@@ -250,3 +250,12 @@ type Key struct {
 	Location string
 	Certs    []Cert
 }
+
+// RefusalRecorder is an Agent that can record a request refused before it
+// reached one of the Agent's methods (a body that did not decode, a frame
+// that could not be read): every request that reaches the agent gets an
+// audit line, those included. package socket calls it when the Agent it
+// serves implements it.
+type RefusalRecorder interface {
+	RecordRefused(ctx context.Context, op string, err error)
+}

@@ -691,3 +691,11 @@ func zeroKey(priv any) {
 
 // compile-time check that keys keep the crypto.Signer contract.
 var _ crypto.Signer = Key{}
+
+var _ RefusalRecorder = (*Keyring)(nil)
+
+// RecordRefused writes the audit line of a request the socket layer
+// refused before it reached a method.
+func (k *Keyring) RecordRefused(ctx context.Context, op string, err error) {
+	_ = k.record(k.event(ctx, op), err)
+}
