@@ -2,6 +2,7 @@ package trust
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/theupdateframework/notary/client/changelist"
 	"github.com/theupdateframework/notary/storage"
 	"github.com/theupdateframework/notary/tuf/data"
+	"github.com/theupdateframework/notary/tuf/utils"
 
 	"github.com/trust-agent/trust-agent/agent"
 )
@@ -120,7 +122,7 @@ func Rotate(ctx context.Context, a agent.Agent, o RotateOptions, role string, re
 		return fmt.Errorf("trust: listing the agent's keys: %w", err)
 	}
 	backend := o.Backend
-	if current := rootKeysOf(keys, roles, gun); backend == "" && len(current) > 0 {
+	if current := rootKeysOf(keys, roles, gun, rootHistory(ctx, o.Options, ref).rootPubs); backend == "" && len(current) > 0 {
 		backend = current[0].Backend
 	}
 	info, reused, err := unusedRotationKey(ctx, o.Options, a, repo, ref, agent.RoleRoot, backend)
@@ -184,8 +186,10 @@ func Rotate(ctx context.Context, a agent.Agent, o RotateOptions, role string, re
 }
 
 // rootKeysOf are the agent's keys that the current root.json lists as root
-// keys: by canonical ID, or by the ID of their certificate for gun.
-func rootKeysOf(keys []agent.KeyInfo, roles []client.RoleWithSignatures, gun string) []agent.KeyInfo {
+// keys: by canonical ID, by the ID of their certificate for gun, or by
+// public key (rootPubs, PKIX DER: a key loaded from docker's files is
+// listed under docker's certificate).
+func rootKeysOf(keys []agent.KeyInfo, roles []client.RoleWithSignatures, gun string, rootPubs map[string]bool) []agent.KeyInfo {
 	listed := map[string]bool{}
 	for _, r := range roles {
 		if r.Name == data.CanonicalRootRole {
@@ -197,6 +201,10 @@ func rootKeysOf(keys []agent.KeyInfo, roles []client.RoleWithSignatures, gun str
 	var cur []agent.KeyInfo
 	for _, k := range keys {
 		if k.Role != agent.RoleRoot {
+			continue
+		}
+		if rootPubs[string(k.PublicKey)] {
+			cur = append(cur, k)
 			continue
 		}
 		for _, id := range keyIDsFor(k, gun) {
@@ -273,10 +281,11 @@ func unusedRotationKey(ctx context.Context, o Options, a agent.Agent, repo clien
 	if err != nil {
 		return agent.KeyInfo{}, false, fmt.Errorf("trust: listing the agent's keys: %w", err)
 	}
-	used, complete := rootHistory(ctx, o, ref)
+	used := rootHistory(ctx, o, ref)
+	complete := used.complete
 	for _, r := range roles {
 		for _, id := range r.KeyIDs {
-			used[id] = true
+			used.ids[id] = true
 		}
 	}
 	var found []agent.KeyInfo
@@ -291,7 +300,7 @@ func unusedRotationKey(ctx context.Context, o Options, a agent.Agent, repo clien
 		} else if k.GUN != gun || !complete {
 			continue
 		}
-		if slices.ContainsFunc(keyIDsFor(k, gun), func(id string) bool { return used[id] }) {
+		if used.listed(k, gun) {
 			continue
 		}
 		found = append(found, k)
@@ -308,45 +317,100 @@ func unusedRotationKey(ctx context.Context, o Options, a agent.Agent, repo clien
 // maxRootVersions bounds the walk through a repository's root history.
 const maxRootVersions = 1000
 
-// rootHistory returns the IDs of every key that any version of ref's
-// root.json listed, as the server gives them (VERSION.root), and whether
-// the history is complete (false when the server could not give it).
-func rootHistory(ctx context.Context, o Options, ref imageRef) (map[string]bool, bool) {
-	ids := map[string]bool{}
+// rootKeys is what a repository's root.json versions listed: every key ID
+// and every public key (PKIX DER), whatever form root.json gave it in.
+// Public keys matter because one key has many IDs: its canonical ID on
+// the agent, and the ID of each certificate made for it (a key loaded
+// from docker's files comes with docker's certificate, which the agent
+// never stored).
+type rootKeys struct {
+	ids  map[string]bool
+	pubs map[string]bool
+	// rootPubs are the root role's public keys in the current root.json.
+	rootPubs map[string]bool
+	// complete is false when the server could not give every version.
+	complete bool
+}
+
+// listed reports whether root.json ever listed key k, under any ID.
+func (u rootKeys) listed(k agent.KeyInfo, gun string) bool {
+	return u.pubs[string(k.PublicKey)] || slices.ContainsFunc(keyIDsFor(k, gun), func(id string) bool { return u.ids[id] })
+}
+
+// rootHistory reads every version of ref's root.json the server gives
+// (VERSION.root, then the current root.json).
+func rootHistory(ctx context.Context, o Options, ref imageRef) rootKeys {
+	u := rootKeys{ids: map[string]bool{}, pubs: map[string]bool{}, rootPubs: map[string]bool{}}
 	server, err := o.server(ref.index, ref.official)
 	if err != nil {
-		return ids, false
+		return u
 	}
 	rt, err := notaryTransport(ctx, o, server, ref, actionsPull...)
 	if err != nil {
-		return ids, false
+		return u
 	}
 	remote, err := storage.NewNotaryServerStore(server, ref.gun, rt)
 	if err != nil {
-		return ids, false
+		return u
+	}
+	read := func(name string) (*data.Root, error) {
+		b, err := remote.GetSized(name, notary.MaxDownloadSize)
+		if err != nil {
+			return nil, err
+		}
+		var signed data.Signed
+		if err := json.Unmarshal(b, &signed); err != nil {
+			return nil, err
+		}
+		var root data.Root
+		if err := json.Unmarshal(*signed.Signed, &root); err != nil {
+			return nil, err
+		}
+		for id, k := range root.Keys {
+			u.ids[id] = true
+			if der, err := publicKeyDER(k); err == nil {
+				u.pubs[string(der)] = true
+			}
+		}
+		return &root, nil
+	}
+	if cur, err := read(data.CanonicalRootRole.String()); err == nil {
+		if role, ok := cur.Roles[data.CanonicalRootRole]; ok {
+			for _, id := range role.KeyIDs {
+				if der, err := publicKeyDER(cur.Keys[id]); err == nil {
+					u.rootPubs[string(der)] = true
+				}
+			}
+		}
 	}
 	for v := 1; v <= maxRootVersions; v++ {
-		b, err := remote.GetSized(fmt.Sprintf("%d.%s", v, data.CanonicalRootRole), notary.MaxDownloadSize)
+		_, err := read(fmt.Sprintf("%d.%s", v, data.CanonicalRootRole))
 		var notFound storage.ErrMetaNotFound
 		if errors.As(err, &notFound) && v > 1 {
-			return ids, true
+			u.complete = true
+			return u
 		}
 		if err != nil {
-			return ids, false
-		}
-		var root struct {
-			Signed struct {
-				Keys map[string]json.RawMessage `json:"keys"`
-			} `json:"signed"`
-		}
-		if err := json.Unmarshal(b, &root); err != nil {
-			return ids, false
-		}
-		for id := range root.Signed.Keys {
-			ids[id] = true
+			return u
 		}
 	}
-	return ids, false
+	return u
+}
+
+// publicKeyDER is a TUF public key as PKIX DER: the key itself, or the
+// key of the certificate an x509 key type carries.
+func publicKeyDER(k data.PublicKey) ([]byte, error) {
+	if k == nil {
+		return nil, errors.New("trust: no key")
+	}
+	if !strings.HasSuffix(k.Algorithm(), "-x509") {
+		return k.Public(), nil
+	}
+	cert, err := utils.LoadCertFromPEM(k.Public())
+	if err != nil {
+		return nil, err
+	}
+	return x509.MarshalPKIXPublicKey(cert.PublicKey)
 }
 
 // isPIV reports whether backend names a PIV card ("piv:serial=N").

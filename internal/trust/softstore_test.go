@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"fmt"
 	"sync"
 
@@ -50,6 +51,17 @@ func (s *softStore) Generate(meta agent.KeyMeta, algorithm string, bits int) (ag
 }
 
 func (s *softStore) Import(meta agent.KeyMeta, priv crypto.Signer) (agent.Key, error) {
+	// Keep a copy: the agent wipes the key it handed over, as hardware
+	// would have taken its own copy.
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return agent.Key{}, err
+	}
+	cp, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return agent.Key{}, err
+	}
+	priv = cp.(crypto.Signer)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	handle := []byte(fmt.Sprint(len(s.keys)))
