@@ -7,7 +7,7 @@ export GOFLAGS := -buildvcs=false
 
 BIN := bin/trust-agent
 # Debian packages the tests, the demo and the PIV fixture use.
-DEB_PACKAGES := softhsm2 opensc notary libpcsclite-dev pcscd vsmartcard-vpcd yubico-piv-tool pkg-config gcc iproute2 util-linux openssl curl jq
+DEB_PACKAGES := softhsm2 opensc notary libpcsclite-dev pcscd vsmartcard-vpcd yubico-piv-tool pkg-config gcc iproute2 util-linux openssl curl jq groff-base
 
 .PHONY: all deps build test test-go test-piv conformance demo demo-piv bench fuzz piv-up piv-down clean
 
@@ -25,7 +25,7 @@ deps:
 	@command -v docker >/dev/null || echo "make deps: note: the docker CLI is not installed; docker interop tests skip outside CI"
 
 build:
-	go build -o $(BIN) ./cmd/trust-agent
+	go build -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null || echo devel)" -o $(BIN) ./cmd/trust-agent
 
 # The Go tests (SoftHSM, socket, CLI scripts, notary-server, registry,
 # docker and notary CLIs, PIV through pcscd and the virtual card, fuzz

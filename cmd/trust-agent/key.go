@@ -15,25 +15,6 @@ import (
 	"github.com/trust-agent/trust-agent/internal/trust"
 )
 
-func cmdKey(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return usageError("key generate|load|list|attest|rotate ...")
-	}
-	switch args[0] {
-	case "generate":
-		return cmdKeyGenerate(ctx, e, args[1:])
-	case "load":
-		return cmdKeyLoad(ctx, e, args[1:])
-	case "list":
-		return cmdKeyList(ctx, e, args[1:])
-	case "rotate":
-		return cmdKeyRotate(ctx, e, args[1:])
-	case "attest":
-		return cmdKeyAttest(ctx, e, args[1:])
-	}
-	return fmt.Errorf("unknown key command %q; use generate, load, list, attest or rotate", args[0])
-}
-
 // keyNameError is docker's message for a bad key name.
 func keyNameError(name string) error {
 	return fmt.Errorf(`key name "%s" must start with lowercase alphanumeric characters and can include "-" or "_" after the first character`, name)
@@ -48,7 +29,7 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	alg := fs.String("algorithm", agent.AlgorithmECDSA, "ecdsa (P-256) or rsa")
 	bits := fs.Int("bits", 0, "key size: ECDSA 256 (default) or 384; RSA 3072 (default) or 4096")
 	dir := fs.String("dir", "", "directory to write NAME.pub to (default: the current directory)")
-	backend := fs.String("backend", "", "where to make the key, as `trust-agent status` names it (default: the first unlocked)")
+	backend := fs.String("backend", "", "`NAME` of the backend where to make the key, as trust-agent status names it (default: the first unlocked)")
 	var policy agent.KeyPolicy
 	fs.StringVar(&policy.PIN, "pin-policy", "", "PIV only: once or always")
 	fs.StringVar(&policy.Touch, "touch-policy", "", "PIV only: never, cached or always (a root key defaults to always)")
@@ -123,7 +104,7 @@ func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 	name := fs.String("name", "signer", "name for the loaded key")
 	role := fs.String("role", "", "the key's role (default: the file's role header if root or targets, else delegation)")
 	repo := fs.String("repo", "", "the repository a targets key is bound to (default: the file's gun header)")
-	backend := fs.String("backend", "", "where to put the key, as `trust-agent status` names it")
+	backend := fs.String("backend", "", "`NAME` of the backend where to put the key, as trust-agent status names it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -9,37 +9,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"github.com/spf13/pflag"
 )
-
-const usage = `Usage: trust-agent COMMAND [OPTIONS]
-
-Agent:
-  start [-f] [--socket PATH] [--pkcs11 URI]... [--piv any|SERIAL]... [--piv-allow-import] [--audit-log PATH|--no-audit]
-        [--lifetime D] [--start-timeout D] [-c|--fish]
-  stop | status [--json] | lock | unlock [--pin-file F] [--backend NAME]
-  piv setup [--serial N]
-
-Keys (made and kept on hardware):
-  key generate NAME [--role delegation|targets|root] [--repo GUN] [--algorithm ecdsa|rsa] [--bits N] [--dir DIR]
-               [--backend NAME] [--pin-policy once|always] [--touch-policy never|cached|always]
-  key load FILE [--name NAME] [--role ROLE] [--repo GUN] [--backend NAME]
-  key list [--json] [--attest [--attestation-roots FILE]]
-  key attest NAME|ID [--dir DIR]
-  key rotate ROLE REPO [-r] [-y] [--backend NAME]
-
-Docker Content Trust:
-  signer add --key PUB [--key PUB]... [--require-attestation [--attestation-roots FILE]] NAME REPO...
-  signer remove [-f] NAME REPO...
-  sign [--digest sha256:HEX --size N] REPO:TAG...
-  revoke [-y] REPO[:TAG]
-  inspect [--pretty] REPO[:TAG]...
-  verify [--offline] REF
-
-Clients find the agent through TRUST_AGENT_SOCK: eval "$(trust-agent start ...)".
-`
 
 // command is one verb: it parses its own flags from args.
 type command func(ctx context.Context, env *env, args []string) error
@@ -48,44 +22,56 @@ type command func(ctx context.Context, env *env, args []string) error
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	// helpToStdout: the user asked for --help, so help is the command's
+	// output (stdout); a usage shown for a mistake goes to stderr.
+	helpToStdout bool
+	// record, when set, is given every flag set a command declares
+	// (completions and the man page read the flags from it).
+	record func(*pflag.FlagSet)
 }
 
-var commands = map[string]command{
-	"start":   cmdStart,
-	"stop":    cmdStop,
-	"status":  cmdStatus,
-	"lock":    cmdLock,
-	"unlock":  cmdUnlock,
-	"key":     cmdKey,
-	"signer":  cmdSigner,
-	"sign":    cmdSign,
-	"revoke":  cmdRevoke,
-	"inspect": cmdInspect,
-	"verify":  cmdVerify,
-	"piv":     cmdPIV,
+// out is stdout when help was asked for, else stderr.
+func (e *env) out(asked bool) io.Writer {
+	if asked || e.helpToStdout {
+		return e.stdout
+	}
+	return e.stderr
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
-	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(e.stdout, usage)
+	return runWith(&env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}, args)
+}
+
+// runWith runs one command line with e's streams and returns the exit code.
+func runWith(e *env, args []string) int {
+	switch {
+	case len(args) == 0:
+		writeUsage(e.stderr)
+		return 1
+	case args[0] == "-h" || args[0] == "--help" || args[0] == "help" && len(args) == 1:
+		writeUsage(e.stdout)
 		return 0
+	case args[0] == "help":
+		args = append(args[1:], "--help")
+	case args[0] == "--version":
+		args = []string{"version"}
 	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		return fail(e, fmt.Errorf("unknown command %q", args[0]), "run `trust-agent help` for the commands")
-	}
+	e.helpToStdout = slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "--help" })
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := cmd(ctx, e, args[1:]); err != nil {
+	if err := dispatch(ctx, e, args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
 		}
 		var s silentError
 		if errors.As(err, &s) {
 			return s.code
+		}
+		var u *usageErr
+		if errors.As(err, &u) {
+			return fail(e, u.err, u.hint)
 		}
 		return fail(e, err, hintFor(err))
 	}
@@ -111,9 +97,9 @@ func (s silentError) Error() string { return fmt.Sprintf("exit %d", s.code) }
 func flags(e *env, name, synopsis string) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: trust-agent %s\n", synopsis)
-		fs.PrintDefaults()
+	fs.Usage = func() { writeCommandHelp(e.out(false), name, synopsis, fs) }
+	if e.record != nil {
+		e.record(fs)
 	}
 	return fs
 }

@@ -36,6 +36,11 @@ func openPIV(spec string, allowImport bool, log *slog.Logger) (*piv.Store, error
 
 const pivSetupSynopsis = "piv setup [--serial N] [--secrets-file FILE]"
 
+// cmdPIVSetup is `piv setup`.
+func cmdPIVSetup(ctx context.Context, e *env, args []string) error {
+	return cmdPIV(ctx, e, append([]string{"setup"}, args...))
+}
+
 func cmdPIV(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] != "setup" {
 		return usageError(pivSetupSynopsis)

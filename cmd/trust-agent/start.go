@@ -41,6 +41,7 @@ type startOptions struct {
 	pkcs11     []string
 	piv        []string
 	pivImport  bool
+	allowEmpty bool
 	auditLog   string // "" with noAudit only
 	noAudit    bool
 	lifetime   time.Duration
@@ -63,6 +64,7 @@ func cmdStart(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&o.timeout, "start-timeout", defaultStartTimeout, "give up (and stop the agent) if it does not listen within this time")
 	fs.BoolVarP(&o.csh, "csh", "c", false, "print csh commands")
 	fs.BoolVar(&o.fish, "fish", false, "print fish commands")
+	fs.BoolVar(&o.allowEmpty, "allow-empty", false, "start with no backend (keys can then be neither made nor used until the agent is restarted with one)")
 	fs.BoolVar(&o.removeDir, removeDirFlag, false, "(internal) remove the socket's directory at exit when it is empty")
 	fs.MarkHidden(removeDirFlag)
 	if err := fs.Parse(args); err != nil {
@@ -70,6 +72,10 @@ func cmdStart(ctx context.Context, e *env, args []string) error {
 	}
 	if fs.NArg() != 0 {
 		return usageError(startSynopsis)
+	}
+	if len(o.pkcs11) == 0 && len(o.piv) == 0 && !o.allowEmpty {
+		return &usageErr{errors.New("start: no backend: an agent without a token or card can neither make nor use keys"),
+			"name one: --pkcs11 'pkcs11:token=LABEL?module-path=/usr/lib/softhsm/libsofthsm2.so' or --piv any (or say --allow-empty)"}
 	}
 	// Every request is audited unless the user says otherwise, explicitly.
 	switch {

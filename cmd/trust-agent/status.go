@@ -90,7 +90,7 @@ const unlockSynopsis = "unlock [--pin-file FILE] [--backend NAME]"
 func cmdUnlock(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "unlock", unlockSynopsis)
 	pinFile := fs.String("pin-file", "", "read the PIN from FILE instead of prompting")
-	backend := fs.String("backend", "", "the backend to unlock, as `trust-agent status` names it")
+	backend := fs.String("backend", "", "`NAME` of the backend to unlock, as trust-agent status names it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -131,7 +131,7 @@ func cmdKeyRotate(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "key rotate", keyRotateSynopsis)
 	fs.BoolVarP(&o.ServerManaged, "server-managed", "r", false, "hand the key to the notary server (snapshot, timestamp)")
 	fs.BoolVarP(&o.Yes, "yes", "y", false, "do not prompt for confirmation before rotating the root key")
-	fs.StringVar(&o.Backend, "backend", "", "the agent backend (see trust-agent status) for a new root key (default: the current root key's)")
+	fs.StringVar(&o.Backend, "backend", "", "`NAME` of the agent backend (see trust-agent status) for a new root key (default: the current root key's)")
 	serverFlags(fs, &o.Options)
 	if err := fs.Parse(args); err != nil {
 		return err
