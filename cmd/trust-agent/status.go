@@ -141,8 +141,9 @@ func cmdUnlock(ctx context.Context, e *env, args []string) error {
 // dozen bytes, a larger file is a mistake.
 const maxPINFileBytes = 4 << 10
 
-// readPIN reads a PIN from a file (one trailing newline trimmed) or from
-// the terminal without echo. It never looks at argv or the environment. A
+// readPIN reads a PIN from a file (one trailing newline trimmed), else
+// through pinentry when there is one (TRUST_AGENT_PINENTRY, or pinentry
+// on PATH, as gpg-agent asks), else from the terminal without echo. It never looks at argv or the environment. A
 // file that group or others may read or write is refused, as key files are:
 // its PIN is as good as known.
 func readPIN(file, prompt string) ([]byte, error) {
@@ -173,6 +174,9 @@ func readPIN(file, prompt string) ([]byte, error) {
 			return nil, fmt.Errorf("the PIN file %s is empty", file)
 		}
 		return pin, nil
+	}
+	if program := pinentryProgram(); program != "" {
+		return pinentryGetPIN(program, "trust-agent: "+strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(prompt), ":")), "PIN")
 	}
 	return promptSecret(prompt)
 }
