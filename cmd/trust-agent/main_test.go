@@ -70,6 +70,22 @@ func TestScripts(t *testing.T) {
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"mkkey":           cmdMkkey,
 	"no-key-material": cmdNoKeyMaterial,
+	"waitfile":        cmdWaitFile,
+}
+
+// cmdWaitFile waits (up to 10 s) until a path exists: a background
+// command (a socket activator) has bound its socket.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitfile PATH")
+	}
+	path := ts.MkAbs(args[0])
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+	}
+	ts.Fatalf("%s did not appear within 10s", args[0])
 }
 
 // scriptCondition: [docker] holds where the docker CLI is installed, and

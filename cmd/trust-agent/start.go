@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,12 +43,15 @@ type startOptions struct {
 	piv        []string
 	pivImport  bool
 	allowEmpty bool
-	auditLog   string // "" with noAudit only
-	noAudit    bool
-	lifetime   time.Duration
-	timeout    time.Duration // for the daemon to listen
-	csh, fish  bool
-	removeDir  bool // the socket's directory was made for it: remove it at exit if empty
+	// activated is the socket a service manager passed (LISTEN_FDS);
+	// the agent then serves it in the foreground instead of binding.
+	activated *net.UnixListener
+	auditLog  string // "" with noAudit only
+	noAudit   bool
+	lifetime  time.Duration
+	timeout   time.Duration // for the daemon to listen
+	csh, fish bool
+	removeDir bool // the socket's directory was made for it: remove it at exit if empty
 }
 
 func cmdStart(ctx context.Context, e *env, args []string) error {
@@ -83,6 +87,18 @@ func cmdStart(ctx context.Context, e *env, args []string) error {
 		return errors.New("--audit-log and --no-audit contradict each other; give one")
 	case fs.Changed("audit-log") && o.auditLog == "":
 		return errors.New("--audit-log needs a file; to keep no audit log at all, say --no-audit (not recommended)")
+	}
+	activated, err := activationListener()
+	if err != nil {
+		return err
+	}
+	if activated != nil {
+		path := activated.Addr().String()
+		if abs, _ := filepath.Abs(o.socket); o.socket != "" && abs != path {
+			activated.Close()
+			return fmt.Errorf("--socket %s, but the service manager passed a socket at %s; drop --socket", o.socket, path)
+		}
+		o.socket, o.activated, o.foreground = path, activated, true
 	}
 	if o.socket == "" {
 		dir, err := os.MkdirTemp("", "trust-agent-")
@@ -353,9 +369,17 @@ func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 	}
 	keyring := agent.New(opts)
 	defer keyring.Close()
-	l, err := socket.Listen(o.socket)
-	if err != nil {
-		return err
+	var l net.Listener
+	if o.activated != nil {
+		// Peers are checked per connection by Serve as always; the
+		// directory was checked above like any socket's.
+		l = o.activated
+	} else {
+		sl, err := socket.Listen(o.socket)
+		if err != nil {
+			return err
+		}
+		l = sl
 	}
 	// Close removes the socket only if it is still ours, and releases the
 	// path's lock; Serve closes it too, Close is idempotent.
