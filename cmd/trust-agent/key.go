@@ -97,7 +97,7 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-const keyLoadSynopsis = "key load FILE [--name NAME] [--role delegation|targets|root] [--repo GUN] [--backend NAME]"
+const keyLoadSynopsis = "key load FILE [--name NAME] [--role delegation|targets|root] [--repo GUN] [--backend NAME] [--passphrase-file FILE]"
 
 func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "key load", keyLoadSynopsis)
@@ -105,6 +105,7 @@ func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 	role := fs.String("role", "", "the key's role (default: the file's role header if root or targets, else delegation)")
 	repo := fs.String("repo", "", "the repository a targets key is bound to (default: the file's gun header)")
 	backend := fs.String("backend", "", "`NAME` of the backend where to put the key, as trust-agent status names it")
+	passFile := fs.String("passphrase-file", "", "read the key file's passphrase from `FILE` (mode 0600) instead of $DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE / $DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE or the terminal")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -121,17 +122,7 @@ func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("refusing to load key from %s: %w", path, err)
 	}
 	defer clear(pemBytes)
-	kf, err := trust.ParseKeyFile(pemBytes, func(role string) ([]byte, error) {
-		// docker's variables, so scripts that load keys into docker work here
-		env := "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"
-		if role == string(agent.RoleRoot) {
-			env = "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE"
-		}
-		if p := os.Getenv(env); p != "" {
-			return []byte(p), nil
-		}
-		return promptSecret(fmt.Sprintf("Enter passphrase for encrypted key %s: ", path))
-	})
+	kf, err := trust.ParseKeyFile(pemBytes, passphraseFor(path, *passFile))
 	if err != nil {
 		return fmt.Errorf("error importing key from %s: %w", path, err)
 	}
@@ -154,6 +145,11 @@ func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.Close()
+	if held, err := heldKey(ctx, c, kf.PKCS8); err != nil {
+		return err
+	} else if held != nil {
+		return fmt.Errorf("refusing to load key from %s: the agent already holds it (ID %s, %s %s on %s)", path, held.ID, held.Role, held.Name, held.Backend)
+	}
 	info, err := c.Import(ctx, agent.ImportRequest{KeyMeta: meta, PKCS8: kf.PKCS8, Backend: *backend})
 	if err != nil {
 		return fmt.Errorf("error importing key from %s: %w", path, err)

@@ -203,7 +203,7 @@ func stopAgent(sock string) {
 // With a passphrase the key is encrypted PKCS#8, as docker exports keys.
 func cmdMkkey(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 1 {
-		ts.Fatalf("usage: mkkey FILE [MODE [PASSPHRASE]]")
+		ts.Fatalf("usage: mkkey FILE [MODE [PASSPHRASE [ROLE [GUN]]]]")
 	}
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ts.Check(err)
@@ -224,7 +224,11 @@ func cmdMkkey(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) > 3 {
 			role = args[3]
 		}
-		out, err = utils.ConvertPrivateKeyToPKCS8(k, data.RoleName(role), "", args[2])
+		gun := ""
+		if len(args) > 4 {
+			gun = args[4]
+		}
+		out, err = utils.ConvertPrivateKeyToPKCS8(k, data.RoleName(role), data.GUN(gun), args[2])
 		ts.Check(err)
 	}
 	path := ts.MkAbs(args[0])

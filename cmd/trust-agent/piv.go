@@ -72,12 +72,12 @@ func cmdPIV(ctx context.Context, e *env, args []string) error {
 			{"Current PUK (a new YubiKey's is 12345678): ", &opts.OldPUK, false},
 			{"New PUK (6 to 8 characters): ", &opts.NewPUK, true},
 		} {
-			v, err := promptSecret(q.prompt)
+			v, err := promptSecret(q.prompt, "--secrets-file")
 			if err != nil {
 				return err
 			}
 			if q.twice {
-				again, err := promptSecret("Again: ")
+				again, err := promptSecret("Again: ", "--secrets-file")
 				if err != nil {
 					return err
 				}

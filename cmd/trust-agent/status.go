@@ -148,35 +148,41 @@ const maxPINFileBytes = 4 << 10
 // its PIN is as good as known.
 func readPIN(file, prompt string) ([]byte, error) {
 	if file != "" {
-		f, err := os.Open(file)
-		if err != nil {
-			return nil, fmt.Errorf("reading the PIN file: %w", err)
-		}
-		defer f.Close()
-		fi, err := f.Stat() // of what was opened: no race with a rename
-		if err != nil {
-			return nil, fmt.Errorf("reading the PIN file: %w", err)
-		}
-		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-			return nil, fmt.Errorf("the PIN file %s is readable or writable by group or others (mode %04o); chmod 600 %s", file, perm, file)
-		}
-		b, err := io.ReadAll(io.LimitReader(f, maxPINFileBytes+1))
-		if err != nil {
-			return nil, fmt.Errorf("reading the PIN file: %w", err)
-		}
-		if len(b) > maxPINFileBytes {
-			clear(b)
-			return nil, fmt.Errorf("the PIN file %s is longer than %d bytes; it should hold only the PIN", file, maxPINFileBytes)
-		}
-		pin := []byte(strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"))
-		clear(b)
-		if len(pin) == 0 {
-			return nil, fmt.Errorf("the PIN file %s is empty", file)
-		}
-		return pin, nil
+		return readSecretFile(file, "PIN")
 	}
 	if program := pinentryProgram(); program != "" {
 		return pinentryGetPIN(program, "trust-agent: "+strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(prompt), ":")), "PIN")
 	}
-	return promptSecret(prompt)
+	return promptSecret(prompt, "--pin-file")
+}
+
+// readSecretFile reads a secret (what: "PIN", "passphrase") from a file
+// only its owner can read, one trailing newline trimmed.
+func readSecretFile(file, what string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading the "+what+" file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat() // of what was opened: no race with a rename
+	if err != nil {
+		return nil, fmt.Errorf("reading the "+what+" file: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("the "+what+" file %s is readable or writable by group or others (mode %04o); chmod 600 %s", file, perm, file)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxPINFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the "+what+" file: %w", err)
+	}
+	if len(b) > maxPINFileBytes {
+		clear(b)
+		return nil, fmt.Errorf("the "+what+" file %s is longer than %d bytes; it should hold only the "+what, file, maxPINFileBytes)
+	}
+	pin := []byte(strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"))
+	clear(b)
+	if len(pin) == 0 {
+		return nil, fmt.Errorf("the "+what+" file %s is empty", file)
+	}
+	return pin, nil
 }
