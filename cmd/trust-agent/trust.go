@@ -69,6 +69,7 @@ const signerAddSynopsis = "signer add --key PUB [--key PUB]... [--require-attest
 
 func cmdSignerAdd(ctx context.Context, e *env, args []string) error {
 	o := trust.SignerAddOptions{Out: e.stdout, Err: e.stderr}
+	o.ConfirmNewRoot = confirmOnTerminal("--root-key ID")
 	fs := flags(e, "signer add", signerAddSynopsis)
 	keys := fs.StringArray("key", nil, "path to the signer's public key file (repeatable)")
 	fs.StringVar(&o.RootKeyID, "root-key", "", "the agent's root key for a repository without trust data (default: the only one, or a new one)")
@@ -100,6 +101,7 @@ const signSynopsis = "sign [--digest sha256:HEX --size N] REPO:TAG [REPO:TAG...]
 
 func cmdSign(ctx context.Context, e *env, args []string) error {
 	o := trust.SignOptions{Out: e.stdout, Progress: e.stderr}
+	o.ConfirmNewRoot = confirmOnTerminal("--root-key ID")
 	fs := flags(e, "sign", signSynopsis)
 	fs.StringVar(&o.Digest, "digest", "", "sign this manifest digest instead of asking the registry")
 	fs.Int64Var(&o.Size, "size", 0, "the manifest's size in bytes, with --digest")

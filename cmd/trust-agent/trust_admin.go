@@ -53,6 +53,19 @@ func (c *confirmer) confirm(prompt string) bool {
 	return false
 }
 
+// confirmOnTerminal returns a y/N question for the terminal, or nil when
+// there is none: scripts (and make demo) go ahead without asking, as
+// docker does.
+func confirmOnTerminal(flag string) func(string) bool {
+	tty, err := openTTY()
+	if err != nil {
+		return nil
+	}
+	tty.Close()
+	c := &confirmer{flag: flag}
+	return c.confirm
+}
+
 // result is err, else the confirmer's own failure.
 func (c *confirmer) result(err error) error {
 	if err != nil {

@@ -47,6 +47,11 @@ type Options struct {
 	Offline bool
 	// requireFresh is set by Verify: see freshTimestamp.
 	requireFresh bool
+	// ConfirmNewRoot, when set, is asked before a repository with no
+	// trust data gets a new root key (the prompt says where the key will
+	// live); false aborts. Nil: the key is made without asking, as docker
+	// does (scripts, make demo).
+	ConfirmNewRoot func(prompt string) bool
 	// Transport, if set, replaces the base HTTP transport (and so the TLS
 	// settings above). Requests still go over https only.
 	Transport http.RoundTripper

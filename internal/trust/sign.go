@@ -78,7 +78,7 @@ func signRepo(ctx context.Context, a agent.Agent, o SignOptions, refs []imageRef
 	if err != nil {
 		return err
 	}
-	if err := ensureInitialized(ctx, a, repo, cs, o.RootKeyID, first.gun.String(), o.Out); err != nil {
+	if err := ensureInitialized(ctx, a, repo, cs, o.RootKeyID, first.gun.String(), o.Out, o.ConfirmNewRoot); err != nil {
 		return err
 	}
 	roles, err := signingRoles(ctx, a, repo, cs, first.gun.String())

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -187,6 +188,21 @@ func TestSignNewRepository(t *testing.T) {
 
 	_, pub := generatePub(t, la.client(), "alice")
 	var out bytes.Buffer
+	// Asked before a root key is made, with where it would live: "no"
+	// makes no key and publishes nothing.
+	var asked string
+	no := opts
+	no.ConfirmNewRoot = func(p string) bool { asked = p; return false }
+	if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: no, Out: &out}, "alice", []string{pub}, v1.Repo); err == nil || !strings.Contains(out.String(), "no root key was made: aborted") {
+		t.Fatalf("signer add answered no: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(asked, "Make the new root key on pkcs11:token=") || !strings.Contains(out.String(), "a new root key will be made on pkcs11:token=") {
+		t.Fatalf("the question %q or the output does not say where the root key goes:\n%s", asked, out.String())
+	}
+	if keys, err := la.client().List(ctx); err != nil || slices.ContainsFunc(keys, func(k agent.KeyInfo) bool { return k.Role == agent.RoleRoot }) {
+		t.Fatalf("a root key was made after the answer no (%v)", err)
+	}
+	out.Reset()
 	if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: opts, Out: &out}, "alice", []string{pub}, v1.Repo); err != nil {
 		t.Fatalf("signer add: %v\n%s", err, out.String())
 	}

@@ -101,7 +101,7 @@ func signerAddOne(ctx context.Context, a agent.Agent, o SignerAddOptions, name s
 	if err != nil {
 		return err
 	}
-	if err := ensureInitialized(ctx, a, repo, cs, o.RootKeyID, repoRef, o.Out); err != nil {
+	if err := ensureInitialized(ctx, a, repo, cs, o.RootKeyID, repoRef, o.Out, o.ConfirmNewRoot); err != nil {
 		return err
 	}
 	for _, role := range []data.RoleName{data.RoleName("targets/" + name), releasesRole} {
@@ -119,7 +119,7 @@ func signerAddOne(ctx context.Context, a agent.Agent, o SignerAddOptions, name s
 // it, with the agent's root key (chosen by rootKeyID, else the only one,
 // else a new one), a new targets key on the agent and a server-managed
 // snapshot key, as docker does. Nothing is published here.
-func ensureInitialized(ctx context.Context, a agent.Agent, repo client.Repository, cs *CryptoService, rootKeyID, repoRef string, out io.Writer) error {
+func ensureInitialized(ctx context.Context, a agent.Agent, repo client.Repository, cs *CryptoService, rootKeyID, repoRef string, out io.Writer, confirm func(string) bool) error {
 	_, err := repo.ListRoles()
 	var notExist client.ErrRepositoryNotExist
 	switch {
@@ -132,7 +132,7 @@ func ensureInitialized(ctx context.Context, a agent.Agent, repo client.Repositor
 		}
 	}
 	fmt.Fprintf(out, "Initializing signed repository for %s...\n", repoRef)
-	rootID, err := pickRootKey(ctx, a, rootKeyID, out)
+	rootID, err := pickRootKey(ctx, a, rootKeyID, out, confirm)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func ensureInitialized(ctx context.Context, a agent.Agent, repo client.Repositor
 }
 
 // pickRootKey returns the root key to initialise a repository with.
-func pickRootKey(ctx context.Context, a agent.Agent, want string, out io.Writer) (string, error) {
+func pickRootKey(ctx context.Context, a agent.Agent, want string, out io.Writer, confirm func(string) bool) (string, error) {
 	keys, err := a.List(ctx)
 	if err != nil {
 		return "", err
@@ -190,6 +190,14 @@ func pickRootKey(ctx context.Context, a agent.Agent, want string, out io.Writer)
 	if err != nil {
 		return "", err
 	}
+	where, err := newRootPlace(ctx, a, backend)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(out, "The agent holds no root key: a new root key will be made on %s. It never leaves that hardware; if the hardware is lost, so is the repository's root of trust.\n", where)
+	if confirm != nil && !confirm(fmt.Sprintf("Make the new root key on %s? [y/N] ", where)) {
+		return "", &Error{Msg: "no root key was made: aborted", Hint: "choose an existing root key with --root-key ID, or start the agent with the token or card the root key should live on"}
+	}
 	info, err := a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}, Backend: backend})
 	if err != nil {
 		return "", fmt.Errorf("trust: generating a root key on the agent: %w", err)
@@ -213,6 +221,24 @@ func newRootBackend(ctx context.Context, a agent.Agent) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// newRootPlace names the backend a new root key goes to: backend, or the
+// agent's first unlocked one (as Generate picks it), with its kind.
+func newRootPlace(ctx context.Context, a agent.Agent, backend string) (string, error) {
+	st, err := a.Status(ctx)
+	if err != nil {
+		return "", fmt.Errorf("trust: asking the agent for its backends: %w", err)
+	}
+	for _, b := range st.Backends {
+		if backend == b.Name || backend == "" && !b.Locked && b.Error == "" {
+			return fmt.Sprintf("%s (%s)", b.Name, b.Kind), nil
+		}
+	}
+	if backend != "" {
+		return backend, nil
+	}
+	return "", &Error{Msg: "no unlocked backend to make a root key on", Hint: "unlock one: trust-agent unlock"}
 }
 
 // readPublicKey reads a signer's public key file as docker does.
