@@ -601,7 +601,7 @@ func (k *Keyring) storeLocked(s KeyStore) bool {
 	return locked || s.Locked()
 }
 
-// Unlock logs one backend in. After freePINTries wrong PINs in a row for a
+// Unlock logs one backend in. After FreePINTries wrong PINs in a row for a
 // backend, each further try must wait twice as long as the last (up to
 // maxPINWait); a try before then is refused with *ThrottledError without
 // reaching the backend.

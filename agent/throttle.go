@@ -12,10 +12,10 @@ import (
 // at all, and a PIV card's counter is the only thing between a guesser and
 // a blocked card).
 const (
-	// freePINTries is how many wrong PINs in a row a backend accepts at
+	// FreePINTries is how many wrong PINs in a row a backend accepts at
 	// full speed: enough for a user's typos.
-	freePINTries = 3
-	// firstPINWait is the wait after the freePINTries-th wrong PIN in a
+	FreePINTries = 3
+	// firstPINWait is the wait after the FreePINTries-th wrong PIN in a
 	// row; each further wrong PIN doubles it.
 	firstPINWait = time.Second
 	// maxPINWait caps the wait, so a user who forgot the PIN for a while
@@ -24,7 +24,7 @@ const (
 )
 
 // throttle counts wrong PINs in a row per backend and makes each try after
-// the first freePINTries wait twice as long as the last. A try before the
+// the first FreePINTries wait twice as long as the last. A try before the
 // wait is over is refused without reaching the backend, so it uses no try
 // on the token. The clock is the Keyring's (Options.Now).
 //
@@ -82,7 +82,7 @@ func (t *throttle) done(s KeyStore, now time.Time, err error) error {
 	if pe := (*PINError)(nil); errors.As(err, &pe) {
 		p.retries = pe.Retries
 	}
-	if p.wrong < freePINTries {
+	if p.wrong < FreePINTries {
 		return err
 	}
 	switch {

@@ -181,6 +181,9 @@ func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "Note: this key existed outside hardware before it was put on %s; the card cannot attest it.\n", info.Backend)
 	}
 	fmt.Fprintln(e.stdout, "Successfully imported key from", path)
+	// The agent holds the key in hardware now; the file still holds it in
+	// software, where the hardware cannot protect it.
+	fmt.Fprintf(e.stderr, "Note: %s still holds the private key. Keep a backup offline if you need one, then remove the file: shred -u %s (or rm it once you have checked that the backup is offline)\n", path, path)
 	return nil
 }
 
