@@ -437,3 +437,25 @@ func (c *countingSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts
 	c.n.Add(1)
 	return c.PrivateKey.Sign(r, digest, opts)
 }
+
+// TestUnlockWipesPIN: the agent keeps no copy of a PIN it was given,
+// whether the PIN was right, wrong, or refused by the throttle.
+func TestUnlockWipesPIN(t *testing.T) {
+	c := newClock()
+	s := &softStore{name: "soft", pin: "246810"}
+	k := agent.New(agent.Options{Stores: []agent.KeyStore{s}, Now: c.Now})
+	defer k.Close()
+	for i, p := range []string{"000000", "000000", "000000", "246810", "246810"} {
+		if i == 4 {
+			c.Add(time.Minute)
+		}
+		pin := []byte(p)
+		err := k.Unlock(context.Background(), agent.UnlockRequest{PIN: pin})
+		if strings.Trim(string(pin), "\x00") != "" {
+			t.Errorf("try %d (%v): the PIN's bytes are still there", i+1, err)
+		}
+	}
+	if s.Locked() {
+		t.Error("the right PIN after the wait did not unlock")
+	}
+}
