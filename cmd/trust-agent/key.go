@@ -34,8 +34,12 @@ func cmdKey(ctx context.Context, e *env, args []string) error {
 	return fmt.Errorf("unknown key command %q; use generate, load, list, attest or rotate", args[0])
 }
 
-// keyNameError is docker's message for a bad key name.
+// keyNameError is docker's message for a bad key name (and ours for a
+// long one, without repeating it).
 func keyNameError(name string) error {
+	if len(name) > agent.MaxNameBytes {
+		return fmt.Errorf("key name of %d bytes is too long: a key name has at most %d bytes", len(name), agent.MaxNameBytes)
+	}
 	return fmt.Errorf(`key name "%s" must start with lowercase alphanumeric characters and can include "-" or "_" after the first character`, name)
 }
 
