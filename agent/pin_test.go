@@ -266,6 +266,9 @@ func TestLongNameRefusedBeforeTheToken(t *testing.T) {
 	if n := cs.generates.Load(); n != 0 {
 		t.Fatalf("%d keys generated on the token", n)
 	}
+	if agent.ValidName(strings.Repeat("a", agent.MaxNameBytes+1)) || !agent.ValidName(strings.Repeat("a", agent.MaxNameBytes)) {
+		t.Errorf("ValidName does not draw the line at %d bytes", agent.MaxNameBytes)
+	}
 	if _, err := k.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: strings.Repeat("a", agent.MaxNameBytes)}}); err != nil {
 		t.Fatalf("a name of exactly %d bytes: %v", agent.MaxNameBytes, err)
 	}
