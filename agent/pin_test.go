@@ -462,3 +462,26 @@ func TestUnlockWipesPIN(t *testing.T) {
 		t.Error("the right PIN after the wait did not unlock")
 	}
 }
+
+// TestLongGUNRefusedForEveryRole: the repository a request claims is
+// bounded whatever the key's role; a delegation key (bound to no
+// repository) signed for a 10 KiB claim, which then went to the audit log.
+func TestLongGUNRefusedForEveryRole(t *testing.T) {
+	s := &softStore{name: "soft", pin: "246810", in: true}
+	k := agent.New(agent.Options{Stores: []agent.KeyStore{s}})
+	defer k.Close()
+	ctx := context.Background()
+	deleg, err := k.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "jeff"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gun := range []string{strings.Repeat("a", 10<<10), "example.com/" + strings.Repeat("a", 250), ""} {
+		_, err := k.Sign(ctx, agent.SignRequest{KeyID: deleg.ID, GUN: gun, Role: "targets/releases", Data: agenttest.TargetsJSON()})
+		if !errors.Is(err, agent.ErrDenied) {
+			t.Errorf("a delegation key signing for a %d-byte repository name: %v, want ErrDenied", len(gun), err)
+		}
+	}
+	if n := s.signs.Load(); n != 0 {
+		t.Fatalf("%d signatures", n)
+	}
+}
