@@ -51,10 +51,16 @@ type Keyring struct {
 	list     []*entry              // each key once, in backend order
 	lockAt   time.Time
 	timer    *time.Timer
-	gen      uint64 // bumped by every lock and re-arm: a timer that fired late sees it moved
+	// locked holds the backends the agent locked (Lock, the lifetime)
+	// and did not unlock since: they refuse to sign whatever the backend
+	// itself says, so the lock does not rest on the backend's logout.
+	locked map[KeyStore]bool
+	gen    uint64 // bumped by every lock and re-arm: a timer that fired late sees it moved
 
 	signatures atomic.Uint64
 	refusals   atomic.Uint64
+
+	pins throttle // wrong PINs in a row, per backend
 }
 
 var _ Agent = (*Keyring)(nil)
@@ -184,6 +190,15 @@ func (k *Keyring) lookup(id string) (*entry, error) {
 	return nil, fmt.Errorf("%w: no key with ID %s; run `trust-agent key list` to see the agent's keys", ErrNotFound, shortID(id))
 }
 
+// MaxRootCertificates bounds the repositories one root key holds a
+// certificate for: each is an object written to the token, and a client
+// must not fill the token with certificates for made-up repositories.
+const MaxRootCertificates = 100
+
+// maxGUNBytes is the longest repository name ValidGUN accepts, checked
+// first so an error never repeats a longer one.
+const maxGUNBytes = 255
+
 // minRootReuse is how long a stored root certificate must stay valid to be
 // handed out again rather than replaced.
 const minRootReuse = 365 * 24 * time.Hour
@@ -235,7 +250,7 @@ func (k *Keyring) sign(req SignRequest) (Signature, Metadata, error) {
 			return Signature{}, md, err
 		}
 	}
-	if e.store.Locked() {
+	if k.storeLocked(e.store) {
 		return Signature{}, md, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
 	}
 	sig, method, err := signTUF(e.key, req.Data)
@@ -296,6 +311,9 @@ func (k *Keyring) certifyRoot(req CertifyRequest) ([]byte, error) {
 	if e.info.Role != RoleRoot {
 		return nil, &DeniedError{Reason: fmt.Sprintf("key %s is a %s key, not a root key", shortID(e.info.ID), e.info.Role)}
 	}
+	if len(req.GUN) > maxGUNBytes {
+		return nil, &DeniedError{Reason: fmt.Sprintf("a repository name has at most %d bytes, this one %d", maxGUNBytes, len(req.GUN))}
+	}
 	if !ValidGUN(req.GUN) {
 		return nil, &DeniedError{Reason: fmt.Sprintf("%q is not a repository name", req.GUN)}
 	}
@@ -311,8 +329,25 @@ func (k *Keyring) certifyRoot(req CertifyRequest) ([]byte, error) {
 			return c.DER, nil
 		}
 	}
-	if e.store.Locked() {
+	if k.storeLocked(e.store) {
 		return nil, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
+	}
+	// refreshMu makes counting and storing one step: two requests for
+	// new repositories cannot both take the last place.
+	k.refreshMu.Lock()
+	defer k.refreshMu.Unlock()
+	k.mu.RLock()
+	if cur, ok := k.entries[e.info.ID]; ok {
+		e = cur
+	}
+	k.mu.RUnlock()
+	guns := map[string]bool{}
+	for _, c := range e.info.Certs {
+		guns[c.GUN] = true
+	}
+	if !guns[req.GUN] && len(guns) >= MaxRootCertificates {
+		return nil, &DeniedError{Reason: fmt.Sprintf("root key %s already holds certificates for %d repositories, the limit per root key (each is an object on the token); certify %s with another root key (`trust-agent key generate NAME --role root`), or delete from the token the certificates of repositories this key no longer serves",
+			shortID(e.info.ID), len(guns), req.GUN)}
 	}
 	der, err := rootCertificate(e.key, req.GUN, req.NotBefore, req.NotAfter, now)
 	if err != nil {
@@ -321,7 +356,7 @@ func (k *Keyring) certifyRoot(req CertifyRequest) ([]byte, error) {
 	if err := e.store.StoreCertificate(e.key.Handle, req.GUN, der); err != nil {
 		return nil, fmt.Errorf("agent: storing the root certificate for %s: %w", req.GUN, err)
 	}
-	k.refresh()
+	k.refreshHeld()
 	return der, nil
 }
 
@@ -428,11 +463,17 @@ func validateMeta(m KeyMeta) error {
 	if !m.Role.Valid() {
 		return fmt.Errorf("%w: unknown role %q; use root, targets, snapshot or delegation", ErrInvalidRequest, m.Role)
 	}
+	if len(m.Name) > MaxNameBytes {
+		return fmt.Errorf("%w: a key name has at most %d bytes, this one %d; choose a shorter name", ErrInvalidRequest, MaxNameBytes, len(m.Name))
+	}
 	if !ValidName(m.Name) {
 		return fmt.Errorf("%w: key name %q must match ^[a-z0-9][a-z0-9_-]*$", ErrInvalidRequest, m.Name)
 	}
 	switch m.Role {
 	case RoleTargets, RoleSnapshot:
+		if len(m.GUN) > maxGUNBytes {
+			return fmt.Errorf("%w: a repository name has at most %d bytes, this one %d", ErrInvalidRequest, maxGUNBytes, len(m.GUN))
+		}
 		if !ValidGUN(m.GUN) {
 			return fmt.Errorf("%w: a %s key is bound to a repository; %q is not a repository name", ErrInvalidRequest, m.Role, m.GUN)
 		}
@@ -453,16 +494,20 @@ func (k *Keyring) pickStore(name string, wantLocked bool) (KeyStore, error) {
 	}
 	if name != "" {
 		for _, s := range k.opts.Stores {
-			if s.Name() == name {
-				return s, nil
+			if s.Name() != name {
+				continue
 			}
+			if !wantLocked && k.storeLocked(s) {
+				return nil, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, name)
+			}
+			return s, nil
 		}
 		return nil, fmt.Errorf("%w: no backend named %s; run `trust-agent status` to see them", ErrNotFound, name)
 	}
 	var fit []string
 	var first KeyStore
 	for _, s := range k.opts.Stores {
-		if s.Locked() == wantLocked {
+		if k.storeLocked(s) == wantLocked {
 			if first == nil {
 				first = s
 			}
@@ -530,6 +575,12 @@ func (k *Keyring) lockHeld() error {
 		k.timer = nil
 	}
 	k.lockAt = time.Time{}
+	if k.locked == nil {
+		k.locked = map[KeyStore]bool{}
+	}
+	for _, s := range k.opts.Stores {
+		k.locked[s] = true // before Logout: no signature starts in between
+	}
 	k.mu.Unlock()
 	var errs []error
 	for _, s := range k.opts.Stores {
@@ -540,7 +591,20 @@ func (k *Keyring) lockHeld() error {
 	return errors.Join(errs...)
 }
 
-// Unlock logs one backend in.
+// storeLocked reports whether s needs its PIN: because the agent locked it
+// and it was not unlocked since, whatever s says, or because s says so.
+// It may ask the device, so the caller must not hold mu.
+func (k *Keyring) storeLocked(s KeyStore) bool {
+	k.mu.RLock()
+	locked := k.locked[s]
+	k.mu.RUnlock()
+	return locked || s.Locked()
+}
+
+// Unlock logs one backend in. After FreePINTries wrong PINs in a row for a
+// backend, each further try must wait twice as long as the last (up to
+// maxPINWait); a try before then is refused with *ThrottledError without
+// reaching the backend.
 func (k *Keyring) Unlock(ctx context.Context, req UnlockRequest) error {
 	ev := k.event(ctx, "unlock")
 	err := k.unlock(req)
@@ -558,10 +622,17 @@ func (k *Keyring) unlock(req UnlockRequest) error {
 	if len(req.PIN) == 0 {
 		return fmt.Errorf("%w: empty PIN", ErrInvalidRequest)
 	}
-	if err := s.Login(req.PIN); err != nil {
+	// Too soon after wrong PINs: refused here, so the token never sees
+	// the PIN and no try is used. lockMu makes check, login and outcome
+	// one step.
+	if err := k.pins.check(s, k.opts.Now()); err != nil {
+		return err
+	}
+	if err := k.pins.done(s, k.opts.Now(), s.Login(req.PIN)); err != nil {
 		return err
 	}
 	k.mu.Lock()
+	delete(k.locked, s)
 	k.armLifetimeLocked()
 	k.mu.Unlock()
 	k.refresh() // keys a backend hides until login, and metadata it vouches for once logged in
@@ -613,7 +684,7 @@ func (k *Keyring) Status(ctx context.Context) (Status, error) {
 	}
 	k.mu.RUnlock()
 	for i, s := range k.opts.Stores { // may ask the device: outside mu
-		st.Backends[i].Locked = s.Locked()
+		st.Backends[i].Locked = k.storeLocked(s)
 		st.Locked = st.Locked || st.Backends[i].Locked
 	}
 	return st, nil

@@ -13,8 +13,13 @@ const labelPrefix = "dct"
 // namePattern is docker's rule for signer names, used for every key name.
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 
-// ValidName reports whether name follows docker's rule ^[a-z0-9][a-z0-9_-]*$.
-func ValidName(name string) bool { return namePattern.MatchString(name) }
+// MaxNameBytes bounds a key name: it is stored on the token with the key
+// (a PKCS#11 label, a PIV certificate's CN) and written to every audit line.
+const MaxNameBytes = 64
+
+// ValidName reports whether name follows docker's rule ^[a-z0-9][a-z0-9_-]*$
+// and has at most MaxNameBytes bytes.
+func ValidName(name string) bool { return len(name) <= MaxNameBytes && namePattern.MatchString(name) }
 
 // Label encodes m as the string a backend stores with the key (a PKCS#11
 // CKA_LABEL, a PIV certificate's CN): "dct:ROLE:NAME:GUN". The GUN comes

@@ -71,7 +71,7 @@ func checkPolicy(meta KeyMeta, req SignRequest) (Metadata, error) {
 	default:
 		return md, &DeniedError{Reason: fmt.Sprintf("key has unknown role %q", meta.Role)}
 	}
-	if meta.Role != RoleDelegation && meta.Role != RoleRoot && !ValidGUN(req.GUN) {
+	if !ValidGUN(req.GUN) { // every role: the claim is audited, and bounded
 		return md, &DeniedError{Reason: fmt.Sprintf("%q is not a repository name", req.GUN)}
 	}
 	return md, nil

@@ -230,17 +230,28 @@ func (s *Store) Login(pin []byte) error {
 	return wrap(fmt.Sprintf("log in to token %q", s.label), err)
 }
 
-// retries reads what the token says about tries left after a wrong PIN.
-// PKCS#11 has no counter, only flags: final try, or blocked. SoftHSM sets
-// neither by default (it never blocks the user PIN).
+// retries reads what the token says about tries left after a wrong PIN
+// (see retriesFromFlags); -1 when it cannot be read.
 func (s *Store) retries() int {
 	ti, err := s.p.GetTokenInfo(s.slot)
-	switch {
-	case err != nil:
+	if err != nil {
 		return -1
-	case ti.Flags&pkcs11.CKF_USER_PIN_LOCKED != 0:
+	}
+	return retriesFromFlags(ti.Flags)
+}
+
+// retriesFromFlags turns a token's flags into tries left: 0 blocked
+// (CKF_USER_PIN_LOCKED), 1 for the final try (CKF_USER_PIN_FINAL_TRY), -1
+// when the flags do not say. PKCS#11 has no counter, only these flags;
+// CKF_USER_PIN_COUNT_LOW means only that a wrong PIN was entered since
+// the last login, not how many tries are left, so it too gives -1.
+// SoftHSM 2.6 sets COUNT_LOW after every wrong PIN and clears it at the
+// next login; it never sets FINAL_TRY or LOCKED (it has no retry counter).
+func retriesFromFlags(flags uint) int {
+	switch {
+	case flags&pkcs11.CKF_USER_PIN_LOCKED != 0:
 		return 0
-	case ti.Flags&pkcs11.CKF_USER_PIN_FINAL_TRY != 0:
+	case flags&pkcs11.CKF_USER_PIN_FINAL_TRY != 0:
 		return 1
 	}
 	return -1

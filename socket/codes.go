@@ -3,6 +3,7 @@ package socket
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
 )
@@ -71,6 +72,9 @@ type failureBody struct {
 	Message string  `json:"message"`
 	Retries *int    `json:"retries,omitempty"`
 	Reason  *string `json:"reason,omitempty"`
+	// RetryAt is present exactly when the agent's error was an
+	// *agent.ThrottledError: when the next PIN is accepted.
+	RetryAt *time.Time `json:"retry_at,omitempty"`
 }
 
 // encodeError classifies err for the wire. The PIN codes come first because
@@ -79,7 +83,16 @@ func encodeError(err error) failureBody {
 	b := failureBody{Code: CodeInternal, Message: err.Error()}
 	var pe *agent.PINError
 	var de *agent.DeniedError
+	var te *agent.ThrottledError
 	switch {
+	case errors.As(err, &te): // retries only when the token said: never -1
+		b.Code, b.RetryAt = CodePINIncorrect, &te.RetryAt
+		if te.Retries >= 0 {
+			b.Retries = &te.Retries
+		}
+		if te.Retries == 0 {
+			b.Code = CodePINBlocked
+		}
 	case errors.As(err, &pe):
 		b.Code, b.Retries = CodePINIncorrect, &pe.Retries
 		if pe.Retries == 0 {
@@ -127,6 +140,15 @@ func (e *RemoteError) Unwrap() error { return e.err }
 func decodeError(b failureBody) *RemoteError {
 	e := &RemoteError{Code: b.Code, Message: b.Message, err: codeErrs[b.Code]}
 	switch {
+	case (b.Code == CodePINIncorrect || b.Code == CodePINBlocked) && b.RetryAt != nil:
+		te := &agent.ThrottledError{RetryAt: *b.RetryAt, Retries: -1}
+		if b.Retries != nil {
+			te.Retries = *b.Retries
+		}
+		if b.Code == CodePINBlocked {
+			te.Retries = 0
+		}
+		e.err = te
 	case b.Code == CodePINIncorrect && b.Retries != nil:
 		e.err = &agent.PINError{Retries: *b.Retries}
 	case b.Code == CodePINBlocked && b.Retries != nil:

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/internal/trust"
@@ -22,6 +23,7 @@ func hintFor(err error) string {
 	// cause whatever Notary operation it interrupted.
 	var pin *agent.PINError
 	var puk *piv.PUKError
+	var throttled *agent.ThrottledError
 	switch {
 	case errors.Is(err, piv.ErrPUKBlocked):
 		return "the PUK is blocked: only a reset of the card's PIV applet (ykman piv reset) helps, and it erases the keys on it"
@@ -33,10 +35,13 @@ func hintFor(err error) string {
 		return `start one with: eval "$(trust-agent start --pkcs11 'pkcs11:token=LABEL?module-path=/usr/lib/softhsm/libsofthsm2.so')"`
 	case errors.Is(err, agent.ErrPINBlocked):
 		return "the PIN is blocked: reset it with the SO PIN (pkcs11-tool --init-pin --login --login-type so) or, on a YubiKey, with the PUK (yubico-piv-tool -a unblock-pin)"
+	case errors.As(err, &throttled):
+		return fmt.Sprintf("wait until %s UTC, then unlock again with the right PIN: after %d wrong PINs in a row the agent makes each try wait twice as long as the last, and refuses earlier tries without passing them to the token (they use none of its tries)",
+			throttled.RetryAt.UTC().Format(time.TimeOnly), agent.FreePINTries)
 	case errors.As(err, &pin) && pin.Retries > 0:
 		return fmt.Sprintf("check the PIN and try again; %d tries left before it is blocked", pin.Retries)
 	case errors.Is(err, agent.ErrPINIncorrect):
-		return "check the PIN and try again"
+		return fmt.Sprintf("check the PIN and try again; after %d wrong PINs in a row the agent makes each further try wait longer", agent.FreePINTries)
 	case errors.Is(err, agent.ErrLocked):
 		return "run `trust-agent unlock`, then the same command again"
 	case errors.Is(err, agent.ErrDeviceUnavailable):

@@ -15,8 +15,12 @@ import (
 	"github.com/trust-agent/trust-agent/internal/trust"
 )
 
-// keyNameError is docker's message for a bad key name.
+// keyNameError is docker's message for a bad key name (and ours for a
+// long one, without repeating it).
 func keyNameError(name string) error {
+	if len(name) > agent.MaxNameBytes {
+		return fmt.Errorf("key name of %d bytes is too long: a key name has at most %d bytes", len(name), agent.MaxNameBytes)
+	}
 	return fmt.Errorf(`key name "%s" must start with lowercase alphanumeric characters and can include "-" or "_" after the first character`, name)
 }
 
@@ -158,6 +162,9 @@ func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "Note: this key existed outside hardware before it was put on %s; the card cannot attest it.\n", info.Backend)
 	}
 	fmt.Fprintln(e.stdout, "Successfully imported key from", path)
+	// The agent holds the key in hardware now; the file still holds it in
+	// software, where the hardware cannot protect it.
+	fmt.Fprintf(e.stderr, "Note: %s still holds the private key. Keep a backup offline if you need one, then remove the file: shred -u %s (or rm it once you have checked that the backup is offline)\n", path, path)
 	return nil
 }
 
