@@ -222,6 +222,14 @@ func cmdKeyList(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintln(tw, "ID\tNAME\tROLE\tREPOSITORY\tALGORITHM\tLOCATION")
 	for _, k := range keys {
 		repo := k.GUN
+		if k.Role == agent.RoleRoot {
+			// The repositories a root key serves: those it certified.
+			var guns []string
+			for _, c := range k.Certs {
+				guns = append(guns, c.GUN)
+			}
+			repo = strings.Join(guns, ",")
+		}
 		if repo == "" {
 			repo = "-"
 		}
@@ -249,6 +257,14 @@ func listAttested(ctx context.Context, e *env, a agent.Agent, keys []agent.KeyIn
 	fmt.Fprintln(tw, "ID\tNAME\tROLE\tREPOSITORY\tALGORITHM\tLOCATION\tATTESTED")
 	for _, k := range out {
 		repo := k.GUN
+		if k.Role == agent.RoleRoot {
+			// The repositories a root key serves: those it certified.
+			var guns []string
+			for _, c := range k.Certs {
+				guns = append(guns, c.GUN)
+			}
+			repo = strings.Join(guns, ",")
+		}
 		if repo == "" {
 			repo = "-"
 		}
