@@ -45,7 +45,7 @@ test-go: deps
 
 # The PIV tests alone: the backend and the fixture through pcscd, then conformance.
 test-piv: deps
-	go test -race -count=1 -run '^$$' ./piv/... ./internal/trust >/dev/null
+	go test -race -count=1 -run '^$$' ./piv/... ./internal/trust ./cmd/trust-agent >/dev/null
 	GOPROXY=off piv/scripts/with-pcscd.sh sh -c 'go test -race -count=1 ./piv/... && go test -race -count=1 -run PIV ./internal/trust ./cmd/trust-agent' 
 	piv/scripts/conformance.sh
 
