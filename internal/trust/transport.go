@@ -54,7 +54,7 @@ func notaryTransport(ctx context.Context, o Options, server string, ref imageRef
 			DisableKeepAlives:   true,
 		}
 	}
-	base = httpsOnly{base}
+	base = explainErrors{inner: httpsOnly{base}, server: server, from: o.serverSource(), caDir: o.caDir(u.Host)}
 
 	reg, err := name.NewRegistry(u.Host)
 	if err != nil {
@@ -252,4 +252,51 @@ type ctxTransport struct {
 
 func (c ctxTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return c.inner.RoundTrip(req.WithContext(c.ctx))
+}
+
+// explainErrors adds to a failed request what a person needs to fix it:
+// which server URL was tried and where it came from, and, for a
+// certificate no trusted CA signed, the exact file the CA goes in.
+type explainErrors struct {
+	inner        http.RoundTripper
+	server, from string
+	caDir        string
+}
+
+func (x explainErrors) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := x.inner.RoundTrip(req)
+	if err == nil {
+		return resp, nil
+	}
+	var verify *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var opErr *net.OpError
+	switch {
+	case errors.As(err, &verify) || errors.As(err, &unknownCA):
+		return nil, fmt.Errorf("%w; the notary server %s (%s) presents a certificate that no CA trusted here signed: put its CA certificate in %s, or pass --tlscacert FILE", err, x.server, x.from, filepath.Join(x.caDir, "ca.crt"))
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		return nil, fmt.Errorf("%w; no notary server answers at %s (%s)", err, x.server, x.from)
+	}
+	return nil, err
+}
+
+// serverSource says where the notary server URL came from, for errors.
+func (o Options) serverSource() string {
+	switch {
+	case o.Server != "":
+		return "from --server"
+	case os.Getenv(ServerEnv) != "":
+		return "from $" + ServerEnv
+	}
+	return "$" + ServerEnv + " is not set: docker's default for the registry"
+}
+
+// caDir is where docker (and this package) reads a server's CA
+// certificates: ConfigDir/tls/<host:port>.
+func (o Options) caDir(host string) string {
+	dir, err := o.configDir()
+	if err != nil {
+		dir = "$" + ConfigDirEnv
+	}
+	return filepath.Join(dir, "tls", host)
 }

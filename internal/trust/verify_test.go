@@ -3,6 +3,7 @@ package trust
 import (
 	"context"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,6 +103,20 @@ func testTLS(t *testing.T, f *fixture) {
 	var netErr storage.NetworkError
 	if err == nil || !errors.As(err, &netErr) || !strings.HasPrefix(err.Error(), "trust: error contacting notary server: ") {
 		t.Fatalf("Verify without the CA: error = %v, want docker's network error", err)
+	}
+	// The error names the server tried, where its URL came from and the
+	// file its CA belongs in.
+	u, _ := url.Parse(f.notary.URL)
+	for _, want := range []string{"the notary server " + f.notary.URL + " (from --server)", filepath.Join(empty, "tls", u.Host, "ca.crt")} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Verify without the CA: error %q lacks %q", err, want)
+		}
+	}
+	// Nothing listening: the URL tried, and that the variable was unset.
+	t.Setenv(ServerEnv, "")
+	_, err = Verify(context.Background(), Options{ConfigDir: empty}, "127.0.0.1:1/no/server:v1")
+	if err == nil || !strings.Contains(err.Error(), "no notary server answers at https://127.0.0.1:1 ($DOCKER_CONTENT_TRUST_SERVER is not set: docker's default for the registry)") {
+		t.Errorf("Verify with no server: %v", err)
 	}
 	v, err := Verify(context.Background(), Options{ConfigDir: empty, Server: f.notary.URL, TLSCACert: f.notary.CAFile}, f.repo+":v1")
 	if err != nil || v.Digest != f.img["v1"].Digest {
