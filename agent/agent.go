@@ -199,6 +199,7 @@ type Status struct {
 	Refusals   uint64          `json:"refusals"`
 	LockAt     time.Time       `json:"lock_at,omitzero"` // when --lifetime locks the agent
 	Backends   []BackendStatus `json:"backends"`
+	Metrics    *Metrics        `json:"metrics,omitempty"`
 }
 
 // BackendStatus describes one token or card.

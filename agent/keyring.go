@@ -59,6 +59,7 @@ type Keyring struct {
 
 	signatures atomic.Uint64
 	refusals   atomic.Uint64
+	metrics    metrics
 
 	pins throttle // wrong PINs in a row, per backend
 }
@@ -675,6 +676,8 @@ func (k *Keyring) Status(ctx context.Context) (Status, error) {
 		PID: os.Getpid(), Started: k.started, LockAt: k.lockAt,
 		Signatures: k.signatures.Load(), Refusals: k.refusals.Load(),
 	}
+	m := k.metrics.snapshot()
+	st.Metrics = &m
 	for _, s := range k.opts.Stores {
 		bs := BackendStatus{Name: s.Name(), Kind: s.Kind(), Keys: len(k.perStore[s])}
 		if err := k.errs[s]; err != nil {
@@ -726,6 +729,7 @@ func (k *Keyring) record(ev Event, err error) error {
 			err = errors.Join(err, fmt.Errorf("agent: refusing: %w", aerr))
 		}
 	}
+	k.metrics.observe(ev.Op, ev.Result, ev.Role, k.opts.Now().Sub(ev.Time), err)
 	if ev.Op == "sign" { // counted as the client sees it
 		if err == nil {
 			k.signatures.Add(1)

@@ -43,6 +43,8 @@ type startOptions struct {
 	piv        []string
 	pivImport  bool
 	allowEmpty bool
+	// metricsAddr, when set, serves Prometheus metrics there.
+	metricsAddr string
 	// activated is the socket a service manager passed (LISTEN_FDS);
 	// the agent then serves it in the foreground instead of binding.
 	activated *net.UnixListener
@@ -68,6 +70,7 @@ func cmdStart(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&o.timeout, "start-timeout", defaultStartTimeout, "give up (and stop the agent) if it does not listen within this time")
 	fs.BoolVarP(&o.csh, "csh", "c", false, "print csh commands")
 	fs.BoolVar(&o.fish, "fish", false, "print fish commands")
+	fs.StringVar(&o.metricsAddr, "metrics-listen", "", "serve Prometheus metrics on GET /metrics at `ADDR`: 127.0.0.1:PORT or unix:PATH (off by default; loopback only)")
 	fs.BoolVar(&o.allowEmpty, "allow-empty", false, "start with no backend (keys can then be neither made nor used until the agent is restarted with one)")
 	fs.BoolVar(&o.removeDir, removeDirFlag, false, "(internal) remove the socket's directory at exit when it is empty")
 	fs.MarkHidden(removeDirFlag)
@@ -384,6 +387,14 @@ func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 	// Close removes the socket only if it is still ours, and releases the
 	// path's lock; Serve closes it too, Close is idempotent.
 	defer l.Close()
+	if o.metricsAddr != "" { // before "ok": a wrong address fails start
+		ml, err := metricsListener(o.metricsAddr)
+		if err != nil {
+			return err
+		}
+		go serveMetrics(ctx, ml, keyring, log)
+		log.Info("metrics endpoint listening", "addr", ml.Addr().String())
+	}
 	if ready != nil {
 		fmt.Fprintln(ready, "ok")
 		ready.Close()

@@ -13,8 +13,9 @@ import (
 )
 
 func cmdStatus(ctx context.Context, e *env, args []string) error {
-	fs := flags(e, "status", "status [--json]")
+	fs := flags(e, "status", "status [--json|--metrics]")
 	asJSON := fs.Bool("json", false, "print JSON")
+	asMetrics := fs.Bool("metrics", false, "print the counters in the Prometheus text format")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -31,6 +32,10 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
+	}
+	if *asMetrics {
+		writePrometheus(e.stdout, st)
+		return nil
 	}
 	locked := 0
 	for _, b := range st.Backends {
