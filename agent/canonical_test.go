@@ -14,8 +14,8 @@ func TestParseCanonical(t *testing.T) {
 		`{"a":[1,-2,0,true,false,null,"x",{"b":{}}]}`,
 		`{"a":9223372036854775807,"b":-9223372036854775808}`,
 		"{\"<>&\":\"\u2028\u2029é日本\"}", // canonical mode writes these as they are
-		`{"q":"\"\\"}`,                   // the only two escapes it writes
-		`{"A":1,"_":2,"a":3}`,            // sorted by bytes: 'A' < '_' < 'a'
+		`{"q":"\"\\"}`,                  // the only two escapes it writes
+		`{"A":1,"_":2,"a":3}`,           // sorted by bytes: 'A' < '_' < 'a'
 		"{\"s\":1,\"ſ\":2}",
 	} {
 		if _, err := parseCanonical([]byte(ok)); err != nil {
