@@ -263,7 +263,10 @@ func eachFileMeta(files *jsonObject, what string) error {
 			return fmt.Errorf("%s is not an object", where)
 		}
 		fields := []string{"hashes", "length"}
-		if _, ok := fm.vals["custom"]; ok {
+		if c, ok := fm.vals["custom"]; ok {
+			if c == nil { // notary omits a null custom: it never writes one
+				return fmt.Errorf("%s: custom is null", where)
+			}
 			fields = append(fields, "custom")
 		}
 		if err := exactFields(fm, where, fields...); err != nil {
@@ -320,8 +323,12 @@ func checkDelegations(doc *jsonObject) error {
 		fields := []string{"keyids", "name", "threshold"}
 		if _, ok := role.vals["paths"]; ok {
 			fields = append(fields, "paths")
-			if _, err := stringsField(role, "paths", rwhere); err != nil {
+			paths, err := stringsField(role, "paths", rwhere)
+			if err != nil {
 				return err
+			}
+			if len(paths) == 0 { // notary omits empty paths: it never writes []
+				return fmt.Errorf("%s: paths is empty", rwhere)
 			}
 		}
 		if err := exactFields(role, rwhere, fields...); err != nil {

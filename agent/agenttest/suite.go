@@ -61,7 +61,10 @@ func RootJSON(rootCertPEM, targets, server []byte, version int) []byte {
 		return key{hex.EncodeToString(sum[:]), typ, b64}
 	}
 	r, tk, s := mk("ecdsa-x509", rootCertPEM), mk("ecdsa", targets), mk("ecdsa", server)
-	keys := []key{r, tk, s}
+	keys := []key{r, tk}
+	if s.id != tk.id {
+		keys = append(keys, s)
+	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].id < keys[j].id })
 	var b strings.Builder
 	b.WriteString(`{"_type":"Root","consistent_snapshot":false,"expires":"2035-01-01T00:00:00Z","keys":{`)
