@@ -121,6 +121,7 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		agenttest.TargetsJSON("latest", "v1", "v<2>&\u2028"),
 		targetsWith(`{"a":{"custom":{"k":[1,true,null,"s"]},"hashes":{"sha256":"3q2+7w==","sha512":""},"length":0}}`),
 		[]byte(`{"_type":"Targets","delegations":{"keys":{},"roles":[{"keyids":["ab"],"name":"targets/releases","paths":[""],"threshold":1}]},"expires":"2030-01-01T00:00:00.5+01:00","targets":{},"version":9223372036854775807}`),
+		[]byte(`{"_type":"Targets","delegations":{"keys":{},"roles":[{"keyids":null,"name":"targets/x","threshold":1}]},"expires":"2030-01-01T00:00:00Z","targets":null,"version":1}`),
 		[]byte(`{"_type":"Snapshot","expires":"2030-01-01T00:00:00Z","meta":{"root":{"hashes":{"sha256":"3q2+7w=="},"length":1234},"targets":{"hashes":{"sha256":"3q2+7w=="},"length":99}},"version":2}`),
 		[]byte(`{"_type":"Timestamp","expires":"2030-01-01T00:00:00Z","meta":{"snapshot":{"hashes":{"sha256":"3q2+7w=="},"length":1}},"version":2}`),
 		targetsWith(`{"\u0041":` + fileMeta + `}`),

@@ -213,6 +213,9 @@ func exactFields(o *jsonObject, where string, names ...string) error {
 
 func objectField(o *jsonObject, name, where string) (*jsonObject, error) {
 	v, ok := o.vals[name].(*jsonObject)
+	if _, present := o.vals[name]; present && o.vals[name] == nil { // notary writes a nil map as null
+		v, ok = &jsonObject{vals: map[string]any{}}, true
+	}
 	if !ok {
 		return nil, fmt.Errorf("%s: %s is not an object", where, name)
 	}
@@ -229,6 +232,9 @@ func intField(o *jsonObject, name, where string) (int64, error) {
 
 func stringsField(o *jsonObject, name, where string) ([]string, error) {
 	arr, ok := o.vals[name].([]any)
+	if o.vals[name] == nil { // notary writes a nil list as null
+		arr, ok = nil, true
+	}
 	if !ok {
 		return nil, fmt.Errorf("%s: %s is not a list", where, name)
 	}
@@ -303,14 +309,17 @@ func checkDelegations(doc *jsonObject) error {
 	if err := exactFields(d, where, "keys", "roles"); err != nil {
 		return err
 	}
-	keys, err := objectField(d, "keys", where)
-	if err != nil {
-		return err
+	keys, ok := d.vals["keys"].(*jsonObject) // never null: notary reads a null Keys back as {}
+	if !ok {
+		return fmt.Errorf("%s: keys is not an object", where)
 	}
 	if _, err := parseKeys(keys, where); err != nil {
 		return err
 	}
 	roles, ok := d.vals["roles"].([]any)
+	if d.vals["roles"] == nil { // notary writes a nil list as null
+		roles, ok = nil, true
+	}
 	if !ok {
 		return fmt.Errorf("%s: roles is not a list", where)
 	}

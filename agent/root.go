@@ -87,9 +87,9 @@ func parseKeys(keys *jsonObject, where string) (map[string]tufKey, error) {
 // roles, each with 1 <= threshold <= its number of distinct key IDs, every
 // key ID listed in keys.
 func parseRoot(doc *jsonObject) (*rootDoc, error) {
-	keysObj, err := objectField(doc, "keys", "Root metadata")
-	if err != nil {
-		return nil, err
+	keysObj, ok := doc.vals["keys"].(*jsonObject) // never null: notary reads a null Keys back as {}
+	if !ok {
+		return nil, fmt.Errorf("Root metadata: keys is not an object")
 	}
 	keys, err := parseKeys(keysObj, "Root metadata")
 	if err != nil {
