@@ -77,6 +77,10 @@ type KeyMeta struct {
 	Role Role   `json:"role"`
 	Name string `json:"name,omitempty"` // signer name for delegations, else a label
 	GUN  string `json:"gun,omitempty"`  // repository the key is bound to; empty for root and delegation keys
+	// Confirm marks a key that signs only after a person confirms each use
+	// through the agent's askpass program (as ssh-add -c). It is stored
+	// with the key on the token, so it cannot be dropped by a client.
+	Confirm bool `json:"confirm,omitempty"`
 }
 
 // KeyInfo describes a key. It carries no private material.

@@ -27,6 +27,13 @@ type Options struct {
 	Lifetime time.Duration
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time
+	// Askpass is the program that asks a person to confirm a signature (a
+	// Root that changes who holds the repository, a key marked Confirm);
+	// empty refuses those. Set only by cmd, from TRUST_AGENT_ASKPASS in the
+	// agent's own environment at start: no request can choose it.
+	Askpass string
+	// AskpassTimeout is how long a person has to answer; 0 means 2 minutes.
+	AskpassTimeout time.Duration
 }
 
 // Keyring is the agent: a registry of hardware keys with policy, lock and
@@ -61,7 +68,8 @@ type Keyring struct {
 	refusals   atomic.Uint64
 	metrics    metrics
 
-	pins throttle // wrong PINs in a row, per backend
+	pins     throttle  // wrong PINs in a row, per backend
+	confirms confirmer // one askpass question at a time
 }
 
 var _ Agent = (*Keyring)(nil)
@@ -242,49 +250,36 @@ func (k *Keyring) sign(req SignRequest) (Signature, Metadata, error) {
 	if err != nil {
 		return Signature{}, Metadata{}, err
 	}
-	md, err := checkPolicy(e.info.KeyMeta, req)
+	md, root, err := checkPolicy(e.info.KeyMeta, req)
 	if err != nil {
 		return Signature{}, md, err
 	}
-	if e.info.Role == RoleRoot {
-		if err := k.rootKeysHeld(req.Data); err != nil {
-			return Signature{}, md, err
+	var why []string
+	var question string
+	if root != nil {
+		why, question = k.reviewRoot(e, req.GUN, md, root)
+	}
+	if e.info.Confirm {
+		why = append(why, fmt.Sprintf("key %s (%s) is marked to be confirmed for every use", shortID(e.info.ID), e.info.Name))
+		if question == "" {
+			question = fmt.Sprintf("Sign %s metadata version %d for %s (role %s), expiring %s?\nkey: %s held here (%s, %s)\n",
+				md.Type, md.Version, req.GUN, req.Role, md.Expires.UTC().Format("2006-01-02 15:04:05 MST"), shortID(e.info.ID), e.info.Backend, e.info.Name)
 		}
 	}
 	if k.storeLocked(e.store) {
 		return Signature{}, md, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
+	}
+	if len(why) > 0 {
+		if err := k.confirm(why, question); err != nil {
+			return Signature{}, md, err
+		}
+		md.Confirmed = true
 	}
 	sig, method, err := signTUF(e.key, req.Data)
 	if err != nil {
 		return Signature{}, md, err
 	}
 	return Signature{KeyID: e.info.ID, Method: method, Signature: sig}, md, nil
-}
-
-// rootKeysHeld refuses Root metadata that trusts a root key this agent
-// does not hold: a root key's signature hands the repository to whatever
-// root.json names, so it names only keys on this agent's hardware (a
-// rotation names the new root key, made here first).
-func (k *Keyring) rootKeysHeld(data []byte) error {
-	certs, err := rootCertificates(data)
-	if err != nil {
-		return &DeniedError{Reason: err.Error()}
-	}
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	for id, cert := range certs {
-		held := false
-		for _, e := range k.list {
-			if e.info.Role == RoleRoot && publicKeysEqual(e.key.Public(), cert.PublicKey) {
-				held = true
-				break
-			}
-		}
-		if !held {
-			return &DeniedError{Reason: fmt.Sprintf("root metadata trusts root key %s, which this agent does not hold", shortID(id))}
-		}
-	}
-	return nil
 }
 
 func publicKeysEqual(a, b crypto.PublicKey) bool {
@@ -332,6 +327,13 @@ func (k *Keyring) certifyRoot(req CertifyRequest) ([]byte, error) {
 	}
 	if k.storeLocked(e.store) {
 		return nil, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
+	}
+	if e.info.Confirm {
+		why := fmt.Sprintf("key %s (%s) is marked to be confirmed for every use", shortID(e.info.ID), e.info.Name)
+		q := fmt.Sprintf("Make a root certificate for %s with key %s held here (%s, %s)?\n", req.GUN, shortID(e.info.ID), e.info.Backend, e.info.Name)
+		if err := k.confirm([]string{why}, q); err != nil {
+			return nil, err
+		}
 	}
 	// refreshMu makes counting and storing one step: two requests for
 	// new repositories cannot both take the last place.

@@ -106,7 +106,7 @@ func TestSlowBackendDoesNotStall(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		_, err := k.Sign(context.Background(), SignRequest{KeyID: key.ID, GUN: "example.com/app", Role: "targets/releases",
-			Data: []byte(`{"_type":"Targets","expires":"2030-01-01T00:00:00Z","targets":{},"version":1}`)})
+			Data: []byte(`{"_type":"Targets","delegations":{"keys":{},"roles":[]},"expires":"2030-01-01T00:00:00Z","targets":{},"version":1}`)})
 		if err == nil {
 			_, err = k.Status(context.Background())
 		}

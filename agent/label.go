@@ -21,11 +21,21 @@ const MaxNameBytes = 64
 // and has at most MaxNameBytes bytes.
 func ValidName(name string) bool { return len(name) <= MaxNameBytes && namePattern.MatchString(name) }
 
+// confirmMark follows the role in the label of a key marked Confirm:
+// "dct:root,confirm:NAME:". An agent that predates the mark reads an
+// unknown role and skips the key, so it can never use it unconfirmed.
+const confirmMark = ",confirm"
+
 // Label encodes m as the string a backend stores with the key (a PKCS#11
-// CKA_LABEL, a PIV certificate's CN): "dct:ROLE:NAME:GUN". The GUN comes
-// last because it may itself contain ':' (host:port/repo).
+// CKA_LABEL, a PIV certificate's CN): "dct:ROLE:NAME:GUN", ROLE followed by
+// ",confirm" for a key marked Confirm. The GUN comes last because it may
+// itself contain ':' (host:port/repo).
 func (m KeyMeta) Label() string {
-	return strings.Join([]string{labelPrefix, string(m.Role), m.Name, m.GUN}, ":")
+	role := string(m.Role)
+	if m.Confirm {
+		role += confirmMark
+	}
+	return strings.Join([]string{labelPrefix, role, m.Name, m.GUN}, ":")
 }
 
 // ParseLabel decodes a Label. It fails for objects trust-agent did not make.
@@ -34,7 +44,8 @@ func ParseLabel(label string) (KeyMeta, error) {
 	if len(parts) != 4 || parts[0] != labelPrefix {
 		return KeyMeta{}, fmt.Errorf("agent: label %q is not a trust-agent key label", label)
 	}
-	m := KeyMeta{Role: Role(parts[1]), Name: parts[2], GUN: parts[3]}
+	role, confirm := strings.CutSuffix(parts[1], confirmMark)
+	m := KeyMeta{Role: Role(role), Name: parts[2], GUN: parts[3], Confirm: confirm}
 	// The same rules as for a new key: a label that breaks them (a targets
 	// key with no repository is a key bound to none) was not written here.
 	if err := validateMeta(m); err != nil {

@@ -1,14 +1,10 @@
 package agent
 
 import (
-	"bytes"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"regexp"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -19,6 +15,19 @@ type Metadata struct {
 	Version int64     `json:"version"`
 	Expires time.Time `json:"expires"`
 	Targets []string  `json:"targets,omitempty"` // target names a Targets role lists
+	// Roles are a Root's roles: each role's key IDs and threshold.
+	Roles map[string]RoleKeys `json:"roles,omitempty"`
+	// Confirmed says a person confirmed this signature through the askpass
+	// program (a Root that changes who holds the repository, a key marked
+	// to be confirmed for every use).
+	Confirmed bool `json:"confirmed,omitempty"`
+}
+
+// RoleKeys is one role of a Root: the keys that may sign it and how many
+// of them must.
+type RoleKeys struct {
+	KeyIDs    []string `json:"keyids"`
+	Threshold int      `json:"threshold"`
 }
 
 // maxAuditedTargets bounds how many target names one audit line carries: a
@@ -37,44 +46,59 @@ var gunPattern = regexp.MustCompile(`^` +
 // ValidGUN reports whether gun looks like a repository name.
 func ValidGUN(gun string) bool { return len(gun) <= 255 && gunPattern.MatchString(gun) }
 
-// checkPolicy decides whether key may sign req, and returns what it saw.
-// The agent is not a signing oracle: it signs only canonical TUF metadata of
-// the role the key serves, for the repository the key is bound to.
-func checkPolicy(meta KeyMeta, req SignRequest) (Metadata, error) {
-	md, err := parseMetadata(req.Data)
+// checkPolicy decides whether key may sign req, and returns what it saw
+// (for Root metadata, its roles and keys too: the Keyring then reviews who
+// holds them). The agent is not a signing oracle: it signs only canonical
+// TUF metadata of the role the key serves, for the repository the key is
+// bound to.
+func checkPolicy(meta KeyMeta, req SignRequest) (Metadata, *rootDoc, error) {
+	md, root, err := checkPayload(meta, req)
 	if err != nil {
-		return md, &DeniedError{Reason: err.Error()}
+		return md, nil, &DeniedError{Reason: err.Error()}
+	}
+	return md, root, nil
+}
+
+func checkPayload(meta KeyMeta, req SignRequest) (Metadata, *rootDoc, error) {
+	md, doc, err := parseMetadata(req.Data)
+	if err != nil {
+		return md, nil, err
 	}
 	if meta.GUN != "" && req.GUN != meta.GUN {
-		return md, &DeniedError{Reason: fmt.Sprintf("key is bound to repository %s, not %q", meta.GUN, req.GUN)}
+		return md, nil, fmt.Errorf("key is bound to repository %s, not %q", meta.GUN, req.GUN)
 	}
+	var root *rootDoc
 	switch meta.Role {
 	case RoleRoot:
-		if md.Type != "Root" {
-			return md, &DeniedError{Reason: "a root key signs only Root metadata, not " + md.Type}
+		if md.Type != "Root" || req.Role != "root" {
+			return md, nil, fmt.Errorf("a root key signs only Root metadata for the root role, not %s metadata for %q", md.Type, req.Role)
 		}
-		if err := checkRootCerts(req.Data, req.GUN); err != nil {
-			return md, &DeniedError{Reason: err.Error()}
+		if root, err = parseRoot(doc); err != nil {
+			return md, nil, err
+		}
+		md.Roles = root.roles
+		if err := root.checkCerts(req.GUN); err != nil {
+			return md, nil, err
 		}
 	case RoleTargets:
 		if md.Type != "Targets" || req.Role != "targets" {
-			return md, &DeniedError{Reason: fmt.Sprintf("a repository key signs only the targets role, not %s metadata for %q", md.Type, req.Role)}
+			return md, nil, fmt.Errorf("a repository key signs only the targets role, not %s metadata for %q", md.Type, req.Role)
 		}
 	case RoleDelegation:
 		if md.Type != "Targets" || !delegationRoles(req.Role) {
-			return md, &DeniedError{Reason: fmt.Sprintf("a delegation key signs only targets/<name> roles, not %s metadata for %q", md.Type, req.Role)}
+			return md, nil, fmt.Errorf("a delegation key signs only targets/<name> roles, not %s metadata for %q", md.Type, req.Role)
 		}
 	case RoleSnapshot:
 		if md.Type != "Snapshot" || req.Role != "snapshot" {
-			return md, &DeniedError{Reason: fmt.Sprintf("a snapshot key signs only Snapshot metadata, not %s for %q", md.Type, req.Role)}
+			return md, nil, fmt.Errorf("a snapshot key signs only Snapshot metadata, not %s for %q", md.Type, req.Role)
 		}
 	default:
-		return md, &DeniedError{Reason: fmt.Sprintf("key has unknown role %q", meta.Role)}
+		return md, nil, fmt.Errorf("key has unknown role %q", meta.Role)
 	}
 	if !ValidGUN(req.GUN) { // every role: the claim is audited, and bounded
-		return md, &DeniedError{Reason: fmt.Sprintf("%q is not a repository name", req.GUN)}
+		return md, nil, fmt.Errorf("%q is not a repository name", req.GUN)
 	}
-	return md, nil
+	return md, root, nil
 }
 
 // delegationRoles reports whether role names delegation roles only:
@@ -90,172 +114,244 @@ func delegationRoles(role string) bool {
 }
 
 // parseMetadata reads the fields the policy and audit need from the
-// canonical JSON of a TUF "signed" object, after checking it is canonical.
-func parseMetadata(data []byte) (Metadata, error) {
+// canonical JSON of a TUF "signed" object. It decodes with parseCanonical
+// (byte-exact notary canonical JSON) and reads fields by their exact
+// names; every object of a known shape must have exactly notary's fields,
+// so no key that differs only in case ("VERSION", "_TYPE", "targetſ") or
+// that another TUF implementation might read can ride along.
+func parseMetadata(data []byte) (Metadata, *jsonObject, error) {
 	var md Metadata
-	if err := checkCanonical(data); err != nil {
-		return md, fmt.Errorf("payload is not canonical TUF metadata: %w", err)
+	doc, err := parseCanonical(data)
+	if err != nil {
+		return md, nil, fmt.Errorf("payload is not canonical TUF metadata: %w", err)
 	}
-	var doc struct {
-		Type    string                     `json:"_type"`
-		Version int64                      `json:"version"`
-		Expires time.Time                  `json:"expires"`
-		Targets map[string]json.RawMessage `json:"targets"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return md, fmt.Errorf("payload is not TUF metadata: %v", err)
-	}
-	switch doc.Type {
-	case "Root", "Targets", "Snapshot", "Timestamp":
+	typ, _ := doc.vals["_type"].(string)
+	var shape []string
+	switch typ {
+	case "Root":
+		shape = []string{"_type", "consistent_snapshot", "expires", "keys", "roles", "version"}
+	case "Targets":
+		shape = []string{"_type", "delegations", "expires", "targets", "version"}
+	case "Snapshot", "Timestamp":
+		shape = []string{"_type", "expires", "meta", "version"}
 	default:
-		return md, fmt.Errorf("payload is not TUF metadata (_type %q)", doc.Type)
+		return md, nil, fmt.Errorf("payload is not TUF metadata (_type %q); send the canonical JSON of a Root, Targets or Snapshot \"signed\" object", typ)
 	}
-	if doc.Version < 1 || doc.Expires.IsZero() {
-		return md, fmt.Errorf("%s metadata lacks a version or an expiry", doc.Type)
+	md.Type = typ
+	version, _ := doc.vals["version"].(int64)
+	expires, eok := doc.vals["expires"].(string)
+	if version < 1 || !eok {
+		return md, nil, fmt.Errorf("%s metadata lacks a version or an expiry", typ)
 	}
-	md = Metadata{Type: doc.Type, Version: doc.Version, Expires: doc.Expires}
-	for name := range doc.Targets {
-		md.Targets = append(md.Targets, name)
+	md.Version = version
+	if md.Expires, err = parseExpiry(expires); err != nil {
+		return md, nil, fmt.Errorf("%s metadata: %w", typ, err)
 	}
-	sort.Strings(md.Targets)
-	if len(md.Targets) > maxAuditedTargets {
-		md.Targets = append(md.Targets[:maxAuditedTargets], fmt.Sprintf("... %d more", len(doc.Targets)-maxAuditedTargets))
+	if err := exactFields(doc, typ+" metadata", shape...); err != nil {
+		return md, nil, err
 	}
-	return md, nil
+	switch typ {
+	case "Root":
+		if _, ok := doc.vals["consistent_snapshot"].(bool); !ok {
+			return md, nil, fmt.Errorf("Root metadata: consistent_snapshot is not true or false")
+		}
+	case "Targets":
+		targets, err := objectField(doc, "targets", "Targets metadata")
+		if err != nil {
+			return md, nil, err
+		}
+		if err := eachFileMeta(targets, "target"); err != nil {
+			return md, nil, err
+		}
+		if err := checkDelegations(doc); err != nil {
+			return md, nil, err
+		}
+		md.Targets = append([]string(nil), targets.keys...) // sorted: the payload is canonical
+		if n := len(md.Targets); n > maxAuditedTargets {
+			md.Targets = append(md.Targets[:maxAuditedTargets], fmt.Sprintf("... %d more", n-maxAuditedTargets))
+		}
+	case "Snapshot", "Timestamp":
+		meta, err := objectField(doc, "meta", typ+" metadata")
+		if err != nil {
+			return md, nil, err
+		}
+		if err := eachFileMeta(meta, "meta entry"); err != nil {
+			return md, nil, err
+		}
+	}
+	return md, doc, nil
 }
 
-// checkCanonical accepts only what notary's canonical JSON encoder writes:
-// one object, no insignificant white space, keys sorted and unique at every
-// level. Anything else was not produced by a TUF client for signing.
-func checkCanonical(data []byte) error {
-	var compact bytes.Buffer
-	if err := json.Compact(&compact, data); err != nil {
-		return err
+// parseExpiry reads an expiry as notary's time.Time does (RFC 3339) and
+// requires the form time.Time.MarshalJSON writes back.
+func parseExpiry(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Format(time.RFC3339Nano) != s {
+		return time.Time{}, fmt.Errorf("expiry %q is not an RFC 3339 time as notary writes it (2030-01-01T00:00:00Z)", s)
 	}
-	if !bytes.Equal(compact.Bytes(), data) {
-		return fmt.Errorf("white space outside strings")
+	return t, nil
+}
+
+// exactFields requires o to have exactly the keys names.
+func exactFields(o *jsonObject, where string, names ...string) error {
+	for _, k := range o.keys {
+		known := false
+		for _, n := range names {
+			known = known || k == n
+		}
+		if !known {
+			return fmt.Errorf("%s has an unknown field %q (fields are %s, matched exactly)", where, k, strings.Join(names, ", "))
+		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if tok != json.Delim('{') {
-		return fmt.Errorf("not a JSON object")
-	}
-	if err := checkSortedObject(dec); err != nil {
-		return err
-	}
-	if dec.More() {
-		return fmt.Errorf("trailing data")
+	for _, n := range names {
+		if _, ok := o.vals[n]; !ok {
+			return fmt.Errorf("%s lacks the field %q", where, n)
+		}
 	}
 	return nil
 }
 
-// checkSortedObject walks an object whose '{' was just read.
-func checkSortedObject(dec *json.Decoder) error {
-	prev, first := "", true
-	for dec.More() {
-		tok, err := dec.Token()
+func objectField(o *jsonObject, name, where string) (*jsonObject, error) {
+	v, ok := o.vals[name].(*jsonObject)
+	if _, present := o.vals[name]; present && o.vals[name] == nil { // notary writes a nil map as null
+		v, ok = &jsonObject{vals: map[string]any{}}, true
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s: %s is not an object", where, name)
+	}
+	return v, nil
+}
+
+func intField(o *jsonObject, name, where string) (int64, error) {
+	v, ok := o.vals[name].(int64)
+	if !ok {
+		return 0, fmt.Errorf("%s: %s is not an integer", where, name)
+	}
+	return v, nil
+}
+
+func stringsField(o *jsonObject, name, where string) ([]string, error) {
+	arr, ok := o.vals[name].([]any)
+	if o.vals[name] == nil { // notary writes a nil list as null
+		arr, ok = nil, true
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s: %s is not a list", where, name)
+	}
+	out := make([]string, 0, len(arr))
+	for _, v := range arr {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: %s holds a non-string", where, name)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// base64Value decodes s as notary's []byte fields are written: standard
+// base64 with padding, in the one form an encoder writes.
+func base64Value(s, where string) ([]byte, error) {
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil || base64.StdEncoding.EncodeToString(b) != s {
+		return nil, fmt.Errorf("%s is not standard base64", where)
+	}
+	return b, nil
+}
+
+// eachFileMeta checks the values of a targets or meta map: notary's
+// FileMeta {custom?, hashes, length}.
+func eachFileMeta(files *jsonObject, what string) error {
+	for _, name := range files.keys {
+		where := fmt.Sprintf("%s %q", what, name)
+		fm, ok := files.vals[name].(*jsonObject)
+		if !ok {
+			return fmt.Errorf("%s is not an object", where)
+		}
+		fields := []string{"hashes", "length"}
+		if c, ok := fm.vals["custom"]; ok {
+			if c == nil { // notary omits a null custom: it never writes one
+				return fmt.Errorf("%s: custom is null", where)
+			}
+			fields = append(fields, "custom")
+		}
+		if err := exactFields(fm, where, fields...); err != nil {
+			return err
+		}
+		if n, err := intField(fm, "length", where); err != nil || n < 0 {
+			return fmt.Errorf("%s: length is not a size", where)
+		}
+		hashes, err := objectField(fm, "hashes", where)
 		if err != nil {
 			return err
 		}
-		key := tok.(string)
-		if !first && key <= prev {
-			return fmt.Errorf("object keys not sorted or repeated at %q", key)
-		}
-		prev, first = key, false
-		if err := checkValue(dec); err != nil {
-			return err
-		}
-	}
-	_, err := dec.Token() // '}'
-	return err
-}
-
-func checkValue(dec *json.Decoder) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	switch tok {
-	case json.Delim('{'):
-		return checkSortedObject(dec)
-	case json.Delim('['):
-		for dec.More() {
-			if err := checkValue(dec); err != nil {
+		for _, alg := range hashes.keys {
+			s, ok := hashes.vals[alg].(string)
+			if !ok {
+				return fmt.Errorf("%s: hash %q is not a string", where, alg)
+			}
+			if _, err := base64Value(s, where+" hash "+strconv.Quote(alg)); err != nil {
 				return err
 			}
 		}
-		_, err = dec.Token() // ']'
-		return err
 	}
 	return nil
 }
 
-// checkRootCerts requires every x509 key in Root metadata to be a
-// certificate for gun: that is how the agent sees which repository a root
-// key is asked to vouch for.
-func checkRootCerts(data []byte, gun string) error {
-	if !ValidGUN(gun) {
-		return fmt.Errorf("root metadata must name its repository, got %q", gun)
-	}
-	certs, err := rootCertificates(data)
+// checkDelegations checks a Targets "delegations" object: notary's
+// Delegations {keys, roles} with roles [{keyids, name, paths?, threshold}].
+func checkDelegations(doc *jsonObject) error {
+	const where = "Targets metadata: delegations"
+	d, err := objectField(doc, "delegations", "Targets metadata")
 	if err != nil {
 		return err
 	}
-	for id, cert := range certs {
-		if cert.Subject.CommonName != gun {
-			return fmt.Errorf("root certificate %s is for %q, not %q", id, cert.Subject.CommonName, gun)
+	if err := exactFields(d, where, "keys", "roles"); err != nil {
+		return err
+	}
+	keys, ok := d.vals["keys"].(*jsonObject) // never null: notary reads a null Keys back as {}
+	if !ok {
+		return fmt.Errorf("%s: keys is not an object", where)
+	}
+	if _, err := parseKeys(keys, where); err != nil {
+		return err
+	}
+	roles, ok := d.vals["roles"].([]any)
+	if d.vals["roles"] == nil { // notary writes a nil list as null
+		roles, ok = nil, true
+	}
+	if !ok {
+		return fmt.Errorf("%s: roles is not a list", where)
+	}
+	for i, r := range roles {
+		role, ok := r.(*jsonObject)
+		rwhere := fmt.Sprintf("%s: role %d", where, i)
+		if !ok {
+			return fmt.Errorf("%s is not an object", rwhere)
+		}
+		fields := []string{"keyids", "name", "threshold"}
+		if _, ok := role.vals["paths"]; ok {
+			fields = append(fields, "paths")
+			paths, err := stringsField(role, "paths", rwhere)
+			if err != nil {
+				return err
+			}
+			if len(paths) == 0 { // notary omits empty paths: it never writes []
+				return fmt.Errorf("%s: paths is empty", rwhere)
+			}
+		}
+		if err := exactFields(role, rwhere, fields...); err != nil {
+			return err
+		}
+		if _, ok := role.vals["name"].(string); !ok {
+			return fmt.Errorf("%s: name is not a string", rwhere)
+		}
+		if _, err := stringsField(role, "keyids", rwhere); err != nil {
+			return err
+		}
+		if _, err := intField(role, "threshold", rwhere); err != nil {
+			return err
 		}
 	}
 	return nil
-}
-
-// rootCertificates returns the certificates of the root role's keys in
-// Root metadata, by key ID.
-func rootCertificates(data []byte) (map[string]*x509.Certificate, error) {
-	var doc struct {
-		Keys map[string]struct {
-			Type  string `json:"keytype"`
-			Value struct {
-				Public string `json:"public"`
-			} `json:"keyval"`
-		} `json:"keys"`
-		Roles map[string]struct {
-			KeyIDs []string `json:"keyids"`
-		} `json:"roles"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("root metadata: %v", err)
-	}
-	rootRole, ok := doc.Roles["root"]
-	if !ok || len(rootRole.KeyIDs) == 0 {
-		return nil, fmt.Errorf("root metadata lists no root keys")
-	}
-	certs := map[string]*x509.Certificate{}
-	for _, id := range rootRole.KeyIDs {
-		k, ok := doc.Keys[id]
-		if !ok {
-			return nil, fmt.Errorf("root metadata names root key %s but does not list it", id)
-		}
-		if !strings.HasSuffix(k.Type, "-x509") {
-			return nil, fmt.Errorf("root key %s is not a certificate", id)
-		}
-		raw, err := base64.StdEncoding.DecodeString(k.Value.Public)
-		if err != nil {
-			return nil, fmt.Errorf("root key %s: %v", id, err)
-		}
-		block, _ := pem.Decode(raw)
-		if block == nil {
-			return nil, fmt.Errorf("root key %s is not a PEM certificate", id)
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("root key %s: %v", id, err)
-		}
-		certs[id] = cert
-	}
-	return certs, nil
 }

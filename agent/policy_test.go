@@ -32,6 +32,8 @@ func targetsJSON(targets ...string) string {
 	return b.String()
 }
 
+// rootJSON is canonical Root metadata for a new repository whose root key
+// is a certificate for cn: the other roles name one bare key each.
 func rootJSON(t *testing.T, cn string) string {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -44,9 +46,22 @@ func rootJSON(t *testing.T, cn string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	return `{"_type":"Root","consistent_snapshot":false,"expires":"2035-01-01T00:00:00Z","keys":{"abc":{"keytype":"ecdsa-x509","keyval":{"private":null,"public":"` +
-		pub + `"}}},"roles":{"root":{"keyids":["abc"],"threshold":1}},"version":1}`
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	pubDER, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootID, keyID := keyID("ecdsa-x509", certPEM), keyID("ecdsa", pubDER)
+	keys := map[string]string{
+		rootID: `{"keytype":"ecdsa-x509","keyval":{"private":null,"public":"` + base64.StdEncoding.EncodeToString(certPEM) + `"}}`,
+		keyID:  `{"keytype":"ecdsa","keyval":{"private":null,"public":"` + base64.StdEncoding.EncodeToString(pubDER) + `"}}`,
+	}
+	ids := []string{rootID, keyID}
+	sort.Strings(ids)
+	role := func(id string) string { return `{"keyids":["` + id + `"],"threshold":1}` }
+	return `{"_type":"Root","consistent_snapshot":false,"expires":"2035-01-01T00:00:00Z","keys":{"` +
+		ids[0] + `":` + keys[ids[0]] + `,"` + ids[1] + `":` + keys[ids[1]] + `},"roles":{"root":` + role(rootID) +
+		`,"snapshot":` + role(keyID) + `,"targets":` + role(keyID) + `,"timestamp":` + role(keyID) + `},"version":1}`
 }
 
 func TestPolicy(t *testing.T) {
@@ -93,19 +108,38 @@ func TestPolicy(t *testing.T) {
 		{"white space refused", KeyMeta{Role: RoleDelegation, Name: "jeff"},
 			SignRequest{GUN: gun, Role: "targets/releases", Data: []byte(`{"_type": "Targets","expires":"2029-01-01T00:00:00Z","version":1}`)}, "white space"},
 		{"unsorted keys refused", KeyMeta{Role: RoleDelegation, Name: "jeff"},
-			SignRequest{GUN: gun, Role: "targets/releases", Data: []byte(`{"_type":"Targets","version":1,"expires":"2029-01-01T00:00:00Z"}`)}, "not sorted"},
+			SignRequest{GUN: gun, Role: "targets/releases", Data: []byte(`{"_type":"Targets","version":1,"expires":"2029-01-01T00:00:00Z"}`)}, "canonical encoder writes"},
 		{"repeated keys refused", KeyMeta{Role: RoleDelegation, Name: "jeff"},
-			SignRequest{GUN: gun, Role: "targets/releases", Data: []byte(`{"_type":"Targets","_type":"Root","expires":"2029-01-01T00:00:00Z","version":1}`)}, "repeated"},
+			SignRequest{GUN: gun, Role: "targets/releases", Data: []byte(`{"_type":"Targets","_type":"Root","expires":"2029-01-01T00:00:00Z","version":1}`)}, "duplicate key"},
 		{"other JSON refused", KeyMeta{Role: RoleDelegation, Name: "jeff"},
 			SignRequest{GUN: gun, Role: "targets/releases", Data: []byte(`{"amount":100,"to":"mallory"}`)}, "not TUF metadata"},
 		{"missing version refused", KeyMeta{Role: RoleDelegation, Name: "jeff"},
 			SignRequest{GUN: gun, Role: "targets/releases", Data: []byte(`{"_type":"Targets","expires":"2029-01-01T00:00:00Z"}`)}, "lacks a version"},
+		// Each of these catches a plausible bug the package tests once let
+		// through: a GUN check loosened to a prefix match, the targets
+		// rule's || turned into &&, Timestamp accepted where Snapshot is.
+		{"targets key refuses a repository its name prefixes", KeyMeta{Role: RoleTargets, Name: "repo", GUN: gun},
+			SignRequest{GUN: gun + "-evil", Role: "targets", Data: []byte(targetsJSON())}, "bound to repository"},
+		{"targets key refuses a repository under its name", KeyMeta{Role: RoleTargets, Name: "repo", GUN: gun},
+			SignRequest{GUN: gun + "/evil", Role: "targets", Data: []byte(targetsJSON())}, "bound to repository"},
+		{"snapshot key refuses a repository its name prefixes", KeyMeta{Role: RoleSnapshot, Name: "snap", GUN: gun},
+			SignRequest{GUN: gun + "-evil", Role: "snapshot", Data: []byte(snapshot)}, "bound to repository"},
+		{"targets key refuses a delegation role", KeyMeta{Role: RoleTargets, Name: "repo", GUN: gun},
+			SignRequest{GUN: gun, Role: "targets/releases", Data: []byte(targetsJSON())}, "only the targets role"},
+		{"targets key refuses snapshot metadata for targets", KeyMeta{Role: RoleTargets, Name: "repo", GUN: gun},
+			SignRequest{GUN: gun, Role: "targets", Data: []byte(snapshot)}, "only the targets role"},
+		{"snapshot key refuses timestamp metadata for snapshot", KeyMeta{Role: RoleSnapshot, Name: "snap", GUN: gun},
+			SignRequest{GUN: gun, Role: "snapshot", Data: []byte(timestamp)}, "only Snapshot"},
+		{"snapshot key refuses snapshot metadata for timestamp", KeyMeta{Role: RoleSnapshot, Name: "snap", GUN: gun},
+			SignRequest{GUN: gun, Role: "timestamp", Data: []byte(snapshot)}, "only Snapshot"},
+		{"root key refuses root metadata for another role", KeyMeta{Role: RoleRoot, Name: "root"},
+			SignRequest{GUN: gun, Role: "targets", Data: []byte(root)}, "only Root"},
 		{"bad repository name refused", KeyMeta{Role: RoleTargets, Name: "repo", GUN: "NOT A REPO"},
 			SignRequest{GUN: "NOT A REPO", Role: "targets", Data: []byte(targetsJSON())}, "not a repository name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			md, err := checkPolicy(tt.meta, tt.req)
+			md, _, err := checkPolicy(tt.meta, tt.req)
 			if tt.denied == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -126,7 +160,7 @@ func TestPolicy(t *testing.T) {
 }
 
 func TestMetadataListsTargets(t *testing.T) {
-	md, err := parseMetadata([]byte(targetsJSON("v2", "latest", "v1")))
+	md, _, err := parseMetadata([]byte(targetsJSON("v2", "latest", "v1")))
 	if err != nil {
 		t.Fatal(err)
 	}

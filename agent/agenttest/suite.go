@@ -13,9 +13,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"math/big"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +47,35 @@ func TargetsJSON(tags ...string) []byte {
 		b.WriteString(`"` + t + `":{"hashes":{"sha256":"3q2+7w=="},"length":1}`)
 	}
 	b.WriteString(`},"version":2}`)
+	return []byte(b.String())
+}
+
+// RootJSON is canonical Root metadata as notary writes it for a new
+// repository: the root role names the root certificate (PEM), targets the
+// key with PKIX DER targets, snapshot and timestamp the server's key.
+func RootJSON(rootCertPEM, targets, server []byte, version int) []byte {
+	type key struct{ id, typ, pub string }
+	mk := func(typ string, pub []byte) key {
+		b64 := base64.StdEncoding.EncodeToString(pub)
+		sum := sha256.Sum256([]byte(`{"keytype":"` + typ + `","keyval":{"private":null,"public":"` + b64 + `"}}`))
+		return key{hex.EncodeToString(sum[:]), typ, b64}
+	}
+	r, tk, s := mk("ecdsa-x509", rootCertPEM), mk("ecdsa", targets), mk("ecdsa", server)
+	keys := []key{r, tk}
+	if s.id != tk.id {
+		keys = append(keys, s)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].id < keys[j].id })
+	var b strings.Builder
+	b.WriteString(`{"_type":"Root","consistent_snapshot":false,"expires":"2035-01-01T00:00:00Z","keys":{`)
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"` + k.id + `":{"keytype":"` + k.typ + `","keyval":{"private":null,"public":"` + k.pub + `"}}`)
+	}
+	role := func(k key) string { return `{"keyids":["` + k.id + `"],"threshold":1}` }
+	b.WriteString(`},"roles":{"root":` + role(r) + `,"snapshot":` + role(s) + `,"targets":` + role(tk) + `,"timestamp":` + role(s) + `},"version":` + strconv.Itoa(version) + `}`)
 	return []byte(b.String())
 }
 
@@ -187,10 +219,12 @@ func Run(t *testing.T, cfg Config) {
 		if string(again) != string(der) {
 			t.Fatal("a second CertifyRoot made a new certificate instead of the stored one")
 		}
-		certPEM := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-		rootJSON := `{"_type":"Root","consistent_snapshot":false,"expires":"2035-01-01T00:00:00Z","keys":{"k1":{"keytype":"ecdsa-x509","keyval":{"private":null,"public":"` +
-			certPEM + `"}}},"roles":{"root":{"keyids":["k1"],"threshold":1}},"version":1}`
-		_, err = a.Sign(ctx, agent.SignRequest{KeyID: root.ID, GUN: GUN, Role: "root", Data: []byte(rootJSON)})
+		server, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader) // notary's snapshot and timestamp key
+		must(t, err)
+		serverDER, err := x509.MarshalPKIXPublicKey(&server.PublicKey)
+		must(t, err)
+		rootJSON := RootJSON(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), repo.PublicKey, serverDER, 1)
+		_, err = a.Sign(ctx, agent.SignRequest{KeyID: root.ID, GUN: GUN, Role: "root", Data: rootJSON})
 		must(t, err)
 		// The root key is also found under the certificate's key ID, as
 		// notary asks for it.
@@ -212,11 +246,9 @@ func Run(t *testing.T, cfg Config) {
 			NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
 		fder, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &foreign.PublicKey, foreign)
 		must(t, err)
-		fpem := base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fder}))
-		hijack := `{"_type":"Root","consistent_snapshot":false,"expires":"2035-01-01T00:00:00Z","keys":{"k2":{"keytype":"ecdsa-x509","keyval":{"private":null,"public":"` +
-			fpem + `"}}},"roles":{"root":{"keyids":["k2"],"threshold":1}},"version":2}`
-		_, err = a.Sign(ctx, agent.SignRequest{KeyID: root.ID, GUN: GUN, Role: "root", Data: []byte(hijack)})
-		if !errors.Is(err, agent.ErrDenied) || !strings.Contains(err.Error(), "does not hold") {
+		hijack := RootJSON(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: fder}), repo.PublicKey, serverDER, 2)
+		_, err = a.Sign(ctx, agent.SignRequest{KeyID: root.ID, GUN: GUN, Role: "root", Data: hijack})
+		if !errors.Is(err, agent.ErrDenied) || !strings.Contains(err.Error(), "not held by this agent") {
 			t.Fatalf("root signed metadata trusting a foreign key: %v", err)
 		}
 	})

@@ -24,7 +24,7 @@ func keyNameError(name string) error {
 	return fmt.Errorf(`key name "%s" must start with lowercase alphanumeric characters and can include "-" or "_" after the first character`, name)
 }
 
-const keyGenerateSynopsis = "key generate NAME [--role delegation|targets|root] [--repo GUN] [--algorithm ecdsa|rsa] [--bits N] [--dir DIR] [--backend NAME] [--pin-policy P] [--touch-policy P]"
+const keyGenerateSynopsis = "key generate NAME [--role delegation|targets|root] [--repo GUN] [--algorithm ecdsa|rsa] [--bits N] [--dir DIR] [--backend NAME] [--pin-policy P] [--touch-policy P] [--confirm]"
 
 func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "key generate", keyGenerateSynopsis)
@@ -34,6 +34,7 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	bits := fs.Int("bits", 0, "key size: ECDSA 256 (default) or 384; RSA 3072 (default) or 4096")
 	dir := fs.String("dir", "", "directory to write NAME.pub to (default: the current directory)")
 	backend := fs.String("backend", "", "`NAME` of the backend where to make the key, as trust-agent status names it (default: the first unlocked)")
+	confirm := fs.Bool("confirm", false, "sign only after a person confirms each use through the agent's TRUST_AGENT_ASKPASS program (as ssh-add -c)")
 	var policy agent.KeyPolicy
 	fs.StringVar(&policy.PIN, "pin-policy", "", "PIV only: once or always")
 	fs.StringVar(&policy.Touch, "touch-policy", "", "PIV only: never, cached or always (a root key defaults to always)")
@@ -74,7 +75,7 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	defer f.Close()
 	fmt.Fprintf(e.stdout, "Generating key for %s...\n", name)
 	info, err := withTouchNotice(c, e.stderr).Generate(ctx, agent.GenerateRequest{
-		KeyMeta:   agent.KeyMeta{Role: agent.Role(*role), Name: name, GUN: trust.CanonicalGUN(*repo)},
+		KeyMeta:   agent.KeyMeta{Role: agent.Role(*role), Name: name, GUN: trust.CanonicalGUN(*repo), Confirm: *confirm},
 		Algorithm: *alg, Bits: *bits, Backend: *backend, Policy: policy,
 	})
 	if err != nil {
@@ -101,7 +102,7 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-const keyLoadSynopsis = "key load FILE [--name NAME] [--role delegation|targets|root] [--repo GUN] [--backend NAME] [--passphrase-file FILE]"
+const keyLoadSynopsis = "key load FILE [--name NAME] [--role delegation|targets|root] [--repo GUN] [--backend NAME] [--passphrase-file FILE] [--confirm]"
 
 func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "key load", keyLoadSynopsis)
@@ -110,6 +111,7 @@ func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 	repo := fs.String("repo", "", "the repository a targets key is bound to (default: the file's gun header)")
 	backend := fs.String("backend", "", "`NAME` of the backend where to put the key, as trust-agent status names it")
 	passFile := fs.String("passphrase-file", "", "read the key file's passphrase from `FILE` (mode 0600) instead of $DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE / $DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE or the terminal")
+	confirm := fs.Bool("confirm", false, "sign only after a person confirms each use through the agent's TRUST_AGENT_ASKPASS program (as ssh-add -c)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -131,7 +133,7 @@ func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("error importing key from %s: %w", path, err)
 	}
 	defer clear(kf.PKCS8)
-	meta := agent.KeyMeta{Role: agent.RoleDelegation, Name: *name}
+	meta := agent.KeyMeta{Role: agent.RoleDelegation, Name: *name, Confirm: *confirm}
 	switch {
 	case *role != "":
 		meta.Role = agent.Role(*role)
@@ -233,7 +235,7 @@ func cmdKeyList(ctx context.Context, e *env, args []string) error {
 		if repo == "" {
 			repo = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, repo, k.Algorithm, k.Location)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, roleColumn(k), repo, k.Algorithm, k.Location)
 	}
 	return tw.Flush()
 }
@@ -268,7 +270,16 @@ func listAttested(ctx context.Context, e *env, a agent.Agent, keys []agent.KeyIn
 		if repo == "" {
 			repo = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Role, repo, k.Algorithm, k.Location, k.Attestation.column())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, roleColumn(k.KeyInfo), repo, k.Algorithm, k.Location, k.Attestation.column())
 	}
 	return tw.Flush()
+}
+
+// roleColumn is the ROLE column of key list: the role, and ",confirm" for
+// a key that signs only after a person confirms each use.
+func roleColumn(k agent.KeyInfo) string {
+	if k.Confirm {
+		return string(k.Role) + ",confirm"
+	}
+	return string(k.Role)
 }

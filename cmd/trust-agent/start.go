@@ -356,6 +356,14 @@ func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 		stores = append(stores, s)
 	}
 	opts := agent.Options{Stores: stores, Lifetime: o.lifetime}
+	// The askpass program comes from the agent's own environment, at
+	// start, never from a request.
+	if opts.Askpass, err = askpassProgram(os.Getenv(agent.AskpassEnv)); err != nil {
+		for _, s := range stores {
+			s.Close()
+		}
+		return err
+	}
 	if o.auditLog != "" {
 		audit, err := agent.OpenAuditFile(o.auditLog)
 		if err != nil {
@@ -469,3 +477,21 @@ func cmdStop(ctx context.Context, e *env, args []string) error {
 
 // stopTimeout bounds how long stop waits for the agent to exit.
 const stopTimeout = 5 * time.Second
+
+// askpassProgram checks the program named by TRUST_AGENT_ASKPASS: an
+// absolute path to an executable regular file, as module paths are.
+func askpassProgram(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case !filepath.IsAbs(path):
+		return "", fmt.Errorf("%s=%s is not an absolute path; name the askpass program by its full path", agent.AskpassEnv, path)
+	case err != nil:
+		return "", fmt.Errorf("%s: %w; install an askpass program (ssh-askpass convention) or unset %s", agent.AskpassEnv, err, agent.AskpassEnv)
+	case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
+		return "", fmt.Errorf("%s=%s is not an executable file", agent.AskpassEnv, path)
+	}
+	return path, nil
+}

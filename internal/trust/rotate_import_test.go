@@ -68,7 +68,8 @@ func TestRotateRootAfterImport(t *testing.T) {
 	dc.AddSigner(t, "alice", img.Repo) // docker makes the repository with its own file keys
 	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
 
-	a := agent.New(agent.Options{Stores: []agent.KeyStore{&softStore{}}})
+	yes, asked := yesAskpass(t) // a root rotation changes the root keys: a person confirms it
+	a := agent.New(agent.Options{Stores: []agent.KeyStore{&softStore{}}, Askpass: yes})
 	t.Cleanup(func() { a.Close() })
 	imported := importDockerRootKey(t, a, dc)
 	if before := currentRootKeys(t, opts, img.Repo); !before[string(imported.PublicKey)] {
@@ -98,6 +99,9 @@ func TestRotateRootAfterImport(t *testing.T) {
 	}
 	if !held {
 		t.Fatalf("the new root key is not one the agent holds\n%s", out.String())
+	}
+	if q, err := os.ReadFile(asked); err != nil || !bytes.Contains(q, []byte("NOT held by this agent")) && !bytes.Contains(q, []byte("held here")) {
+		t.Fatalf("the rotation was not confirmed through askpass (%v): %q", err, q)
 	}
 	// A second rotation makes another key again: neither the imported key
 	// nor the first rotation's key is taken for an unpublished one.

@@ -165,7 +165,8 @@ func multiBackendRepo(t *testing.T, repoName, rootOn string, names ...string) (*
 	for _, n := range names {
 		stores = append(stores, namedStore{&softStore{}, n})
 	}
-	a := agent.New(agent.Options{Stores: stores})
+	yes, _ := yesAskpass(t)
+	a := agent.New(agent.Options{Stores: stores, Askpass: yes})
 	t.Cleanup(func() { a.Close() })
 	n := trusttest.StartNotary(t)
 	img := trusttest.StartRegistry(t).PushRandom(t, repoName, "v1")

@@ -34,12 +34,15 @@ import (
 // liveAgent is an agent on a fresh SoftHSM token behind a real socket that
 // a test can stop (as if it died) and start again on the same token.
 type liveAgent struct {
-	t      *testing.T
-	tok    *softhsmtest.Fixture
-	path   string
-	keys   *agent.Keyring
-	cancel context.CancelFunc
-	done   chan error
+	t    *testing.T
+	tok  *softhsmtest.Fixture
+	path string
+	keys *agent.Keyring
+	// askpass says yes to every question (root rotations need one), and
+	// appends each to the file asked.
+	askpass, asked string
+	cancel         context.CancelFunc
+	done           chan error
 }
 
 func startLiveAgent(t *testing.T) *liveAgent {
@@ -56,7 +59,10 @@ func (la *liveAgent) start() {
 	if err != nil {
 		la.t.Fatal(err)
 	}
-	la.keys = agent.New(agent.Options{Stores: []agent.KeyStore{store}})
+	if la.askpass == "" {
+		la.askpass, la.asked = yesAskpass(la.t)
+	}
+	la.keys = agent.New(agent.Options{Stores: []agent.KeyStore{store}, Askpass: la.askpass})
 	l, err := socket.Listen(la.path)
 	if err != nil {
 		la.t.Fatal(err)

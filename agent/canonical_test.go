@@ -1,0 +1,95 @@
+package agent
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestParseCanonical: the parser accepts exactly what notary's canonical
+// encoder writes, and says why it refuses the rest.
+func TestParseCanonical(t *testing.T) {
+	for _, ok := range []string{
+		`{}`,
+		`{"a":[]}`,
+		`{"a":[1,-2,0,true,false,null,"x",{"b":{}}]}`,
+		`{"a":9223372036854775807,"b":-9223372036854775808}`,
+		"{\"<>&\":\"\u2028\u2029é日本\"}", // canonical mode writes these as they are
+		`{"q":"\"\\"}`,                  // the only two escapes it writes
+		`{"A":1,"_":2,"a":3}`,           // sorted by bytes: 'A' < '_' < 'a'
+		"{\"s\":1,\"ſ\":2}",
+	} {
+		if _, err := parseCanonical([]byte(ok)); err != nil {
+			t.Errorf("parseCanonical(%s) = %v", ok, err)
+		}
+	}
+	for _, bad := range []struct{ in, why string }{
+		{``, "not a JSON object"},
+		{`[]`, "not a JSON object"},
+		{`"a"`, "not a JSON object"},
+		{`{"a":1}x`, "trailing data"},
+		{`{"a":1} `, "trailing data"},
+		{`{ "a":1}`, "want an object key"},
+		{`{"a": 1}`, "white space"},
+		{`{"b":1,"a":2}`, "canonical encoder writes"},
+		{`{"a":1,"a":1}`, "duplicate key"},
+		{`{"a":"\u0041"}`, "canonical encoder writes"},
+		{`{"a":"\/"}`, "canonical encoder writes"},
+		{`{"a":"\u003c"}`, "canonical encoder writes"},
+		{`{"a":"\u2028"}`, "canonical encoder writes"},
+		{`{"a":"\n"}`, "canonical encoder writes"},
+		{`{"a":"\u0000"}`, "canonical encoder writes"},
+		{"{\"a\":\"\x00\"}", "control character"},
+		{"{\"a\":\"\x1f\"}", "control character"},
+		{"{\"a\":\"\xff\"}", "invalid UTF-8"},
+		{"{\"a\":\"\xc3\"}", "invalid UTF-8"},
+		{"{\"a\":\"\xed\xa0\x80\"}", "invalid UTF-8"}, // a surrogate in UTF-8
+		{`{"a":"\ud800"}`, "lone UTF-16 surrogate"},
+		{`{"a":"\ud800\u0041"}`, "invalid UTF-16 surrogate pair"},
+		{`{"a":"\x"}`, "invalid escape"},
+		{`{"a":"\u12"}`, "invalid \\u escape"},
+		{`{"a":"`, "unterminated string"},
+		{`{"a":1.0}`, "fraction or exponent"},
+		{`{"a":1e3}`, "fraction or exponent"},
+		{`{"a":01}`, "leading zero"},
+		{`{"a":-0}`, "-0"},
+		{`{"a":-}`, "invalid number"},
+		{`{"a":9223372036854775808}`, "out of range"},
+		{`{"a":tru}`, "unexpected"},
+		{`{"a":[1,]}`, "unexpected"},
+		{`{"a":1,}`, "want an object key"},
+		{`{"a" :1}`, "want ':'"},
+		{`{"a":` + strings.Repeat(`[`, 20) + strings.Repeat(`]`, 20) + `}`, "nested deeper"},
+		{`{"a":{`, "want an object key"},
+	} {
+		_, err := parseCanonical([]byte(bad.in))
+		if err == nil || !strings.Contains(err.Error(), bad.why) {
+			t.Errorf("parseCanonical(%q) = %v, want an error saying %q", bad.in, err, bad.why)
+		}
+	}
+}
+
+// TestBase64Value: []byte fields must be in the one form an encoder writes.
+func TestBase64Value(t *testing.T) {
+	if b, err := base64Value("3q2+7w==", "x"); err != nil || len(b) != 4 {
+		t.Fatalf("base64Value = %x, %v", b, err)
+	}
+	for _, bad := range []string{"3q2+7w=\n=", "3q2+7w", "3q2+7x==", "3q2-7w==", " 3q2+7w=="} {
+		if _, err := base64Value(bad, "x"); err == nil {
+			t.Errorf("base64Value(%q) accepted", bad)
+		}
+	}
+}
+
+// TestParseExpiry: only the form time.Time.MarshalJSON writes.
+func TestParseExpiry(t *testing.T) {
+	for _, ok := range []string{"2030-01-01T00:00:00Z", "2030-01-01T00:00:00.5Z", "2030-01-01T01:00:00+01:00"} {
+		if _, err := parseExpiry(ok); err != nil {
+			t.Errorf("parseExpiry(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "2030-01-01", "2030-01-01T00:00:00.000Z", "2030-01-01T00:00:00+00:00", "2030-01-01 00:00:00Z"} {
+		if _, err := parseExpiry(bad); err == nil {
+			t.Errorf("parseExpiry(%q) accepted", bad)
+		}
+	}
+}

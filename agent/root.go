@@ -1,0 +1,273 @@
+package agent
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"strings"
+)
+
+// A root key's signature on Root metadata hands the repository to whatever
+// keys the Root names. The policy therefore reads the whole Root, checks
+// its shape as notary's client would rely on it, and the Keyring then asks
+// which of the named keys this agent holds (reviewRoot): a Root that leaves
+// the trust where it is gets signed; one that hands any of it to a key the
+// agent does not hold, or changes the root keys, waits for a person.
+
+// rootRoleNames are the four roles a Root must list, no more.
+var rootRoleNames = []string{"root", "snapshot", "targets", "timestamp"}
+
+// tufKey is a public key as TUF metadata lists it.
+type tufKey struct {
+	Type   string // notary's keytype: "ecdsa", "ecdsa-x509", "rsa", ...
+	Public []byte // PKIX DER, or a PEM certificate for the -x509 types
+}
+
+// knownKeyTypes are the key types notary reads.
+var knownKeyTypes = map[string]bool{
+	"ecdsa": true, "ecdsa-x509": true, "rsa": true, "rsa-x509": true, "ed25519": true,
+}
+
+// rootDoc is what a Root says about trust: keys by ID, and each role's
+// key IDs and threshold.
+type rootDoc struct {
+	keys  map[string]tufKey
+	roles map[string]RoleKeys
+}
+
+// parseKeys reads a TUF "keys" object. Every key must have exactly
+// notary's fields, no private part, and the ID notary computes for it (the
+// SHA-256 of the canonical JSON of the key), so that an ID names exactly
+// one key for the agent and for notary alike.
+func parseKeys(keys *jsonObject, where string) (map[string]tufKey, error) {
+	out := make(map[string]tufKey, len(keys.keys))
+	for _, id := range keys.keys {
+		kwhere := fmt.Sprintf("%s: key %q", where, shortID(id))
+		ko, ok := keys.vals[id].(*jsonObject)
+		if !ok {
+			return nil, fmt.Errorf("%s is not an object", kwhere)
+		}
+		if err := exactFields(ko, kwhere, "keytype", "keyval"); err != nil {
+			return nil, err
+		}
+		typ, ok := ko.vals["keytype"].(string)
+		if !ok || !knownKeyTypes[typ] {
+			return nil, fmt.Errorf("%s has key type %q; notary's are ecdsa, ecdsa-x509, rsa, rsa-x509 and ed25519", kwhere, ko.vals["keytype"])
+		}
+		kv, err := objectField(ko, "keyval", kwhere)
+		if err != nil {
+			return nil, err
+		}
+		if err := exactFields(kv, kwhere+" keyval", "private", "public"); err != nil {
+			return nil, err
+		}
+		if kv.vals["private"] != nil {
+			return nil, fmt.Errorf("%s carries a private key; metadata lists public keys only", kwhere)
+		}
+		pub, ok := kv.vals["public"].(string)
+		if !ok {
+			return nil, fmt.Errorf("%s: public is not a string", kwhere)
+		}
+		der, err := base64Value(pub, kwhere+" public")
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(encodeCanonical(nil, ko))
+		if want := hex.EncodeToString(sum[:]); id != want {
+			return nil, fmt.Errorf("%s is listed under an ID that is not its own (notary's ID of this key is %s)", kwhere, shortID(want))
+		}
+		out[id] = tufKey{Type: typ, Public: der}
+	}
+	return out, nil
+}
+
+// parseRoot reads and checks a Root's keys and roles: exactly the four
+// roles, each with 1 <= threshold <= its number of distinct key IDs, every
+// key ID listed in keys.
+func parseRoot(doc *jsonObject) (*rootDoc, error) {
+	keysObj, ok := doc.vals["keys"].(*jsonObject) // never null: notary reads a null Keys back as {}
+	if !ok {
+		return nil, fmt.Errorf("Root metadata: keys is not an object")
+	}
+	keys, err := parseKeys(keysObj, "Root metadata")
+	if err != nil {
+		return nil, err
+	}
+	rolesObj, err := objectField(doc, "roles", "Root metadata")
+	if err != nil {
+		return nil, err
+	}
+	if err := exactFields(rolesObj, "Root metadata roles", rootRoleNames...); err != nil {
+		return nil, err
+	}
+	r := &rootDoc{keys: keys, roles: map[string]RoleKeys{}}
+	for _, name := range rootRoleNames {
+		where := fmt.Sprintf("Root metadata: role %s", name)
+		ro, ok := rolesObj.vals[name].(*jsonObject)
+		if !ok {
+			return nil, fmt.Errorf("%s is not an object", where)
+		}
+		if err := exactFields(ro, where, "keyids", "threshold"); err != nil {
+			return nil, err
+		}
+		ids, err := stringsField(ro, "keyids", where)
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		for _, id := range ids {
+			if seen[id] {
+				return nil, fmt.Errorf("%s lists key %s twice", where, shortID(id))
+			}
+			seen[id] = true
+			if _, ok := keys[id]; !ok {
+				return nil, fmt.Errorf("%s names key %s, which the Root's keys do not list", where, shortID(id))
+			}
+		}
+		threshold, err := intField(ro, "threshold", where)
+		if err != nil {
+			return nil, err
+		}
+		if threshold < 1 || threshold > int64(len(ids)) {
+			return nil, fmt.Errorf("%s has threshold %d with %d keys; it must be between 1 and the number of keys", where, threshold, len(ids))
+		}
+		r.roles[name] = RoleKeys{KeyIDs: ids, Threshold: int(threshold)}
+	}
+	return r, nil
+}
+
+// checkCerts requires every root role key to be a certificate for gun:
+// that is how the agent sees which repository a root key is asked to
+// vouch for.
+func (r *rootDoc) checkCerts(gun string) error {
+	if !ValidGUN(gun) {
+		return fmt.Errorf("root metadata must name its repository, got %q", gun)
+	}
+	for _, id := range r.roles["root"].KeyIDs {
+		cert, err := r.certificate(id)
+		if err != nil {
+			return err
+		}
+		if cert.Subject.CommonName != gun {
+			return fmt.Errorf("root certificate %s is for %q, not %q", shortID(id), cert.Subject.CommonName, gun)
+		}
+	}
+	return nil
+}
+
+// certificate parses key id, which must be an -x509 key.
+func (r *rootDoc) certificate(id string) (*x509.Certificate, error) {
+	k := r.keys[id]
+	if !strings.HasSuffix(k.Type, "-x509") {
+		return nil, fmt.Errorf("root key %s is not a certificate", shortID(id))
+	}
+	block, rest := pem.Decode(k.Public)
+	if block == nil || block.Type != "CERTIFICATE" || len(strings.TrimSpace(string(rest))) != 0 {
+		return nil, fmt.Errorf("root key %s is not one PEM certificate", shortID(id))
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("root key %s: %v", shortID(id), err)
+	}
+	return cert, nil
+}
+
+// holder returns the key this agent holds that id names, or nil. A
+// certificate is held when its public key is one of the agent's keys; a
+// bare key when its ID is. Caller holds mu.
+func (k *Keyring) holderLocked(r *rootDoc, id string) *entry {
+	if strings.HasSuffix(r.keys[id].Type, "-x509") {
+		cert, err := r.certificate(id)
+		if err != nil {
+			return nil
+		}
+		for _, e := range k.list {
+			if publicKeysEqual(e.key.Public(), cert.PublicKey) {
+				return e
+			}
+		}
+		return nil
+	}
+	for _, e := range k.list {
+		if e.info.ID == id {
+			return e
+		}
+	}
+	return nil
+}
+
+// reviewRoot decides whether signer may sign Root r for gun by itself. It
+// returns why a person must confirm (nothing when the trust stays where it
+// is) and the question to ask. Signed without a prompt only when: the root
+// role's keys are root keys held here, the signing key among them; the
+// targets role's keys are held here and bound to gun; snapshot keys are
+// held here bound to gun or held by none (notary's server); timestamp keys
+// are held by none (the server's). Anything else hands part of the
+// repository to another key (a key generated elsewhere, another
+// repository's key) or changes the root keys, as a rotation does.
+func (k *Keyring) reviewRoot(signer *entry, gun string, md Metadata, r *rootDoc) (reasons []string, question string) {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	var q strings.Builder
+	fmt.Fprintf(&q, "Sign Root metadata for %s?\nversion %d, expires %s\nsigning key: %s (%s, %s)\n",
+		gun, md.Version, md.Expires.UTC().Format("2006-01-02 15:04:05 MST"), shortID(signer.info.ID), signer.info.Backend, signer.info.Name)
+	signerInRoot := false
+	for _, role := range []string{"root", "targets", "snapshot", "timestamp"} {
+		rk := r.roles[role]
+		fmt.Fprintf(&q, "%s (threshold %d of %d):\n", role, rk.Threshold, len(rk.KeyIDs))
+		for _, id := range rk.KeyIDs {
+			h := k.holderLocked(r, id)
+			if h == nil {
+				fmt.Fprintf(&q, "  %s NOT held by this agent\n", shortID(id))
+			} else {
+				fmt.Fprintf(&q, "  %s held here (%s, %s)\n", shortID(id), h.info.Backend, h.info.Name)
+			}
+			switch why := rootKeyRule(role, id, h, gun); {
+			case why != "":
+				reasons = append(reasons, why)
+			case role == "root" && h != nil && h.info.ID == signer.info.ID:
+				signerInRoot = true
+			}
+		}
+	}
+	if !signerInRoot {
+		reasons = append(reasons, fmt.Sprintf("the signing root key %s is not in the root role: the root keys change", shortID(signer.info.ID)))
+	}
+	if len(reasons) > 0 {
+		q.WriteString("Because: " + strings.Join(reasons, "; ") + ".\n")
+	}
+	return reasons, q.String()
+}
+
+// rootKeyRule says why key id (held as h, or nil) in role needs a
+// person's confirmation, or "" when it keeps the trust where it is.
+func rootKeyRule(role, id string, h *entry, gun string) string {
+	sid := shortID(id)
+	switch role {
+	case "root":
+		if h == nil {
+			return "root key " + sid + " is not held by this agent"
+		}
+		if h.info.Role != RoleRoot {
+			return fmt.Sprintf("root role names %s, a %s key", sid, h.info.Role)
+		}
+	case "targets":
+		if h == nil {
+			return "targets key " + sid + " is not held by this agent"
+		}
+		if h.info.Role != RoleTargets || h.info.GUN != gun {
+			return fmt.Sprintf("targets role names %s, a %s key for %q", sid, h.info.Role, h.info.GUN)
+		}
+	case "snapshot":
+		if h != nil && (h.info.Role != RoleSnapshot || h.info.GUN != gun) {
+			return fmt.Sprintf("snapshot role names %s, a %s key for %q", sid, h.info.Role, h.info.GUN)
+		}
+	case "timestamp":
+		if h != nil {
+			return fmt.Sprintf("timestamp role names %s, a %s key held here, not the server's", sid, h.info.Role)
+		}
+	}
+	return ""
+}
