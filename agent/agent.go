@@ -44,6 +44,19 @@ type Agent interface {
 	// against the maker's roots is the caller's business, since only the
 	// caller knows which roots it trusts.
 	Attest(ctx context.Context, req AttestRequest) ([][]byte, error)
+	// Delete removes a key from hardware (req.Backend's copy, or every
+	// copy). It cannot be undone, so a person confirms it through the
+	// agent's askpass program; a backend that cannot delete keys (a PIV
+	// card) refuses with ErrInvalidRequest.
+	Delete(ctx context.Context, req DeleteRequest) error
+}
+
+// DeleteRequest asks to remove a key from hardware.
+type DeleteRequest struct {
+	KeyID string `json:"key_id"`
+	// Backend names the one copy to remove when the key is on several
+	// backends; empty removes every copy.
+	Backend string `json:"backend,omitempty"`
 }
 
 // Role is the DCT role a key serves.
@@ -134,6 +147,10 @@ type GenerateRequest struct {
 	Algorithm string `json:"algorithm"` // default AlgorithmECDSA (P-256)
 	Bits      int    `json:"bits"`      // RSA only: 3072 (default) or 4096
 	Backend   string `json:"backend"`   // which backend; empty means the first unlocked one
+	// Copies names more backends that get the same key (root custody):
+	// the key is then made in the agent's memory, written into Backend
+	// and each of these as a non-extractable object, and wiped.
+	Copies []string `json:"copies,omitempty"`
 	// Policy asks for PIN and touch policies where the backend has them
 	// (PIV); a backend without them refuses a non-empty Policy.
 	Policy KeyPolicy `json:"policy,omitzero"`

@@ -55,6 +55,7 @@ type Keyring struct {
 	perStore map[KeyStore][]*entry // what each backend last said
 	errs     map[KeyStore]error    // why a backend could not be read
 	entries  map[string]*entry     // by canonical key ID and by every root-certificate ID
+	copies   map[string][]*entry   // by canonical key ID: every backend holding the key (root custody)
 	list     []*entry              // each key once, in backend order
 	lockAt   time.Time
 	timer    *time.Timer
@@ -134,13 +135,19 @@ func (k *Keyring) refreshHeld() {
 // reindexLocked rebuilds entries and list from perStore. Caller holds mu.
 func (k *Keyring) reindexLocked() {
 	k.entries = map[string]*entry{}
+	k.copies = map[string][]*entry{}
 	k.list = nil
 	for _, s := range k.opts.Stores {
 		for _, e := range k.perStore[s] {
 			k.list = append(k.list, e)
-			k.entries[e.info.ID] = e
+			if _, seen := k.entries[e.info.ID]; !seen {
+				k.entries[e.info.ID] = e
+			}
+			k.copies[e.info.ID] = append(k.copies[e.info.ID], e)
 			for _, c := range e.info.Certs {
-				k.entries[certKeyID(e.info.Algorithm, c.DER)] = e
+				if id := certKeyID(e.info.Algorithm, c.DER); k.entries[id] == nil {
+					k.entries[id] = e
+				}
 			}
 		}
 	}
@@ -187,14 +194,14 @@ func (k *Keyring) lookup(id string) (*entry, error) {
 	e, ok := k.entries[id]
 	k.mu.RUnlock()
 	if ok {
-		return e, nil
+		return k.usableCopy(e), nil
 	}
 	k.refresh()
 	k.mu.RLock()
 	e, ok = k.entries[id]
 	k.mu.RUnlock()
 	if ok {
-		return e, nil
+		return k.usableCopy(e), nil
 	}
 	return nil, fmt.Errorf("%w: no key with ID %s; run `trust-agent key list` to see the agent's keys", ErrNotFound, shortID(id))
 }
@@ -314,7 +321,7 @@ func (k *Keyring) certifyRoot(req CertifyRequest) ([]byte, error) {
 		return nil, &DeniedError{Reason: fmt.Sprintf("%q is not a repository name", req.GUN)}
 	}
 	now := k.opts.Now()
-	for _, c := range e.info.Certs { // only certificates rootCerts vouched for
+	for _, c := range k.certsOfAllCopies(e) { // only certificates rootCerts vouched for
 		if c.GUN != req.GUN {
 			continue
 		}
@@ -359,6 +366,17 @@ func (k *Keyring) certifyRoot(req CertifyRequest) ([]byte, error) {
 	if err := e.store.StoreCertificate(e.key.Handle, req.GUN, der); err != nil {
 		return nil, fmt.Errorf("agent: storing the root certificate for %s: %w", req.GUN, err)
 	}
+	// Every other copy of the key (root custody) keeps the certificate
+	// too, so the repository's root.json names a key ID each copy knows.
+	// Best effort: a copy that is locked or gone gets it when certified
+	// again through it.
+	for _, c := range k.copiesOf(e) {
+		if c != e && !k.storeLocked(c.store) {
+			if err := c.store.StoreCertificate(c.key.Handle, req.GUN, der); err != nil {
+				k.logf("agent: could not store the root certificate for %s on %s: %v", req.GUN, c.store.Name(), err)
+			}
+		}
+	}
 	k.refreshHeld()
 	return der, nil
 }
@@ -367,6 +385,14 @@ func (k *Keyring) certifyRoot(req CertifyRequest) ([]byte, error) {
 func (k *Keyring) Generate(ctx context.Context, req GenerateRequest) (KeyInfo, error) {
 	ev := k.event(ctx, "generate")
 	ev.Role, ev.GUN = string(req.Role), req.GUN
+	if len(req.Copies) > 0 {
+		info, err := k.generateCopies(req)
+		ev.KeyID = info.ID
+		if err := k.record(ev, err); err != nil {
+			return KeyInfo{}, err
+		}
+		return info, nil
+	}
 	info, err := k.addKey(req.KeyMeta, req.Backend, func(s KeyStore) (Key, error) {
 		alg := req.Algorithm
 		if alg == "" {
@@ -433,15 +459,8 @@ func (k *Keyring) addKey(meta KeyMeta, backend string, make func(KeyStore) (Key,
 	k.refreshMu.Lock()
 	defer k.refreshMu.Unlock()
 	k.refreshHeld()
-	if meta.Role == RoleDelegation {
-		k.mu.RLock()
-		for _, e := range k.list {
-			if e.info.Role == RoleDelegation && e.info.Name == meta.Name {
-				k.mu.RUnlock()
-				return KeyInfo{}, fmt.Errorf("%w: a delegation key named %s already exists (ID %s)", ErrInvalidRequest, meta.Name, e.info.ID)
-			}
-		}
-		k.mu.RUnlock()
+	if err := k.nameFree(meta); err != nil {
+		return KeyInfo{}, err
 	}
 	s, err := k.pickStore(backend, false)
 	if err != nil {
@@ -460,6 +479,22 @@ func (k *Keyring) addKey(meta KeyMeta, backend string, make func(KeyStore) (Key,
 	k.reindexLocked()
 	k.mu.Unlock()
 	return e.info, nil
+}
+
+// nameFree refuses a second delegation key with the same signer name.
+// The caller holds refreshMu.
+func (k *Keyring) nameFree(meta KeyMeta) error {
+	if meta.Role != RoleDelegation {
+		return nil
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	for _, e := range k.list {
+		if e.info.Role == RoleDelegation && e.info.Name == meta.Name {
+			return fmt.Errorf("%w: a delegation key named %s already exists (ID %s)", ErrInvalidRequest, meta.Name, e.info.ID)
+		}
+	}
+	return nil
 }
 
 func validateMeta(m KeyMeta) error {

@@ -120,6 +120,11 @@ func (c *Client) Attest(ctx context.Context, req agent.AttestRequest) ([][]byte,
 	return r.Chain, err
 }
 
+func (c *Client) Delete(ctx context.Context, req agent.DeleteRequest) error {
+	_, err := roundTrip[none](ctx, c, msgDelete, req)
+	return err
+}
+
 // roundTrip sends one request and reads its answer. Errors the agent
 // returned come back as *RemoteError; the others break the connection.
 func roundTrip[Resp any](ctx context.Context, c *Client, typ msgType, req any) (Resp, error) {

@@ -134,6 +134,10 @@ func (f *fakeAgent) Attest(ctx context.Context, req agent.AttestRequest) ([][]by
 	return [][]byte{[]byte("leaf|" + req.KeyID), {0x30, 0x82, 0x00, 0xff}}, nil
 }
 
+func (f *fakeAgent) Delete(ctx context.Context, req agent.DeleteRequest) error {
+	return f.record(ctx)
+}
+
 // syncBuffer is a bytes.Buffer safe for a logger and a test to share.
 type syncBuffer struct {
 	mu sync.Mutex

@@ -51,6 +51,7 @@ const (
 	msgUnlock      msgType = 0x07
 	msgStatus      msgType = 0x08
 	msgAttest      msgType = 0x09
+	msgDelete      msgType = 0x0A
 
 	msgSuccess msgType = 0x80 // OR-ed into the request's type
 	msgFailure msgType = 0xFF
@@ -66,6 +67,7 @@ var msgNames = map[msgType]string{
 	msgUnlock:      "unlock",
 	msgStatus:      "status",
 	msgAttest:      "attest",
+	msgDelete:      "delete",
 	msgFailure:     "failure",
 }
 

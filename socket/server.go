@@ -112,6 +112,8 @@ func dispatch(ctx context.Context, a agent.Agent, typ msgType, body []byte) ([]b
 		return call(typ, body, func(r agent.UnlockRequest) (none, error) { return none{}, a.Unlock(ctx, r) })
 	case msgStatus:
 		return call(typ, body, func(none) (agent.Status, error) { return a.Status(ctx) })
+	case msgDelete:
+		return call(typ, body, func(r agent.DeleteRequest) (none, error) { return none{}, a.Delete(ctx, r) })
 	case msgAttest:
 		return call(typ, body, func(r agent.AttestRequest) (attestResponse, error) {
 			chain, err := a.Attest(ctx, r)

@@ -33,6 +33,9 @@ type RotateOptions struct {
 	// Backend names the agent backend (as in `trust-agent status`) a new
 	// root key is made on; empty means the backend of the current root key.
 	Backend string
+	// CopyTo names more backends that hold the new root key too (root
+	// custody); nil keeps the current root key's backends.
+	CopyTo []string
 	// Out gets the progress and success messages.
 	Out io.Writer
 }
@@ -121,9 +124,18 @@ func Rotate(ctx context.Context, a agent.Agent, o RotateOptions, role string, re
 	if err != nil {
 		return fmt.Errorf("trust: listing the agent's keys: %w", err)
 	}
-	backend := o.Backend
+	backend, copies := o.Backend, o.CopyTo
 	if current := rootKeysOf(keys, roles, gun, rootHistory(ctx, o.Options, ref).rootPubs); backend == "" && len(current) > 0 {
 		backend = current[0].Backend
+		// A root key held on several backends (root custody) is
+		// replaced by one held on the same backends.
+		if copies == nil {
+			for _, c := range current[1:] {
+				if c.ID == current[0].ID && c.Backend != backend {
+					copies = append(copies, c.Backend)
+				}
+			}
+		}
 	}
 	info, reused, err := unusedRotationKey(ctx, o.Options, a, repo, ref, agent.RoleRoot, backend)
 	if err != nil {
@@ -151,11 +163,14 @@ func Rotate(ctx context.Context, a agent.Agent, o RotateOptions, role string, re
 	if reused {
 		fmt.Fprintf(out, "Reusing root key %s on %s (%s), made by an earlier rotation that was not published\n", info.ID, info.Backend, info.Location)
 	} else {
-		info, err = a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}, Backend: backend})
+		info, err = a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}, Backend: backend, Copies: copies})
 		if err != nil {
 			return fmt.Errorf("trust: generating a root key on the agent: %w", err)
 		}
 		fmt.Fprintf(out, "Generated a new root key on %s (%s): %s\n", info.Backend, info.Location, info.ID)
+		for _, c := range copies {
+			fmt.Fprintf(out, "The same root key is held on %s too (made in the agent's memory, written to each, then wiped)\n", c)
+		}
 	}
 	cert, err := cs.RootCertificate(info.ID)
 	if err != nil {

@@ -150,8 +150,10 @@ func pickRootKey(ctx context.Context, a agent.Agent, want string, out io.Writer,
 		return "", err
 	}
 	var roots []agent.KeyInfo
+	seen := map[string]bool{}
 	for _, k := range keys {
-		if k.Role == agent.RoleRoot {
+		if k.Role == agent.RoleRoot && !seen[k.ID] { // a key on several backends (root custody) is one key
+			seen[k.ID] = true
 			if want != "" && (k.ID == want || len(want) >= 7 && len(k.ID) > len(want) && k.ID[:len(want)] == want) {
 				return k.ID, nil
 			}
