@@ -21,6 +21,7 @@ Agent:
         [--lifetime D] [--start-timeout D] [-c|--fish]
   stop | status [--json] | lock | unlock [--pin-file F] [--backend NAME]
   piv setup [--serial N]
+  audit verify [FILE]
 
 Keys (made and kept on hardware):
   key generate NAME [--role delegation|targets|root] [--repo GUN] [--algorithm ecdsa|rsa] [--bits N] [--dir DIR]
@@ -63,6 +64,7 @@ var commands = map[string]command{
 	"inspect": cmdInspect,
 	"verify":  cmdVerify,
 	"piv":     cmdPIV,
+	"audit":   cmdAudit,
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
