@@ -156,6 +156,12 @@ func (a *AuditFile) Record(e Event) error {
 		// No commit under way and ours not done: ours is still a.next
 		// (a batch leaves a.next only with busy set, and is done when
 		// busy is cleared). Commit it with everything queued in it.
+		if a.closed { // closed while ours waited: never reopen the file
+			a.next = nil
+			b.done, b.err = true, errors.New("agent: audit log is closed")
+			a.cond.Broadcast()
+			break
+		}
 		a.busy, a.next = true, nil
 		a.mu.Unlock()
 		err := a.commit(b.events)
@@ -199,7 +205,7 @@ func (a *AuditFile) write(buf []byte) error {
 	}
 	if err != nil {
 		a.broken = err
-		return fmt.Errorf("agent: writing audit log %s: %w; the agent refuses requests until it can write there (disk full? see agent.log)", a.path, err)
+		return fmt.Errorf("agent: writing audit log %s: %w; the agent refuses requests until it can write there (disk full? file system read-only?)", a.path, err)
 	}
 	a.size += int64(n)
 	return nil

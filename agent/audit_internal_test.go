@@ -527,3 +527,46 @@ func TestTruncate(t *testing.T) {
 		t.Fatal("short string changed")
 	}
 }
+
+// TestAuditCloseWhileQueued: Records queued behind a commit when the log
+// is closed fail, and the file is not opened again.
+func TestAuditCloseWhileQueued(t *testing.T) {
+	ff := &faultyFile{}
+	a, path := openFaulty(t, ff)
+	hold, held := make(chan struct{}), make(chan struct{})
+	ff.set(func(f *faultyFile) { f.hold, f.held = hold, held })
+	first := make(chan error)
+	go func() { first <- a.Record(ev(0)) }()
+	<-held
+	second := make(chan error)
+	go func() { second <- a.Record(ev(1)) }()
+	for queued := false; !queued; {
+		a.mu.Lock()
+		queued = a.next != nil
+		a.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan error)
+	go func() { closed <- a.Close() }()
+	for closing := false; !closing; { // Close waits for the commit under way
+		a.mu.Lock()
+		closing = a.busy
+		a.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	close(hold)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	<-closed
+	if err := <-second; err == nil || !strings.Contains(err.Error(), "closed") {
+		// Close may win the lock after the second commit: then it succeeded.
+		if err != nil {
+			t.Fatalf("queued Record after Close = %v", err)
+		}
+	}
+	if err := a.Record(ev(2)); err == nil {
+		t.Fatal("Record after Close succeeded")
+	}
+	mustVerify(t, path, len(readLines(t, path)))
+}
