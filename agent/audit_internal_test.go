@@ -570,3 +570,69 @@ func TestAuditCloseWhileQueued(t *testing.T) {
 	}
 	mustVerify(t, path, len(readLines(t, path)))
 }
+
+// TestAuditEveryByteMatters: changing any byte of any line but the last
+// (whose hash nothing in the file records) breaks the chain at or before
+// the line after it.
+func TestAuditEveryByteMatters(t *testing.T) {
+	a, path := openLog(t)
+	for i := range 4 {
+		if err := a.Record(ev(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.Close()
+	orig, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := bytes.LastIndexByte(orig[:len(orig)-1], '\n') // the last line starts after it
+	for i := 0; i < last; i++ {
+		if orig[i] == '\n' {
+			continue
+		}
+		b := bytes.Clone(orig)
+		b[i] ^= 0x01
+		line := bytes.Count(orig[:i], []byte{'\n'}) + 1
+		_, err := verifyAudit(bytes.NewReader(b))
+		var ce *AuditChainError
+		if !errors.As(err, &ce) || ce.Line > line+1 {
+			t.Fatalf("byte %d (line %d) changed: verify = %v", i, line, err)
+		}
+	}
+}
+
+// FuzzVerifyAudit: any input gives an answer, never a panic; a break names
+// a line that exists (or the one after the last), an intact log counts its
+// lines.
+func FuzzVerifyAudit(f *testing.F) {
+	var buf bytes.Buffer
+	l1, _ := encodeLine(auditLine{Seq: 1, Prev: lineHash(make([]byte, 32)), Event: Event{Op: opAuditStart, Result: "ok"}, Chain: &chainStart{Nonce: strings.Repeat("00", 32), Reason: reasonNew}})
+	l2, _ := encodeLine(auditLine{Seq: 2, Prev: lineHash(l1), Event: ev(1)})
+	buf.Write(l1)
+	buf.WriteByte('\n')
+	buf.Write(l2)
+	buf.WriteByte('\n')
+	f.Add(buf.Bytes())
+	f.Add([]byte{})
+	f.Add([]byte("\n\n"))
+	f.Add([]byte(`{"seq":1,"prev":"x","op":"audit-start","chain":{"nonce":"zz"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rep, err := verifyAudit(bytes.NewReader(data))
+		lines := bytes.Count(data, []byte{'\n'})
+		if len(data) > 0 && data[len(data)-1] != '\n' {
+			lines++
+		}
+		var ce *AuditChainError
+		switch {
+		case errors.As(err, &ce):
+			if ce.Line < 1 || ce.Line > lines+1 {
+				t.Fatalf("break at line %d of %d", ce.Line, lines)
+			}
+		case err != nil:
+			t.Fatalf("not a chain error: %v", err)
+		case rep.Lines != lines:
+			t.Fatalf("intact log of %d lines counted %d", lines, rep.Lines)
+		}
+	})
+}
