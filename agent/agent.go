@@ -199,6 +199,7 @@ type Status struct {
 	Refusals   uint64          `json:"refusals"`
 	LockAt     time.Time       `json:"lock_at,omitzero"` // when --lifetime locks the agent
 	Backends   []BackendStatus `json:"backends"`
+	Audit      *AuditHead      `json:"audit,omitempty"` // the audit log's last line, when the Auditor says
 }
 
 // BackendStatus describes one token or card.

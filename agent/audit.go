@@ -77,6 +77,34 @@ type AuditFile struct {
 	head   string // "sha256:<hex>" of the last line written
 	broken error  // the last write or fsync failed: reopen first
 	now    func() time.Time
+
+	lastMu sync.Mutex
+	last   AuditHead // a copy of path, seq and head for Head
+}
+
+// AuditHead is where an audit log's chain stands: the file and the last
+// line the agent wrote to it. Kept apart from the file (the agent's
+// status carries it), it tells lines removed from the end of the log,
+// which the chain alone cannot.
+type AuditHead struct {
+	Path string `json:"path"`
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"` // "sha256:<hex>" of the line's bytes
+}
+
+// Head returns the last line the agent wrote, as of the last commit.
+func (a *AuditFile) Head() AuditHead {
+	a.lastMu.Lock()
+	defer a.lastMu.Unlock()
+	return a.last
+}
+
+// setHead records the line just written as the chain's head.
+func (a *AuditFile) setHead(seq uint64, head string) {
+	a.seq, a.head = seq, head
+	a.lastMu.Lock()
+	a.last = AuditHead{Path: a.path, Seq: seq, Hash: head}
+	a.lastMu.Unlock()
 }
 
 type auditBatch struct {
@@ -192,7 +220,7 @@ func (a *AuditFile) commit(events []Event) error {
 	if err := a.write(buf); err != nil {
 		return err
 	}
-	a.seq, a.head = seq, head
+	a.setHead(seq, head)
 	return nil
 }
 
@@ -319,7 +347,7 @@ func (a *AuditFile) attach(reason string, link attachLink) error {
 	if err := a.write(buf); err != nil {
 		return err
 	}
-	a.seq, a.head = seq, lineHash(line)
+	a.setHead(seq, lineHash(line))
 	return nil
 }
 

@@ -170,6 +170,8 @@ type AuditReport struct {
 	// something happened to the file (replaced, a line cut short by a
 	// crash, a failed write), with the agent's reason.
 	Notes []string
+	// HeadLine is the line that VerifyAuditLogHead's head names.
+	HeadLine int
 }
 
 // VerifyAuditFile walks the hash chain of the audit log at path and
@@ -193,10 +195,22 @@ func VerifyAuditLog(path string) (AuditReport, error) {
 		return AuditReport{}, fmt.Errorf("agent: reading audit log: %w", err)
 	}
 	defer f.Close()
-	return verifyAudit(f)
+	return verifyAudit(f, nil)
 }
 
-func verifyAudit(r io.Reader) (AuditReport, error) {
+// VerifyAuditLogHead is VerifyAuditLog that also requires the line head
+// names (a running agent's last line, from its status) to be in the log
+// unchanged: lines removed from the end, or a last line edited, show.
+func VerifyAuditLogHead(path string, head AuditHead) (AuditReport, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return AuditReport{}, fmt.Errorf("agent: reading audit log: %w", err)
+	}
+	defer f.Close()
+	return verifyAudit(f, &head)
+}
+
+func verifyAudit(r io.Reader, want *AuditHead) (AuditReport, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (
 		rep      AuditReport
@@ -260,6 +274,12 @@ func verifyAudit(r io.Reader) (AuditReport, error) {
 		if start && (n == 1 && rec.Chain.Replaced || rec.Chain.TornBytes > 0 || rec.Chain.Reason != reasonStarted && rec.Chain.Reason != reasonNew) {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("line %d: %s", n, clip(rec.Chain.Reason, 300)))
 		}
+		if parsed && want != nil && *rec.Seq == want.Seq {
+			if hash != want.Hash {
+				return fail(n, "edited: this is the running agent's last line (seq %d), and the agent wrote %s, not this", want.Seq, want.Hash)
+			}
+			rep.HeadLine = n
+		}
 		if parsed {
 			prevSeq = *rec.Seq
 		}
@@ -270,6 +290,9 @@ func verifyAudit(r io.Reader) (AuditReport, error) {
 	}
 	if n == 0 {
 		return fail(1, "the log is empty: the agent writes a first line when it opens a log, so it was emptied")
+	}
+	if want != nil && rep.HeadLine == 0 {
+		return fail(n+1, "missing: the running agent's last line (seq %d, %s) is not in the file, which ends at seq %d: lines were removed from its end", want.Seq, want.Hash, prevSeq)
 	}
 	rep.Lines, rep.Head = n, prevHash
 	return rep, nil

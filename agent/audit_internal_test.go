@@ -594,7 +594,7 @@ func TestAuditEveryByteMatters(t *testing.T) {
 		b := bytes.Clone(orig)
 		b[i] ^= 0x01
 		line := bytes.Count(orig[:i], []byte{'\n'}) + 1
-		_, err := verifyAudit(bytes.NewReader(b))
+		_, err := verifyAudit(bytes.NewReader(b), nil)
 		var ce *AuditChainError
 		if !errors.As(err, &ce) || ce.Line > line+1 {
 			t.Fatalf("byte %d (line %d) changed: verify = %v", i, line, err)
@@ -618,7 +618,7 @@ func FuzzVerifyAudit(f *testing.F) {
 	f.Add([]byte("\n\n"))
 	f.Add([]byte(`{"seq":1,"prev":"x","op":"audit-start","chain":{"nonce":"zz"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rep, err := verifyAudit(bytes.NewReader(data))
+		rep, err := verifyAudit(bytes.NewReader(data), nil)
 		lines := bytes.Count(data, []byte{'\n'})
 		if len(data) > 0 && data[len(data)-1] != '\n' {
 			lines++
@@ -635,4 +635,46 @@ func FuzzVerifyAudit(f *testing.F) {
 			t.Fatalf("intact log of %d lines counted %d", lines, rep.Lines)
 		}
 	})
+}
+
+// TestAuditHeadTellsRemovedTail: what the chain alone cannot tell (the
+// last lines removed, the last line edited), the running agent's head can.
+func TestAuditHeadTellsRemovedTail(t *testing.T) {
+	a, path := openLog(t)
+	for i := range 3 {
+		if err := a.Record(ev(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	head := a.Head()
+	if head.Path != path || head.Seq != 4 {
+		t.Fatalf("Head = %+v", head)
+	}
+	rep, err := VerifyAuditLogHead(path, head)
+	if err != nil || rep.HeadLine != 4 {
+		t.Fatalf("VerifyAuditLogHead = %+v, %v", rep, err)
+	}
+	orig := readLines(t, path)
+	for _, c := range []struct {
+		name  string
+		lines []string
+		line  int
+		says  string
+	}{
+		{"last line removed", orig[:3], 4, "lines were removed from its end"},
+		{"last two removed", orig[:2], 3, "lines were removed from its end"},
+		{"last line edited", append(orig[:3:3], strings.Replace(orig[3], `"key2"`, `"key7"`, 1)), 4, "edited: this is the running agent's last line"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			writeLines(t, path, c.lines, true)
+			if _, err := VerifyAuditFile(path); err != nil {
+				t.Fatalf("the chain alone should not tell: %v", err)
+			}
+			_, err := VerifyAuditLogHead(path, head)
+			var ce *AuditChainError
+			if !errors.As(err, &ce) || ce.Line != c.line || !strings.Contains(ce.Reason, c.says) {
+				t.Fatalf("VerifyAuditLogHead = %v; want line %d: …%s…", err, c.line, c.says)
+			}
+		})
+	}
 }

@@ -100,6 +100,14 @@ func TestAuditFileReplacedUnderAgent(t *testing.T) {
 	if replaced < 0 || signs != 5 {
 		t.Fatalf("replaced line at %d, %d signatures visible after it; want 5:\n%s", replaced+1, signs, b)
 	}
+	// The agent's status names the file's last line.
+	st, err := k.Status(ctx)
+	if err != nil || st.Audit == nil || st.Audit.Path != path || st.Audit.Seq == 0 {
+		t.Fatalf("Status().Audit = %+v, %v", st.Audit, err)
+	}
+	if rep, err := agent.VerifyAuditLogHead(path, *st.Audit); err != nil || rep.HeadLine != len(lines) {
+		t.Fatalf("VerifyAuditLogHead = %+v, %v; want the head on line %d", rep, err, len(lines))
+	}
 }
 
 // BenchmarkAuditSign measures signatures per second with the audit log on

@@ -616,6 +616,10 @@ func (k *Keyring) Status(ctx context.Context) (Status, error) {
 		st.Backends[i].Locked = s.Locked()
 		st.Locked = st.Locked || st.Backends[i].Locked
 	}
+	if h, ok := k.opts.Audit.(interface{ Head() AuditHead }); ok { // see audit verify
+		head := h.Head()
+		st.Audit = &head
+	}
 	return st, nil
 }
 

@@ -15,7 +15,8 @@ const auditSynopsis = "audit verify [FILE]"
 // cmdAudit is `audit verify [FILE]`: it walks the audit log's hash chain
 // and names the first line that was edited, deleted, reordered or cut
 // short. FILE defaults to the audit.log beside $TRUST_AGENT_SOCK, which is
-// where start puts it.
+// where start puts it. When the agent at $TRUST_AGENT_SOCK writes FILE,
+// its last line must be there too.
 func cmdAudit(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] != "verify" {
 		return usageError(auditSynopsis)
@@ -37,7 +38,22 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 	default:
 		return usageError(auditSynopsis)
 	}
-	rep, err := agent.VerifyAuditLog(file)
+	// A running agent knows its last line: with it, lines removed from
+	// the end of its log show too, which the chain alone cannot tell.
+	var head *agent.AuditHead
+	if c, err := dialAgent(); err == nil {
+		if st, err := c.Status(ctx); err == nil && st.Audit != nil && sameFile(st.Audit.Path, file) {
+			head = st.Audit
+		}
+		c.Close()
+	}
+	var rep agent.AuditReport
+	var err error
+	if head != nil {
+		rep, err = agent.VerifyAuditLogHead(file, *head)
+	} else {
+		rep, err = agent.VerifyAuditLog(file)
+	}
 	var ce *agent.AuditChainError
 	if errors.As(err, &ce) {
 		fail(e, fmt.Errorf("audit log %s: line %d: %s", file, ce.Line, ce.Reason),
@@ -51,6 +67,25 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "trust-agent: note: audit log %s: %s\n", file, n)
 	}
 	fmt.Fprintf(e.stdout, "audit: %d lines, chain intact\n", rep.Lines)
+	if head != nil {
+		fmt.Fprintf(e.stdout, "audit: the running agent's last line (seq %d) is line %d\n", head.Seq, rep.HeadLine)
+	}
 	fmt.Fprintf(e.stdout, "audit: last line %s\n", rep.Head)
 	return nil
+}
+
+// sameFile reports whether a and b name one file: the same path, or the
+// same inode (a symbolic link on the way, a relative path).
+func sameFile(a, b string) bool {
+	if aa, err := filepath.Abs(a); err == nil {
+		if bb, err := filepath.Abs(b); err == nil && aa == bb {
+			return true
+		}
+	}
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
