@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -158,7 +159,25 @@ func openAuditPath(path string) (auditIO, error) {
 		f.Close()
 		return nil, fmt.Errorf("agent: audit log %s is readable or writable by others (mode %v); chmod 600 it", path, fi.Mode().Perm())
 	}
+	// The file may be new (first start, or after rm): its name is
+	// durable only once the directory is synced.
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("agent: audit log %s: syncing its directory: %w", path, err)
+	}
 	return f, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+		return err
+	}
+	return nil
 }
 
 // Record appends e, in a group with the events of concurrent callers, and
