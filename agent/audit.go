@@ -291,7 +291,7 @@ func (a *AuditFile) check() error {
 func (a *AuditFile) reopen(reason string, link attachLink) error {
 	f, err := a.open(a.path)
 	if err != nil {
-		return fmt.Errorf("agent: refusing: %s, and reopening it failed: %w", reason, err)
+		return fmt.Errorf("agent: audit log %s must be opened again (%s), and that failed: %w", a.path, clip(reason, 120), err)
 	}
 	a.f = f
 	a.broken = nil

@@ -548,12 +548,6 @@ func TestAuditCloseWhileQueued(t *testing.T) {
 	}
 	closed := make(chan error)
 	go func() { closed <- a.Close() }()
-	for closing := false; !closing; { // Close waits for the commit under way
-		a.mu.Lock()
-		closing = a.busy
-		a.mu.Unlock()
-		time.Sleep(time.Millisecond)
-	}
 	close(hold)
 	if err := <-first; err != nil {
 		t.Fatal(err)
