@@ -237,6 +237,28 @@ func TestAuditVerifyNamesTamperedLine(t *testing.T) {
 	mustVerify(t, path, 7)
 }
 
+// TestAuditHeadDeletedUpToRestart: deleting every line before an "agent
+// started" line leaves a log that begins with a start line, but one that
+// links to a line before it.
+func TestAuditHeadDeletedUpToRestart(t *testing.T) {
+	a, path := openLog(t)
+	a.Record(ev(0))
+	a.Close()
+	b, err := OpenAuditFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Record(ev(1))
+	b.Close()
+	lines := readLines(t, path) // start, key0, start (agent started), key1
+	writeLines(t, path, lines[2:], true)
+	_, err = VerifyAuditFile(path)
+	var ce *AuditChainError
+	if !errors.As(err, &ce) || ce.Line != 1 || !strings.Contains(ce.Reason, "links to a line before it") {
+		t.Fatalf("VerifyAuditFile = %v; want line 1: lines before it deleted", err)
+	}
+}
+
 // TestAuditResumesAfterTornLine: a crash mid-write leaves a line cut short;
 // the next start keeps it, says so, and the chain verifies.
 func TestAuditResumesAfterTornLine(t *testing.T) {
