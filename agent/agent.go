@@ -221,6 +221,7 @@ type Status struct {
 	LockAt     time.Time       `json:"lock_at,omitzero"` // when --lifetime locks the agent
 	Backends   []BackendStatus `json:"backends"`
 	Metrics    *Metrics        `json:"metrics,omitempty"`
+	Audit      *AuditHead      `json:"audit,omitempty"` // the audit log's last line, when the Auditor says
 }
 
 // BackendStatus describes one token or card.

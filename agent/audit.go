@@ -1,11 +1,15 @@
 package agent
 
 import (
-	"encoding/json"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -30,55 +34,369 @@ type Auditor interface {
 	Record(Event) error
 }
 
-// AuditFile is an Auditor writing one JSON line per event to a file opened
-// for appending with mode 0600, fsynced after every line.
-type AuditFile struct {
-	mu sync.Mutex
-	f  *os.File
+// auditIO is what AuditFile needs of its file; *os.File is one. Tests put
+// a file in front whose Write or Sync fails.
+type auditIO interface {
+	io.Writer
+	io.ReaderAt
+	Sync() error
+	Stat() (os.FileInfo, error)
+	Close() error
 }
 
-// OpenAuditFile opens (or creates) path for appending.
+// AuditFile is an Auditor writing one JSON line per event to a file opened
+// for appending with mode 0600. The lines form a hash chain (see
+// VerifyAuditFile and docs/DESIGN.md, "Audit log").
+//
+// Record is safe to call from many goroutines and commits in groups: the
+// first caller to find no commit under way writes every line queued so far
+// in one write and fsyncs once, while later callers queue for the next
+// group. Every Record returns only after its own line is on disk, with the
+// error of the write and fsync that carried it.
+//
+// Before each group the file is checked: if the path no longer holds the
+// open file (sed -i, mv, rm), or the file's size is not what the agent
+// left (another writer, a truncation), the path is opened again and the
+// group starts with an "audit-start" line that says so and links to the
+// last line the agent wrote. If that fails, Record fails, and so does every
+// request, until it succeeds. After a failed write or fsync the next group
+// reopens the path and links to whatever the file ends with, saying why.
+type AuditFile struct {
+	path string
+	open func(path string) (auditIO, error)
+
+	mu     sync.Mutex
+	cond   sync.Cond
+	next   *auditBatch // the group the next committer takes
+	busy   bool        // a committer is writing
+	closed bool
+
+	// Owned by the committer (busy) or by OpenAuditFile and Close.
+	f      auditIO
+	size   int64  // the file's size after the agent's last write
+	seq    uint64 // sequence number of the last line written
+	head   string // "sha256:<hex>" of the last line written
+	broken error  // the last write or fsync failed: reopen first
+	now    func() time.Time
+
+	lastMu sync.Mutex
+	last   AuditHead // a copy of path, seq and head for Head
+}
+
+// AuditHead is where an audit log's chain stands: the file and the last
+// line the agent wrote to it. Kept apart from the file (the agent's
+// status carries it), it tells lines removed from the end of the log,
+// which the chain alone cannot.
+type AuditHead struct {
+	Path string `json:"path"`
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"` // "sha256:<hex>" of the line's bytes
+}
+
+// Head returns the last line the agent wrote, as of the last commit.
+func (a *AuditFile) Head() AuditHead {
+	a.lastMu.Lock()
+	defer a.lastMu.Unlock()
+	return a.last
+}
+
+// setHead records the line just written as the chain's head.
+func (a *AuditFile) setHead(seq uint64, head string) {
+	a.seq, a.head = seq, head
+	a.lastMu.Lock()
+	a.last = AuditHead{Path: a.path, Seq: seq, Hash: head}
+	a.lastMu.Unlock()
+}
+
+type auditBatch struct {
+	events []Event
+	done   bool
+	err    error
+}
+
+// OpenAuditFile opens (or creates) path for appending, continues the hash
+// chain from its last line and writes an "audit-start" line. A last line
+// cut short (a crash mid-write) is kept as it is, and the start line says
+// so. path must be a regular file (not a symbolic link) of mode 0600.
 func OpenAuditFile(path string) (*AuditFile, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	return openAuditFile(path, openAuditPath, time.Now)
+}
+
+func openAuditFile(path string, open func(string) (auditIO, error), now func() time.Time) (*AuditFile, error) {
+	a := &AuditFile{path: path, open: open, now: now}
+	a.cond.L = &a.mu
+	f, err := open(path)
 	if err != nil {
+		return nil, err
+	}
+	a.f = f
+	if err := a.attach(reasonStarted, linkTail); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// openAuditPath opens path as the audit log: never through a symbolic
+// link, never anything but a regular file, never one others can read.
+func openAuditPath(path string) (auditIO, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("agent: audit log %s is a symbolic link; not following it: remove it or give --audit-log a real file", path)
+		}
 		return nil, fmt.Errorf("agent: opening audit log: %w", err)
 	}
-	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o077 != 0 {
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		f.Close()
+		return nil, fmt.Errorf("agent: audit log %s: %w", path, err)
+	case !fi.Mode().IsRegular():
+		f.Close()
+		return nil, fmt.Errorf("agent: audit log %s is not a regular file (%v); give --audit-log a file", path, fi.Mode().Type())
+	case fi.Mode().Perm()&0o077 != 0:
 		f.Close()
 		return nil, fmt.Errorf("agent: audit log %s is readable or writable by others (mode %v); chmod 600 it", path, fi.Mode().Perm())
 	}
-	return &AuditFile{f: f}, nil
+	// The file may be new (first start, or after rm): its name is
+	// durable only once the directory is synced.
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("agent: audit log %s: syncing its directory: %w", path, err)
+	}
+	return f, nil
 }
 
-// Record appends e and fsyncs.
-func (a *AuditFile) Record(e Event) error {
-	line, err := json.Marshal(e)
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("agent: encoding audit event: %w", err)
+		return err
 	}
-	line = append(line, '\n')
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if _, err := a.f.Write(line); err != nil {
-		return fmt.Errorf("agent: writing audit log: %w", err)
-	}
-	if err := a.f.Sync(); err != nil {
-		return fmt.Errorf("agent: syncing audit log: %w", err)
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+		return err
 	}
 	return nil
 }
 
-// Close closes the file.
-func (a *AuditFile) Close() error { return a.f.Close() }
+// Record appends e, in a group with the events of concurrent callers, and
+// returns once the group's fsync did.
+func (a *AuditFile) Record(e Event) error {
+	e = e.bounded()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return errors.New("agent: audit log is closed")
+	}
+	b := a.next
+	if b == nil {
+		b = &auditBatch{}
+		a.next = b
+	}
+	b.events = append(b.events, e)
+	for !b.done {
+		if a.busy {
+			a.cond.Wait()
+			continue
+		}
+		// No commit under way and ours not done: ours is still a.next
+		// (a batch leaves a.next only with busy set, and is done when
+		// busy is cleared). Commit it with everything queued in it.
+		if a.closed { // closed while ours waited: never reopen the file
+			a.next = nil
+			b.done, b.err = true, errors.New("agent: audit log is closed")
+			a.cond.Broadcast()
+			break
+		}
+		a.busy, a.next = true, nil
+		a.mu.Unlock()
+		err := a.commit(b.events)
+		a.mu.Lock()
+		b.done, b.err, a.busy = true, err, false
+		a.cond.Broadcast()
+	}
+	return b.err
+}
 
-// auditWriter adapts an io.Writer (tests, stderr) to Auditor; no fsync.
+// commit writes events as one group and fsyncs. The caller is the only
+// committer.
+func (a *AuditFile) commit(events []Event) error {
+	if err := a.check(); err != nil {
+		return err
+	}
+	seq, head := a.seq, a.head
+	var buf []byte
+	for _, e := range events {
+		seq++
+		line, err := encodeLine(auditLine{Seq: seq, Prev: head, Event: e})
+		if err != nil {
+			return err
+		}
+		head = lineHash(line)
+		buf = append(append(buf, line...), '\n')
+	}
+	if err := a.write(buf); err != nil {
+		return err
+	}
+	a.setHead(seq, head)
+	return nil
+}
+
+// write appends buf and fsyncs; on failure the file is marked broken so
+// the next commit reopens it and says what happened.
+func (a *AuditFile) write(buf []byte) error {
+	n, err := a.f.Write(buf)
+	if err == nil {
+		err = a.f.Sync()
+	}
+	if err != nil {
+		a.broken = err
+		return fmt.Errorf("agent: writing audit log %s: %w; the agent refuses requests until it can write there (disk full? file system read-only?)", a.path, err)
+	}
+	a.size += int64(n)
+	return nil
+}
+
+// check makes sure the agent appends to the file at a.path, and that the
+// file is as the agent left it; if not, it reopens and links (attach).
+func (a *AuditFile) check() error {
+	if a.broken != nil {
+		if a.f != nil {
+			a.f.Close()
+			a.f = nil
+		}
+		return a.reopen(fmt.Sprintf("the agent's last write to this log failed (%v): lines before this one may be missing or cut short", a.broken), linkTail)
+	}
+	if a.f == nil {
+		return a.reopen(fmt.Sprintf("the audit log %s was replaced or removed while the agent had it open, and the agent could not open it again until now; it refused requests meanwhile", a.path), linkReplaced)
+	}
+	ffi, err := a.f.Stat()
+	if err != nil {
+		a.broken = err
+		return fmt.Errorf("agent: audit log %s: %w", a.path, err)
+	}
+	pfi, perr := os.Lstat(a.path)
+	if perr != nil || !os.SameFile(pfi, ffi) {
+		a.f.Close()
+		a.f = nil
+		return a.reopen(fmt.Sprintf("the audit log %s was replaced or removed while the agent had it open (sed -i, mv, rm?); this line continues the chain of the file the agent was writing", a.path), linkReplaced)
+	}
+	if ffi.Size() != a.size {
+		return a.attach(fmt.Sprintf("the audit log changed under the agent: %d bytes where the agent left %d (another process wrote to it or truncated it)", ffi.Size(), a.size), linkHead)
+	}
+	return nil
+}
+
+func (a *AuditFile) reopen(reason string, link attachLink) error {
+	f, err := a.open(a.path)
+	if err != nil {
+		return fmt.Errorf("agent: audit log %s must be opened again (%s), and that failed: %w", a.path, clip(reason, 120), err)
+	}
+	a.f = f
+	a.broken = nil
+	if err := a.attach(reason, link); err != nil {
+		return err
+	}
+	return nil
+}
+
+// attachLink says what an "audit-start" line links to.
+type attachLink int
+
+const (
+	// linkTail links to the file's last line, whatever it is: a last line
+	// that is not a whole record (cut short) is kept and named by its
+	// length. An empty file starts a new chain from the nonce.
+	linkTail attachLink = iota
+	// linkHead links to the last line the agent wrote (a.head), whatever
+	// the file now ends with: if the file was changed, the chain shows it
+	// there.
+	linkHead
+	// linkReplaced is linkHead in a file that replaced the agent's.
+	linkReplaced
+)
+
+// attach writes the "audit-start" line that begins or resumes the chain
+// in a.f, with reason, linked as link says.
+func (a *AuditFile) attach(reason string, link attachLink) error {
+	fi, err := a.f.Stat()
+	if err != nil {
+		a.broken = err
+		return fmt.Errorf("agent: audit log %s: %w", a.path, err)
+	}
+	var nonce [32]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return fmt.Errorf("agent: audit log nonce: %w", err)
+	}
+	start := &chainStart{Nonce: hex.EncodeToString(nonce[:]), Reason: reason, Replaced: link == linkReplaced && a.head != ""}
+	var buf []byte
+	seq, prev := a.seq+1, a.head
+	a.size = fi.Size()
+	if fi.Size() > 0 {
+		last, err := readLastLine(a.f, fi.Size())
+		if err != nil {
+			a.broken = err
+			return fmt.Errorf("agent: reading the end of audit log %s: %w", a.path, err)
+		}
+		if !last.newline {
+			buf = append(buf, '\n')
+		}
+		if link == linkTail || a.head == "" {
+			prev = last.hash
+			if last.seq > 0 {
+				seq = last.seq + 1
+			} else {
+				start.TornBytes = last.length
+				seq = last.seqPrefix + 1
+			}
+		}
+	}
+	if prev == "" { // a new chain: the first line links to its own nonce
+		if fi.Size() == 0 && link == linkTail {
+			start.Reason = reasonNew
+		}
+		prev = lineHash(nonce[:])
+	}
+	line, err := encodeLine(auditLine{Seq: seq, Prev: prev, Event: Event{Time: a.now().UTC(), Op: opAuditStart, Result: "ok"}, Chain: start})
+	if err != nil {
+		return err
+	}
+	buf = append(append(buf, line...), '\n')
+	if err := a.write(buf); err != nil {
+		return err
+	}
+	a.setHead(seq, lineHash(line))
+	return nil
+}
+
+// Close waits for a commit under way and closes the file; Record fails
+// after it.
+func (a *AuditFile) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for a.busy {
+		a.cond.Wait()
+	}
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	if a.f == nil {
+		return nil
+	}
+	return a.f.Close()
+}
+
+// auditWriter adapts an io.Writer (tests, stderr) to Auditor; no fsync
+// and no chain.
 type auditWriter struct {
 	mu sync.Mutex
 	w  io.Writer
 }
 
 func (a *auditWriter) Record(e Event) error {
-	line, err := json.Marshal(e)
+	line, err := encodeLine(auditLine{Event: e.bounded()})
 	if err != nil {
 		return err
 	}
@@ -88,5 +406,6 @@ func (a *auditWriter) Record(e Event) error {
 	return err
 }
 
-// AuditTo returns an Auditor writing JSON lines to w without fsync.
+// AuditTo returns an Auditor writing JSON lines to w without fsync and
+// without the hash chain: for tests and logs, not for a record.
 func AuditTo(w io.Writer) Auditor { return &auditWriter{w: w} }

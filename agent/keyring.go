@@ -727,6 +727,10 @@ func (k *Keyring) Status(ctx context.Context) (Status, error) {
 		st.Backends[i].Locked = k.storeLocked(s)
 		st.Locked = st.Locked || st.Backends[i].Locked
 	}
+	if h, ok := k.opts.Audit.(interface{ Head() AuditHead }); ok { // see audit verify
+		head := h.Head()
+		st.Audit = &head
+	}
 	return st, nil
 }
 
@@ -755,14 +759,15 @@ func (k *Keyring) event(ctx context.Context, op string) Event {
 
 // record writes ev with the outcome err and returns err, or the audit
 // failure when the log cannot be written: a request the log cannot show
-// does not succeed.
+// does not succeed. Every field a client chose is bounded first (see
+// audit_bound.go), so whatever the Auditor, no request writes a long line.
 func (k *Keyring) record(ev Event, err error) error {
 	ev.Result = "ok"
 	if err != nil {
 		ev.Result, ev.Error = "refused", err.Error()
 	}
 	if k.opts.Audit != nil {
-		if aerr := k.opts.Audit.Record(ev); aerr != nil {
+		if aerr := k.opts.Audit.Record(ev.bounded()); aerr != nil {
 			err = errors.Join(err, fmt.Errorf("agent: refusing: %w", aerr))
 		}
 	}

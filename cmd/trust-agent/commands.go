@@ -55,7 +55,10 @@ func init() {
 		{name: "unlock", args: "", section: sectionAgent, run: cmdUnlock,
 			summary: "log a locked backend in with its PIN (asked on the terminal unless --pin-file)",
 			example: "trust-agent unlock --backend 'piv:serial=12345678'"},
-		{name: "piv setup", section: sectionAgent, run: cmdPIVSetup,
+		{name: "audit verify", args: "[FILE]", section: sectionAgent, run: cmdAuditVerify,
+		summary: "walk the audit log's hash chain and name the first line edited, deleted, reordered or truncated",
+		example: "trust-agent audit verify \"$(dirname \"$TRUST_AGENT_SOCK\")/audit.log\""},
+	{name: "piv setup", section: sectionAgent, run: cmdPIVSetup,
 			summary: "make a new PIV card (YubiKey) ready: new PIN, PUK and a random management key kept on the card",
 			example: "trust-agent piv setup --serial 12345678"},
 
