@@ -113,6 +113,25 @@ func signRepo(ctx context.Context, a agent.Agent, o SignOptions, refs []imageRef
 			}
 		}
 	}
+	// Each delegation signed into is re-signed whole, even when the tag
+	// was already in it with the same digest (notary would leave it
+	// alone): a signer just added then signs targets/releases itself, so
+	// removing the signer who signed it last cannot leave it signed by no
+	// key the role lists. Metadata already in that state is refused here
+	// with the way out, rather than by the server without a reason.
+	states, err := delegationStates(o.Options, first, repo)
+	if err != nil {
+		return err
+	}
+	for _, r := range delegations {
+		if s := states[r]; s != nil && s.broken() {
+			return witnessNeeded(first.gun.String(), r)
+		} else if s != nil && s.published {
+			if _, err := repo.Witness(r); err != nil {
+				return notaryError(first.gun.String(), err)
+			}
+		}
+	}
 	if err := cs.SetDelegationRole(delegations...); err != nil {
 		return err
 	}
