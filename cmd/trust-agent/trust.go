@@ -67,15 +67,17 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 
 func cmdSigner(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usageError("signer add|remove ...")
+		return usageError("signer add|remove|witness ...")
 	}
 	switch args[0] {
 	case "add":
 		return cmdSignerAdd(ctx, e, args[1:])
 	case "remove":
 		return cmdSignerRemove(ctx, e, args[1:])
+	case "witness":
+		return cmdSignerWitness(ctx, e, args[1:])
 	}
-	return fmt.Errorf("unknown signer command %q; use add or remove", args[0])
+	return fmt.Errorf("unknown signer command %q; use add, remove or witness", args[0])
 }
 
 const signerAddSynopsis = "signer add --key PUB [--key PUB]... [--require-attestation [--attestation-roots FILE]] NAME REPO..."

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/internal/trust"
 )
 
@@ -61,12 +62,13 @@ func (c *confirmer) result(err error) error {
 	return c.err
 }
 
-const signerRemoveSynopsis = "signer remove [-f] NAME REPO..."
+const signerRemoveSynopsis = "signer remove [-f] [--key KEYID] NAME REPO..."
 
 func cmdSignerRemove(ctx context.Context, e *env, args []string) error {
 	var o trust.Options
 	fs := flags(e, "signer remove", signerRemoveSynopsis)
 	force := fs.BoolP("force", "f", false, "do not prompt for confirmation before removing the most recent signer")
+	keyID := fs.String("key", "", "remove only this key (ID, or its first 7+ hex digits) from the signer, keeping its other keys")
 	serverFlags(fs, &o)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -84,7 +86,13 @@ func cmdSignerRemove(ctx context.Context, e *env, args []string) error {
 	var last error
 	for _, repo := range fs.Args()[1:] {
 		cf := &confirmer{flag: "-f"}
-		err := cf.result(trust.SignerRemove(ctx, o, withTouchNotice(c, e.stderr), name, repo, *force, cf.confirm, e.stdout))
+		remove := trust.SignerRemove
+		if *keyID != "" {
+			remove = func(ctx context.Context, o trust.Options, a agent.Agent, name, repo string, force bool, confirm func(string) bool, out io.Writer) error {
+				return trust.SignerRemoveKey(ctx, o, a, name, repo, *keyID, force, confirm, out)
+			}
+		}
+		err := cf.result(remove(ctx, o, withTouchNotice(c, e.stderr), name, repo, *force, cf.confirm, e.stdout))
 		if err != nil {
 			if fs.NArg() > 2 { // one repository: its error is the command's, printed once
 				fmt.Fprintf(e.stderr, "trust-agent: %s: %v\n", repo, err)
