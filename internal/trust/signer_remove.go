@@ -187,6 +187,14 @@ func signerRemove(ctx context.Context, o Options, a agent.Agent, name, repoRef, 
 	if err := repo.Publish(); err != nil {
 		return false, notaryError(gun, err)
 	}
+	for _, r := range witness {
+		// The removed keys' tags stay trusted under the keys kept: say
+		// which, so that an admin removing a compromised key can revoke.
+		fmt.Fprintf(out, "%s of %s now signed by the keys it keeps, vouching for:\n", r, repoRef)
+		if err := listRoleTargets(out, repo, gun, r); err != nil {
+			return false, err
+		}
+	}
 	for _, r := range breaks {
 		if keep := without(states[r].role.KeyIDs, removeFrom[r]); len(keep) > 0 {
 			fmt.Fprintf(out, "%s of %s is now signed by none of the keys it lists; a holder of one of them (%s) repairs it with: trust-agent signer witness %s %s\n", r, repoRef, strings.Join(keep, ", "), repoRef, r)

@@ -225,15 +225,23 @@ func SignerWitness(ctx context.Context, o Options, a agent.Agent, repoRef string
 	}
 	for _, role := range todo {
 		fmt.Fprintf(out, "Successfully witnessed %s of %s\n", role, repoRef)
-		targets, err := repo.ListTargets(role)
-		if err != nil {
-			return notaryError(gun, err)
+		if err := listRoleTargets(out, repo, gun, role); err != nil {
+			return err
 		}
-		sort.Slice(targets, func(i, j int) bool { return targets[i].Name < targets[j].Name })
-		for _, t := range targets {
-			if t.Role != role {
-				continue
-			}
+	}
+	return nil
+}
+
+// listRoleTargets writes the tags role itself signs, one "  TAG\tDIGEST"
+// line each: what a witness has just vouched for.
+func listRoleTargets(out io.Writer, repo client.Repository, gun string, role data.RoleName) error {
+	targets, err := repo.ListTargets(role)
+	if err != nil {
+		return notaryError(gun, err)
+	}
+	sort.Slice(targets, func(i, j int) bool { return targets[i].Name < targets[j].Name })
+	for _, t := range targets {
+		if t.Role == role {
 			fmt.Fprintf(out, "  %s\tsha256:%x\n", t.Name, t.Hashes["sha256"])
 		}
 	}

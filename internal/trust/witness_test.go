@@ -105,7 +105,8 @@ func TestSignerRemoveWitnessesReleases(t *testing.T) {
 	if err := SignerRemove(ctx, opts, la.client(), "alice", img.Repo, false, never, &out); err != nil {
 		t.Fatalf("signer remove alice: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "Re-signing targets/releases") || !strings.Contains(out.String(), "Successfully removed alice from "+img.Repo) {
+	if !strings.Contains(out.String(), "Re-signing targets/releases") || !strings.Contains(out.String(), "Successfully removed alice from "+img.Repo) ||
+		!strings.Contains(out.String(), "vouching for:\n  "+img.Tag+"\tsha256:"+img.Hex+"\n") {
 		t.Fatalf("output:\n%s", out.String())
 	}
 	if _, err := Verify(ctx, opts, img.Ref); err != nil {
