@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/theupdateframework/notary/client"
@@ -149,11 +150,10 @@ func signerRemove(ctx context.Context, o Options, a agent.Agent, name, repoRef, 
 			}
 		}
 	}
-	if len(breaks) > 0 && !force {
-		prompt := fmt.Sprintf("The key %s signs the current %s of %s, and the agent holds none of the keys %s keeps. Removing it will leave %s untrusted and unsignable until a holder of one of those keys runs `trust-agent signer witness %s %s`. Are you sure you want to continue? [y/N] ",
-			keyID, breaks[0], repoRef, breaks[0], breaks[0], repoRef, breaks[0])
-		if keyID == "" {
-			prompt = fmt.Sprintf("The signer \"%s\" signs the last released version of %s. Removing this signer will make %s unpullable. Are you sure you want to continue? [y/N] ", name, repoRef, repoRef)
+	if (len(breaks) > 0 || len(witness) > 0) && !force {
+		prompt, err := removalQuestion(repo, gun, name, repoRef, keyID, witness, breaks)
+		if err != nil {
+			return false, err
 		}
 		if confirm == nil || !confirm(prompt) {
 			fmt.Fprintf(out, "\nAborting action.\n")
@@ -201,6 +201,47 @@ func signerRemove(ctx context.Context, o Options, a agent.Agent, name, repoRef, 
 		}
 	}
 	return true, nil
+}
+
+// removalQuestion is the y/N question before a removal that leaves roles
+// in breaks signed by none of the keys they keep, or re-signs the roles in
+// witness so that their tags stay trusted under the keys they keep: the
+// one thing an admin removing a compromised key must not let happen
+// unseen. Removing a whole signer that breaks releases asks docker's
+// question.
+func removalQuestion(repo client.Repository, gun, name, repoRef, keyID string, witness, breaks []data.RoleName) (string, error) {
+	if keyID == "" && len(breaks) > 0 {
+		return fmt.Sprintf("The signer \"%s\" signs the last released version of %s. Removing this signer will make %s unpullable. Are you sure you want to continue? [y/N] ", name, repoRef, repoRef), nil
+	}
+	var b strings.Builder
+	if keyID == "" {
+		fmt.Fprintf(&b, "The signer \"%s\" signs the last released version of %s.", name, repoRef)
+	} else {
+		roles := make([]string, 0, len(witness)+len(breaks))
+		for _, r := range append(append([]data.RoleName{}, witness...), breaks...) {
+			roles = append(roles, r.String())
+		}
+		fmt.Fprintf(&b, "The key %s signs the current %s of %s.", keyID, strings.Join(roles, " and "), repoRef)
+	}
+	for _, r := range witness {
+		targets, err := repo.ListTargets(r)
+		if err != nil {
+			return "", notaryError(gun, err)
+		}
+		var tags []string
+		for _, t := range targets {
+			if t.Role == r {
+				tags = append(tags, t.Name)
+			}
+		}
+		sort.Slice(tags, func(i, j int) bool { return naturalLess(tags[i], tags[j]) })
+		fmt.Fprintf(&b, " %s will be re-signed with the keys it keeps that this agent holds, which then vouch for its tags (%s): if the removed keys were compromised, answer no and revoke those tags first (trust-agent revoke).", r, strings.Join(tags, ", "))
+	}
+	for _, r := range breaks {
+		fmt.Fprintf(&b, " %s will be left untrusted and unsignable until a holder of one of the keys it keeps runs `trust-agent signer witness %s %s`.", r, repoRef, r)
+	}
+	b.WriteString(" Are you sure you want to continue? [y/N] ")
+	return b.String(), nil
 }
 
 // signerKey finds keyID (full, or a unique prefix) among signer's keys.

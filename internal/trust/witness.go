@@ -239,7 +239,7 @@ func listRoleTargets(out io.Writer, repo client.Repository, gun string, role dat
 	if err != nil {
 		return notaryError(gun, err)
 	}
-	sort.Slice(targets, func(i, j int) bool { return targets[i].Name < targets[j].Name })
+	sort.Slice(targets, func(i, j int) bool { return naturalLess(targets[i].Name, targets[j].Name) })
 	for _, t := range targets {
 		if t.Role == role {
 			fmt.Fprintf(out, "  %s\tsha256:%x\n", t.Name, t.Hashes["sha256"])

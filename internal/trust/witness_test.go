@@ -101,9 +101,23 @@ func TestSignerRemoveWitnessesReleases(t *testing.T) {
 	}
 	addSigner(t, la, opts, "bob", img.Repo)
 	var out bytes.Buffer
-	never := func(p string) bool { t.Fatalf("asked %q", p); return false }
-	if err := SignerRemove(ctx, opts, la.client(), "alice", img.Repo, false, never, &out); err != nil {
+	// Asked first: bob's key will vouch for alice's tags from now on.
+	var asked string
+	no := func(p string) bool { asked = p; return false }
+	if err := SignerRemove(ctx, opts, la.client(), "alice", img.Repo, false, no, &out); err != nil {
 		t.Fatalf("signer remove alice: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"targets/releases will be re-signed with the keys it keeps", "its tags (" + img.Tag + ")", "compromised", "trust-agent revoke"} {
+		if !strings.Contains(asked, want) {
+			t.Fatalf("asked %q, want it to say %q", asked, want)
+		}
+	}
+	if !strings.HasSuffix(out.String(), "\nAborting action.\n") {
+		t.Fatalf("after no: %q", out.String())
+	}
+	out.Reset()
+	if err := SignerRemove(ctx, opts, la.client(), "alice", img.Repo, true, nil, &out); err != nil {
+		t.Fatalf("signer remove -f alice: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "Re-signing targets/releases") || !strings.Contains(out.String(), "Successfully removed alice from "+img.Repo) ||
 		!strings.Contains(out.String(), "vouching for:\n  "+img.Tag+"\tsha256:"+img.Hex+"\n") {
@@ -210,8 +224,13 @@ func TestSignerRemoveKey(t *testing.T) {
 	}
 	out.Reset()
 	short := h.bobKey.ID[:12]
-	if err := SignerRemoveKey(h.ctx, h.env.opts, h.admin.client(), "bob", img.Repo, short, false, never, &out); err != nil {
+	var asked string
+	yes := func(p string) bool { asked = p; return true }
+	if err := SignerRemoveKey(h.ctx, h.env.opts, h.admin.client(), "bob", img.Repo, short, false, yes, &out); err != nil {
 		t.Fatalf("remove bob's first key: %v\n%s", err, out.String())
+	}
+	if want := "The key " + short + " signs the current targets/bob and targets/releases of " + img.Repo + "."; !strings.HasPrefix(asked, want) || !strings.Contains(asked, "(v1, v2)") || !strings.Contains(asked, "(v2)") {
+		t.Fatalf("asked %q, want %q and the tags", asked, want)
 	}
 	if !strings.Contains(out.String(), "Successfully removed key "+short+" from bob in "+img.Repo) {
 		t.Fatalf("output:\n%s", out.String())
