@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -79,6 +80,9 @@ func publishedRoles(o Options, ref imageRef) (map[data.RoleName]bool, error) {
 	}
 	path := filepath.Join(trustDir, tufDir, filepath.FromSlash(ref.gun.String()), "metadata", data.CanonicalSnapshotRole.String()+".json")
 	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil // nothing published yet (a repository initialised in this command)
+	}
 	if err != nil {
 		return nil, &Error{Msg: fmt.Sprintf("reading the snapshot of %s from the trust cache: %v", ref.gun, err), Hint: "check that the trust directory is readable, and run the command again", Err: err}
 	}
