@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/theupdateframework/notary/storage"
 	"github.com/theupdateframework/notary/tuf/data"
 
 	"github.com/trust-agent/trust-agent/agent"
@@ -302,4 +303,56 @@ func delegationRolesOf(t *testing.T, h *handover, repo string) ([]data.Role, err
 		return nil, err
 	}
 	return r.GetDelegationRoles()
+}
+
+// TestServerRefusalHintsWitness: notary-server's 400, which is what a
+// delegation that lost its signers' keys gets, names the repair.
+func TestServerRefusalHintsWitness(t *testing.T) {
+	err := notaryError("example.com/app", storage.ErrInvalidOperation{})
+	var inv storage.ErrInvalidOperation
+	if !errors.As(err, &inv) || !strings.Contains(Hint(err), "trust-agent signer witness example.com/app") {
+		t.Fatalf("err %v, hint %q", err, Hint(err))
+	}
+}
+
+func TestRoleArg(t *testing.T) {
+	for in, want := range map[string]data.RoleName{
+		"releases":         releasesRole,
+		"alice":            "targets/alice",
+		"targets/alice":    "targets/alice",
+		"targets/releases": releasesRole,
+	} {
+		if got, err := roleArg(in); err != nil || got != want {
+			t.Errorf("roleArg(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "targets/", "../x", "targets/a/../b"} {
+		if got, err := roleArg(bad); err == nil {
+			t.Errorf("roleArg(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+func TestSignerKey(t *testing.T) {
+	a := strings.Repeat("a", 64)
+	ab := strings.Repeat("a", 8) + strings.Repeat("b", 56)
+	c := strings.Repeat("c", 64)
+	two := data.Role{RootRole: data.RootRole{KeyIDs: []string{a, ab}}, Name: "targets/bob"}
+	for _, tc := range []struct {
+		role      data.Role
+		id, want  string
+		errSubstr string
+	}{
+		{two, a, a, ""},
+		{two, ab[:9], ab, ""},
+		{two, "aaaaaaaa", "", "ambiguous"},
+		{two, "aaaa", "", "has no key aaaa"}, // shorter than a prefix may be
+		{two, c, "", "has no key"},
+		{data.Role{RootRole: data.RootRole{KeyIDs: []string{c}}, Name: "targets/bob"}, c[:12], "", "only key of signer bob"},
+	} {
+		got, err := signerKey(tc.role, tc.id, "example.com/app")
+		if tc.errSubstr == "" && (err != nil || got != tc.want) || tc.errSubstr != "" && (err == nil || !strings.Contains(err.Error(), tc.errSubstr) || Hint(err) == "") {
+			t.Errorf("signerKey(%s) = %q, %v (hint %q)", tc.id, got, err, Hint(err))
+		}
+	}
 }
