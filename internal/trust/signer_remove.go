@@ -124,9 +124,10 @@ func signerRemove(ctx context.Context, o Options, a agent.Agent, name, repoRef, 
 			continue
 		}
 		keep := without(s.role.KeyIDs, ids)
+		kept := toSet(keep)
 		signedBy := 0
 		for _, sig := range s.sigs {
-			if countIn([]string{sig.KeyID}, toSet(keep)) > 0 {
+			if kept[sig.KeyID] {
 				signedBy++
 			}
 		}
@@ -198,6 +199,8 @@ func signerRemove(ctx context.Context, o Options, a agent.Agent, name, repoRef, 
 	for _, r := range breaks {
 		if keep := without(states[r].role.KeyIDs, removeFrom[r]); len(keep) > 0 {
 			fmt.Fprintf(out, "%s of %s is now signed by none of the keys it lists; a holder of one of them (%s) repairs it with: trust-agent signer witness %s %s\n", r, repoRef, strings.Join(keep, ", "), repoRef, r)
+		} else {
+			fmt.Fprintf(out, "%s of %s now lists no keys; once a signer is added, it repairs it with: trust-agent signer witness %s %s\n", r, repoRef, repoRef, r)
 		}
 	}
 	return true, nil
