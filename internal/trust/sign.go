@@ -119,14 +119,18 @@ func signRepo(ctx context.Context, a agent.Agent, o SignOptions, refs []imageRef
 	// removing the signer who signed it last cannot leave it signed by no
 	// key the role lists. Metadata already in that state is refused here
 	// with the way out, rather than by the server without a reason.
-	states, err := delegationStates(o.Options, first, repo)
-	if err != nil {
-		return err
+	var states map[data.RoleName]*roleState
+	if len(delegations) > 0 {
+		if states, err = delegationStates(o.Options, first, repo); err != nil {
+			return err
+		}
 	}
 	for _, r := range delegations {
-		if s := states[r]; s != nil && s.broken() {
+		switch s := states[r]; {
+		case s == nil || !s.published: // new metadata: signed anyway
+		case s.broken():
 			return witnessNeeded(first.gun.String(), r)
-		} else if s != nil && s.published {
+		default:
 			if _, err := repo.Witness(r); err != nil {
 				return notaryError(first.gun.String(), err)
 			}
