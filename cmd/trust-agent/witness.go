@@ -6,7 +6,7 @@ import (
 	"github.com/trust-agent/trust-agent/internal/trust"
 )
 
-const signerWitnessSynopsis = "signer witness REPO [ROLE...]"
+const signerWitnessSynopsis = "signer witness [-y] REPO [ROLE...]"
 
 // cmdSignerWitness re-signs delegation metadata as it is with the agent's
 // keys (notary's witness): the repair for a role left signed only by keys
@@ -14,6 +14,7 @@ const signerWitnessSynopsis = "signer witness REPO [ROLE...]"
 func cmdSignerWitness(ctx context.Context, e *env, args []string) error {
 	var o trust.Options
 	fs := flags(e, "signer witness", signerWitnessSynopsis)
+	yes := fs.BoolP("yes", "y", false, "do not ask before vouching for the tags of metadata that no key of its role signs now")
 	serverFlags(fs, &o)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -26,5 +27,6 @@ func cmdSignerWitness(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer c.Close()
-	return trust.SignerWitness(ctx, o, withTouchNotice(c, e.stderr), fs.Arg(0), fs.Args()[1:], e.stdout)
+	cf := &confirmer{flag: "-y"}
+	return cf.result(trust.SignerWitness(ctx, o, withTouchNotice(c, e.stderr), fs.Arg(0), fs.Args()[1:], *yes, cf.confirm, e.stdout))
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/theupdateframework/notary/client"
+	"github.com/theupdateframework/notary/storage"
 	"github.com/theupdateframework/notary/tuf/data"
 
 	"github.com/trust-agent/trust-agent/agent"
@@ -35,8 +36,10 @@ import (
 // roleState is what a publish needs to know of one delegation role.
 type roleState struct {
 	role data.Role
-	// published: the repository's snapshot lists metadata for the role.
+	// published: the repository's snapshot lists metadata for the role,
+	// with meta its length and hashes.
 	published bool
+	meta      data.FileMeta
 	// valid: that metadata loaded, its signatures meeting the threshold;
 	// sigs are its signatures.
 	valid bool
@@ -63,7 +66,8 @@ func delegationStates(o Options, ref imageRef, repo client.Repository) (map[data
 		if !data.IsDelegation(r.Name) {
 			continue
 		}
-		states[r.Name] = &roleState{role: r.Role, published: published[r.Name], valid: len(r.Signatures) > 0, sigs: r.Signatures}
+		meta, ok := published[r.Name]
+		states[r.Name] = &roleState{role: r.Role, published: ok, meta: meta, valid: len(r.Signatures) > 0, sigs: r.Signatures}
 	}
 	return states, nil
 }
@@ -73,7 +77,7 @@ func delegationStates(o Options, ref imageRef, repo client.Repository) (map[data
 // read from the TUF cache, where notary wrote it after verifying it in the
 // update that the caller has just made (repo.ListRoles): the snapshot
 // loads only when its hash matches the server's signed timestamp.
-func publishedRoles(o Options, ref imageRef) (map[data.RoleName]bool, error) {
+func publishedRoles(o Options, ref imageRef) (map[data.RoleName]data.FileMeta, error) {
 	trustDir, err := o.trustDir()
 	if err != nil {
 		return nil, err
@@ -88,15 +92,15 @@ func publishedRoles(o Options, ref imageRef) (map[data.RoleName]bool, error) {
 	}
 	var snap struct {
 		Signed struct {
-			Meta map[string]json.RawMessage `json:"meta"`
+			Meta map[string]data.FileMeta `json:"meta"`
 		} `json:"signed"`
 	}
 	if err := json.Unmarshal(b, &snap); err != nil {
 		return nil, &Error{Msg: fmt.Sprintf("the cached snapshot of %s (%s) is not TUF metadata: %v", ref.gun, path, err), Hint: "remove the file and run the command again", Err: err}
 	}
-	roles := map[data.RoleName]bool{}
-	for name := range snap.Signed.Meta {
-		roles[data.RoleName(name)] = true
+	roles := map[data.RoleName]data.FileMeta{}
+	for name, meta := range snap.Signed.Meta {
+		roles[data.RoleName(name)] = meta
 	}
 	return roles, nil
 }
@@ -161,7 +165,11 @@ func roleArg(s string) (data.RoleName, error) {
 // thereby vouches for the targets in it, which are listed on out after. No
 // roles: every role whose metadata needs it and that the agent holds a key
 // for. Roles are signer names (alice), releases, or targets/NAME.
-func SignerWitness(ctx context.Context, o Options, a agent.Agent, repoRef string, roles []string, out io.Writer) error {
+//
+// Metadata that no longer verifies was checked by nobody: its tags are
+// listed in a question (confirm) before anything is signed, unless yes; a
+// "no" prints "Aborting action." and returns nil.
+func SignerWitness(ctx context.Context, o Options, a agent.Agent, repoRef string, roles []string, yes bool, confirm func(prompt string) bool, out io.Writer) error {
 	ref, err := parseRef(repoRef)
 	if err != nil {
 		return err
@@ -215,6 +223,26 @@ func SignerWitness(ctx context.Context, o Options, a agent.Agent, repoRef string
 		}
 		todo = append(todo, role)
 	}
+	if !yes {
+		var b strings.Builder
+		for _, role := range todo {
+			if !states[role].broken() {
+				continue
+			}
+			tags, err := unverifiedTargets(ctx, o, ref, role, states[role].meta)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, "%s of %s is signed by none of the keys it lists, so nobody vouches for it now; witnessing it makes this agent's keys vouch for its tags:\n%s", role, repoRef, tags)
+		}
+		if b.Len() > 0 {
+			b.WriteString("Are you sure you want to continue? [y/N] ")
+			if confirm == nil || !confirm(b.String()) {
+				fmt.Fprintf(out, "\nAborting action.\n")
+				return nil
+			}
+		}
+	}
 	for _, role := range todo {
 		fmt.Fprintf(out, "Witnessing %s of %s...\n", role, repoRef)
 	}
@@ -234,6 +262,54 @@ func SignerWitness(ctx context.Context, o Options, a agent.Agent, repoRef string
 		}
 	}
 	return nil
+}
+
+// unverifiedTargets lists the tags in role's metadata, which notary
+// would not load ("  TAG\tsha256:HEX" lines): fetched from the server and
+// checked against the hashes the verified snapshot gives for it, so they
+// are what a witness would sign (unless the repository changes before the
+// publish, which prints what was signed).
+func unverifiedTargets(ctx context.Context, o Options, ref imageRef, role data.RoleName, meta data.FileMeta) (string, error) {
+	server, err := o.server(ref.index, ref.official)
+	if err != nil {
+		return "", err
+	}
+	rt, err := notaryTransport(ctx, o, server, ref, actionsPull...)
+	if err != nil {
+		return "", err
+	}
+	remote, err := storage.NewNotaryServerStore(server, ref.gun, rt)
+	if err != nil {
+		return "", &Error{Msg: fmt.Sprintf("invalid trust server URL %s: %v", server, err), Err: err}
+	}
+	raw, err := remote.GetSized(role.String(), meta.Length)
+	if err != nil {
+		return "", notaryError(ref.gun.String(), err)
+	}
+	if err := data.CheckHashes(raw, role.String(), meta.Hashes); err != nil {
+		return "", &Error{Msg: fmt.Sprintf("%s of %s changed on the server while it was read: %v", role, ref.gun, err), Hint: "run the command again", Err: err}
+	}
+	var doc struct {
+		Signed struct {
+			Targets map[string]data.FileMeta `json:"targets"`
+		} `json:"signed"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return "", &Error{Msg: fmt.Sprintf("%s of %s is not TUF targets metadata: %v", role, ref.gun, err), Err: err}
+	}
+	names := make([]string, 0, len(doc.Signed.Targets))
+	for name := range doc.Signed.Targets {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return naturalLess(names[i], names[j]) })
+	var b strings.Builder
+	for _, name := range names {
+		fmt.Fprintf(&b, "  %s\tsha256:%x\n", name, doc.Signed.Targets[name].Hashes["sha256"])
+	}
+	if len(names) == 0 {
+		b.WriteString("  (no tags)\n")
+	}
+	return b.String(), nil
 }
 
 // listRoleTargets writes the tags role itself signs, one "  TAG\tDIGEST"

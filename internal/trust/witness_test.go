@@ -147,6 +147,7 @@ func TestSignerWitnessRepairs(t *testing.T) {
 	var out bytes.Buffer
 	var asked string
 	yes := func(p string) bool { asked = p; return true }
+	never := func(p string) bool { t.Fatalf("asked %q", p); return false }
 	if err := SignerRemove(h.ctx, h.env.opts, h.admin.client(), "alice", img.Repo, false, yes, &out); err != nil {
 		t.Fatalf("signer remove alice: %v\n%s", err, out.String())
 	}
@@ -165,19 +166,32 @@ func TestSignerWitnessRepairs(t *testing.T) {
 	}
 
 	// The admin's agent holds no key releases lists.
-	err = SignerWitness(h.ctx, h.env.opts, h.admin.client(), img.Repo, []string{"releases"}, &out)
+	err = SignerWitness(h.ctx, h.env.opts, h.admin.client(), img.Repo, []string{"releases"}, false, never, &out)
 	if err == nil || !strings.Contains(err.Error(), "the agent holds 0 of the keys") {
 		t.Fatalf("witness without a key: %v", err)
 	}
+	// Nobody vouches for what is in releases now: bob is shown it first.
 	out.Reset()
-	if err := SignerWitness(h.ctx, h.bobOpts, h.bob.client(), img.Repo, nil, &out); err != nil {
+	asked = ""
+	no := func(p string) bool { asked = p; return false }
+	if err := SignerWitness(h.ctx, h.bobOpts, h.bob.client(), img.Repo, nil, false, no, &out); err != nil {
+		t.Fatalf("witness, answering no: %v", err)
+	}
+	if want := "witnessing it makes this agent's keys vouch for its tags:\n  " + img.Tag + "\tsha256:" + img.Hex + "\n"; !strings.Contains(asked, want) || !strings.HasSuffix(out.String(), "Aborting action.\n") {
+		t.Fatalf("asked %q, want %q; output %q", asked, want, out.String())
+	}
+	if err := h.bobSigns(t, v2); !errors.Is(err, ErrWitnessNeeded) {
+		t.Fatalf("after a no, sign: %v", err)
+	}
+	out.Reset()
+	if err := SignerWitness(h.ctx, h.bobOpts, h.bob.client(), img.Repo, nil, false, yes, &out); err != nil {
 		t.Fatalf("witness: %v", err)
 	}
 	if !strings.Contains(out.String(), "Successfully witnessed targets/releases of "+img.Repo) || !strings.Contains(out.String(), img.Tag+"\tsha256:"+img.Hex) {
 		t.Fatalf("witness output:\n%s", out.String())
 	}
 	out.Reset()
-	if err := SignerWitness(h.ctx, h.bobOpts, h.bob.client(), img.Repo, nil, &out); err != nil || !strings.Contains(out.String(), "Nothing to witness") {
+	if err := SignerWitness(h.ctx, h.bobOpts, h.bob.client(), img.Repo, nil, false, never, &out); err != nil || !strings.Contains(out.String(), "Nothing to witness") {
 		t.Fatalf("second witness: %v\n%s", err, out.String())
 	}
 	if err := h.bobSigns(t, v2); err != nil {
@@ -190,7 +204,7 @@ func TestSignerWitnessRepairs(t *testing.T) {
 		t.Fatalf("docker trust inspect --pretty:\n%s", got)
 	}
 	for _, bad := range []string{"carol", "targets"} {
-		if err := SignerWitness(h.ctx, h.bobOpts, h.bob.client(), img.Repo, []string{bad}, &out); err == nil {
+		if err := SignerWitness(h.ctx, h.bobOpts, h.bob.client(), img.Repo, []string{bad}, true, never, &out); err == nil {
 			t.Fatalf("witness %s succeeded", bad)
 		}
 	}
