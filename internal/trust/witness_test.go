@@ -370,3 +370,52 @@ func TestSignerKey(t *testing.T) {
 		}
 	}
 }
+
+// TestWitnessAfterNotaryDelegationRemove: the state notary's own CLI
+// leaves. A repository docker made (its root and repository keys in
+// docker's files) has alice (a file key, signing with the notary CLI) and
+// bob (a key on the agent); `notary delegation remove REPO targets/releases
+// ALICE` and a publish leave releases signed by alice only. trust-agent's
+// sign says so and names the repair; after the witness bob signs, and
+// docker reads both tags.
+func TestWitnessAfterNotaryDelegationRemove(t *testing.T) {
+	ctx := context.Background()
+	env := newSignEnv(t, "notary/left")
+	la, img, dc, opts := env.la, env.img, env.dc, env.opts
+	dc.AddSigner(t, "alice", img.Repo)
+	dc.SignWithNotaryCLI(t, img, "targets/releases", "targets/alice")
+	_, pub := generatePub(t, la.client(), "bob")
+	dc.MustDocker(t, "trust", "signer", "add", "--key", pub, "bob", img.Repo)
+	repos, err := Inspect(ctx, opts, img.Repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range repos[0].Signers {
+		if s.Name == "alice" {
+			for _, k := range s.Keys {
+				dc.MustNotaryCLI(t, "delegation", "remove", img.Repo, releasesRole.String(), k.ID)
+			}
+		}
+	}
+	dc.MustNotaryCLI(t, "publish", img.Repo)
+
+	v2 := env.reg.PushRandom(t, "notary/left", "v2")
+	err = Sign(ctx, la.client(), SignOptions{Options: opts, Out: io.Discard}, v2.Ref)
+	t.Logf("%v\nhint: %s", err, Hint(err))
+	if !errors.Is(err, ErrWitnessNeeded) || !strings.Contains(Hint(err), "trust-agent signer witness "+img.Repo+" targets/releases") {
+		t.Fatalf("sign after alice left releases: %v (hint %q)", err, Hint(err))
+	}
+	var out bytes.Buffer
+	if err := SignerWitness(ctx, opts, la.client(), img.Repo, []string{"releases"}, true, nil, &out); err != nil {
+		t.Fatalf("witness: %v", err)
+	}
+	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: io.Discard}, v2.Ref); err != nil {
+		t.Fatalf("sign after the witness: %v", err)
+	}
+	got := dc.MustDocker(t, "trust", "inspect", "--pretty", img.Repo)
+	for _, want := range []string{img.Hex, v2.Hex} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("docker trust inspect --pretty lacks %s:\n%s", want, got)
+		}
+	}
+}
