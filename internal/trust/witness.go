@@ -114,7 +114,7 @@ var ErrWitnessNeeded = errors.New("trust: delegation metadata is not signed by t
 // metadata is broken.
 func witnessNeeded(gun string, role data.RoleName) error {
 	return &Error{
-		Msg: fmt.Sprintf("%s of %s is not signed by the keys the role now lists (a signer was removed after it last signed, e.g. with docker trust signer remove): "+
+		Msg: fmt.Sprintf("%s of %s is not signed by the keys the role now lists (the keys that signed it last were removed from the role, by signer remove or notary delegation remove): "+
 			"its tags are not trusted, and the trust server would refuse the next version of it", role, gun),
 		Hint: "re-sign it as it is with a key the role lists, after checking that its tags are ones you want to keep trusting: trust-agent signer witness " + gun + " " + role.String(),
 		Err:  ErrWitnessNeeded,
