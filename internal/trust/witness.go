@@ -193,14 +193,23 @@ func SignerWitness(ctx context.Context, o Options, a agent.Agent, repoRef string
 	}
 	var todo []data.RoleName
 	if len(roles) == 0 {
+		var others []string
 		for name, s := range states {
-			if s.broken() && countIn(s.role.KeyIDs, held) > 0 {
+			switch {
+			case !s.broken():
+			case countIn(s.role.KeyIDs, held) >= s.role.Threshold:
 				todo = append(todo, name)
+			default:
+				others = append(others, fmt.Sprintf("%s (a holder of %s)", name, strings.Join(s.role.KeyIDs, ", ")))
 			}
 		}
 		sort.Slice(todo, func(i, j int) bool { return todo[i] < todo[j] })
+		sort.Strings(others)
 		if len(todo) == 0 {
-			fmt.Fprintf(out, "Nothing to witness in %s: every delegation the agent holds a key for is signed by the keys it lists\n", repoRef)
+			fmt.Fprintf(out, "Nothing to witness in %s with this agent's keys\n", repoRef)
+			if len(others) > 0 {
+				fmt.Fprintf(out, "Needing a witness by another signer: %s\n", strings.Join(others, "; "))
+			}
 			return nil
 		}
 	}

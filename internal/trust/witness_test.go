@@ -170,6 +170,13 @@ func TestSignerWitnessRepairs(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "the agent holds 0 of the keys") {
 		t.Fatalf("witness without a key: %v", err)
 	}
+	out.Reset()
+	if err := SignerWitness(h.ctx, h.env.opts, h.admin.client(), img.Repo, nil, false, never, &out); err != nil {
+		t.Fatalf("witness by the admin: %v", err)
+	}
+	if want := "Needing a witness by another signer: targets/releases (a holder of " + h.bobKey.ID + ")"; !strings.Contains(out.String(), want) {
+		t.Fatalf("witness by the admin: %q, want %q", out.String(), want)
+	}
 	// Nobody vouches for what is in releases now: bob is shown it first.
 	out.Reset()
 	asked = ""
