@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/internal/trust"
 )
 
@@ -74,12 +75,13 @@ func (c *confirmer) result(err error) error {
 	return c.err
 }
 
-const signerRemoveSynopsis = "signer remove [-f] NAME REPO..."
+const signerRemoveSynopsis = "signer remove [-f] [--key KEYID] NAME REPO..."
 
 func cmdSignerRemove(ctx context.Context, e *env, args []string) error {
 	var o trust.Options
 	fs := flags(e, "signer remove", signerRemoveSynopsis)
-	force := fs.BoolP("force", "f", false, "do not prompt for confirmation before removing the most recent signer")
+	force := fs.BoolP("force", "f", false, "do not ask before a removal that leaves targets/releases (with --key, or targets/NAME) unsigned, or re-signs it so that its tags stay trusted")
+	keyID := fs.String("key", "", "remove only this key (ID, or its first 7+ hex digits) from the signer, keeping its other keys")
 	serverFlags(fs, &o)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -93,11 +95,17 @@ func cmdSignerRemove(ctx context.Context, e *env, args []string) error {
 	}
 	defer c.Close()
 	name := fs.Arg(0)
+	remove := trust.SignerRemove
+	if *keyID != "" {
+		remove = func(ctx context.Context, o trust.Options, a agent.Agent, name, repo string, force bool, confirm func(string) bool, out io.Writer) error {
+			return trust.SignerRemoveKey(ctx, o, a, name, repo, *keyID, force, confirm, out)
+		}
+	}
 	var failed []string
 	var last error
 	for _, repo := range fs.Args()[1:] {
 		cf := &confirmer{flag: "-f"}
-		err := cf.result(trust.SignerRemove(ctx, o, withTouchNotice(c, e.stderr), name, repo, *force, cf.confirm, e.stdout))
+		err := cf.result(remove(ctx, o, withTouchNotice(c, e.stderr), name, repo, *force, cf.confirm, e.stdout))
 		if err != nil {
 			if fs.NArg() > 2 { // one repository: its error is the command's, printed once
 				fmt.Fprintf(e.stderr, "trust-agent: %s: %v\n", repo, err)

@@ -26,6 +26,16 @@
 // refused (no software keys), RemoveKey never deletes a hardware key, and a
 // missing key is trustmanager.ErrKeyNotFound unwrapped, as notary tests it.
 //
+// # Keeping delegations signable
+//
+// A delegation's metadata counts only while signatures from keys its role
+// lists meet the threshold; notary cannot publish a role that lost them.
+// Sign re-signs every delegation it signs into, SignerRemove and
+// SignerRemoveKey re-sign what they would break where the agent holds a
+// key the role keeps (after a question naming the tags those keys will
+// vouch for), Sign refuses broken metadata with ErrWitnessNeeded, and
+// SignerWitness (notary's witness) repairs it. See witness.go.
+//
 // # Compatibility with docker
 //
 // Options defaults follow docker's: DOCKER_CONFIG (else ~/.docker), the

@@ -58,6 +58,14 @@ func notaryError(repoName string, err error) error {
 	case client.ErrNoSuchTarget:
 		e.Msg = err.Error()
 		e.Hint = "the tag is not signed: sign it, or use a tag that is"
+	case storage.ErrInvalidOperation:
+		// notary-server's 400: the upload did not validate. The one way
+		// a client makes that happen by itself is a delegation whose
+		// metadata lost its signers' keys (see witness.go); Sign detects
+		// that first, but metadata can change between the check and the
+		// publish, or be in a state the check cannot see.
+		e.Msg = err.Error()
+		e.Hint = "the server found the new trust data invalid; if a signer was removed from " + repoName + " recently, re-sign what it signed last: trust-agent signer witness " + repoName + "; else run the command again (another client may have published meanwhile)"
 	case storage.ErrServerUnavailable:
 		e.Msg = err.Error()
 		e.Hint = unauthorizedHint(repoName, err)

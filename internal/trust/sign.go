@@ -113,6 +113,29 @@ func signRepo(ctx context.Context, a agent.Agent, o SignOptions, refs []imageRef
 			}
 		}
 	}
+	// Each delegation signed into is re-signed whole, even when the tag
+	// was already in it with the same digest (notary would leave it
+	// alone): a signer just added then signs targets/releases itself, so
+	// removing the signer who signed it last cannot leave it signed by no
+	// key the role lists. Metadata already in that state is refused here
+	// with the way out, rather than by the server without a reason.
+	var states map[data.RoleName]*roleState
+	if len(delegations) > 0 {
+		if states, err = delegationStates(o.Options, first, repo); err != nil {
+			return err
+		}
+	}
+	for _, r := range delegations {
+		switch s := states[r]; {
+		case s == nil || !s.published: // new metadata: signed anyway
+		case s.broken():
+			return witnessNeeded(first.gun.String(), r)
+		default:
+			if _, err := repo.Witness(r); err != nil {
+				return notaryError(first.gun.String(), err)
+			}
+		}
+	}
 	if err := cs.SetDelegationRole(delegations...); err != nil {
 		return err
 	}
