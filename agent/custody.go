@@ -181,6 +181,9 @@ func (k *Keyring) delete(req DeleteRequest, ev *Event) error {
 		return err
 	}
 	ev.Role = string(e.info.Role)
+	if req.Backend != "" {
+		req.Backend = k.backendName(req.Backend)
+	}
 	var targets []*entry
 	for _, c := range k.copiesOf(e) {
 		if req.Backend == "" || c.store.Name() == req.Backend {

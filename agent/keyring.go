@@ -523,6 +523,25 @@ func validateMeta(m KeyMeta) error {
 	return nil
 }
 
+// backendName completes a backend name given without its serial
+// ("pkcs11:token=dct" for "pkcs11:token=dct;serial=..."), when exactly one
+// backend has that prefix; otherwise it returns name unchanged.
+func (k *Keyring) backendName(name string) string {
+	var found []string
+	for _, s := range k.opts.Stores {
+		if s.Name() == name {
+			return name
+		}
+		if strings.HasPrefix(s.Name(), name+";") {
+			found = append(found, s.Name())
+		}
+	}
+	if len(found) == 1 {
+		return found[0]
+	}
+	return name
+}
+
 // pickStore chooses a backend by name, or the first one fit for the job:
 // unlocked for making keys, locked for Unlock. It asks the backends, so the
 // caller must not hold mu.
@@ -531,6 +550,7 @@ func (k *Keyring) pickStore(name string, wantLocked bool) (KeyStore, error) {
 		return nil, fmt.Errorf("%w: the agent has no backends; start it with --pkcs11 URI or --piv SERIAL", ErrDeviceUnavailable)
 	}
 	if name != "" {
+		name = k.backendName(name)
 		for _, s := range k.opts.Stores {
 			if s.Name() != name {
 				continue

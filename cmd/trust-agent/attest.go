@@ -198,17 +198,10 @@ func cmdKeyAttest(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var match []agent.KeyInfo
-	for _, k := range keys {
-		if k.Name == fs.Arg(0) || k.ID == fs.Arg(0) || (len(fs.Arg(0)) >= 7 && strings.HasPrefix(k.ID, fs.Arg(0))) {
-			match = append(match, k)
-		}
-	}
+	match, err := matchKey(keys, fs.Arg(0))
 	switch {
-	case len(match) == 0:
-		return fmt.Errorf("%w: no key named or with ID %s", agent.ErrNotFound, fs.Arg(0))
-	case len(match) > 1:
-		return fmt.Errorf("%d keys match %s; give the key's ID (see `trust-agent key list`)", len(match), fs.Arg(0))
+	case err != nil:
+		return err
 	case !attestable(match[0]):
 		return fmt.Errorf("key %s is on %s: only keys generated on a PIV card have an attestation", match[0].Name, match[0].Backend)
 	}

@@ -35,6 +35,7 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	dir := fs.String("dir", "", "directory to write NAME.pub to (default: the current directory)")
 	backend := fs.String("backend", "", "`NAME` of the backend where to make the key, as trust-agent status names it (default: the first unlocked)")
 	confirm := fs.Bool("confirm", false, "sign only after a person confirms each use through the agent's TRUST_AGENT_ASKPASS program (as ssh-add -c)")
+	copyTo := fs.StringArray("copy-to", nil, "`NAME` of another backend that holds the same key (repeatable; with --backend): the key is made in the agent's memory, written into each, then wiped (root custody)")
 	var policy agent.KeyPolicy
 	fs.StringVar(&policy.PIN, "pin-policy", "", "PIV only: once or always")
 	fs.StringVar(&policy.Touch, "touch-policy", "", "PIV only: never, cached or always (a root key defaults to always)")
@@ -76,7 +77,7 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "Generating key for %s...\n", name)
 	info, err := withTouchNotice(c, e.stderr).Generate(ctx, agent.GenerateRequest{
 		KeyMeta:   agent.KeyMeta{Role: agent.Role(*role), Name: name, GUN: trust.CanonicalGUN(*repo), Confirm: *confirm},
-		Algorithm: *alg, Bits: *bits, Backend: *backend, Policy: policy,
+		Algorithm: *alg, Bits: *bits, Backend: *backend, Policy: policy, Copies: *copyTo,
 	})
 	if err != nil {
 		f.Close()
@@ -91,6 +92,9 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("failed to write public key to %s: %w", pubPath, err)
 	}
 	fmt.Fprintf(e.stdout, "Successfully generated and loaded private key. Corresponding public key available: %s\n", pubPath)
+	if len(*copyTo) > 0 {
+		fmt.Fprintf(e.stdout, "The key is held on %s and %s; it was made in the agent's memory and wiped once written.\n", info.Backend, strings.Join(*copyTo, ", "))
+	}
 	// A key made on a PIV card comes with the card's proof of it, for
 	// `signer add --require-attestation`.
 	if attestable(info) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/trust"
 )
 
 func cmdStatus(ctx context.Context, e *env, args []string) error {
@@ -70,7 +71,77 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintln(e.stdout)
 	}
+	if keys, err := c.List(ctx); err == nil {
+		for _, w := range custodyWarnings(keys, trust.Options{}, time.Now()) {
+			fmt.Fprintln(e.stdout, "Warning: "+w)
+		}
+	}
 	return nil
+}
+
+// renewWithin is how early status warns about expiring metadata: notary
+// warns six months ahead too.
+const renewWithin = 183 * 24 * time.Hour
+
+// custodyWarnings are status's warnings about root keys: one held by a
+// single backend (lost with it, and with it the repositories it serves),
+// and a repository whose cached metadata expires within six months, each
+// with the command that fixes it.
+func custodyWarnings(keys []agent.KeyInfo, o trust.Options, now time.Time) []string {
+	backends := map[string][]string{}
+	var roots []agent.KeyInfo
+	for _, k := range keys {
+		if k.Role != agent.RoleRoot {
+			continue
+		}
+		if backends[k.ID] == nil {
+			roots = append(roots, k)
+		}
+		backends[k.ID] = append(backends[k.ID], k.Backend)
+	}
+	var out []string
+	for _, k := range roots {
+		var repos []string
+		seen := map[string]bool{}
+		for _, c := range k.Certs {
+			if !seen[c.GUN] {
+				seen[c.GUN] = true
+				repos = append(repos, c.GUN)
+			}
+		}
+		if len(repos) == 0 {
+			continue
+		}
+		if len(backends[k.ID]) == 1 {
+			out = append(out, fmt.Sprintf("root key %s of %s lives on %s only: if that token is lost, so is the repositories' root of trust; move it onto two tokens: trust-agent key rotate root %s --backend %s --copy-to OTHER-BACKEND",
+				shortKeyID(k.ID), strings.Join(repos, ", "), k.Backend, repos[0], k.Backend))
+		}
+		for _, gun := range repos {
+			exp, err := trust.CachedExpiry(o, gun)
+			if err != nil {
+				continue
+			}
+			for _, role := range []string{"root", "targets", "snapshot"} {
+				t, ok := exp[role]
+				if !ok || t.Sub(now) > renewWithin {
+					continue
+				}
+				fix := "trust-agent key rotate " + role + " " + gun
+				if role == "snapshot" {
+					fix = "trust-agent key rotate snapshot " + gun + " -r (or sign a tag: a publish renews it)"
+				}
+				out = append(out, fmt.Sprintf("%s's %s metadata expires on %s; renew it: %s", gun, role, t.UTC().Format(time.DateOnly), fix))
+			}
+		}
+	}
+	return out
+}
+
+func shortKeyID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }
 
 func cmdLock(ctx context.Context, e *env, args []string) error {

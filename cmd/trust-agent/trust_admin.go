@@ -153,6 +153,7 @@ func cmdKeyRotate(ctx context.Context, e *env, args []string) error {
 	fs.BoolVarP(&o.ServerManaged, "server-managed", "r", false, "hand the key to the notary server (snapshot, timestamp)")
 	fs.BoolVarP(&o.Yes, "yes", "y", false, "do not prompt for confirmation before rotating the root key")
 	fs.StringVar(&o.Backend, "backend", "", "`NAME` of the agent backend (see trust-agent status) for a new root key (default: the current root key's)")
+	fs.StringArrayVar(&o.CopyTo, "copy-to", nil, "`NAME` of another backend that holds the new root key too (repeatable; default: the backends that hold the current one)")
 	serverFlags(fs, &o.Options)
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/theupdateframework/notary/tuf/data"
 )
@@ -109,4 +110,28 @@ func readJSON(path string, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// CachedExpiry returns when gun's cached root, targets and snapshot
+// metadata expire (the cache docker and trust-agent share, as the last
+// inspect, sign or verify saw it); roles without a cached file are left
+// out. It reads no network.
+func CachedExpiry(o Options, gun string) (map[string]time.Time, error) {
+	dir, err := o.trustDir()
+	if err != nil {
+		return nil, err
+	}
+	meta := filepath.Join(dir, tufDir, filepath.FromSlash(gun), "metadata")
+	out := map[string]time.Time{}
+	for _, role := range []string{"root", "targets", "snapshot"} {
+		var doc struct {
+			Signed struct {
+				Expires time.Time `json:"expires"`
+			} `json:"signed"`
+		}
+		if readJSON(filepath.Join(meta, role+".json"), &doc) == nil && !doc.Signed.Expires.IsZero() {
+			out[role] = doc.Signed.Expires
+		}
+	}
+	return out, nil
 }
