@@ -434,6 +434,13 @@ func (k *Keyring) Import(ctx context.Context, req ImportRequest) (KeyInfo, error
 			return Key{}, fmt.Errorf("%w: the key is not PKCS#8: %v", ErrInvalidRequest, err)
 		}
 		defer zeroKey(priv)
+		if signer, ok := priv.(crypto.Signer); ok {
+			if id, _, _, err := publicKeyID(signer.Public()); err == nil {
+				if held := k.heldOn(s, id); held != nil {
+					return Key{}, fmt.Errorf("%w: %s already holds this key (ID %s, %s %s); it is not loaded twice", ErrInvalidRequest, s.Name(), id, held.info.Role, held.info.Name)
+				}
+			}
+		}
 		switch p := priv.(type) {
 		case *ecdsa.PrivateKey:
 			return s.Import(req.KeyMeta, p)
@@ -479,6 +486,18 @@ func (k *Keyring) addKey(meta KeyMeta, backend string, make func(KeyStore) (Key,
 	k.reindexLocked()
 	k.mu.Unlock()
 	return e.info, nil
+}
+
+// heldOn returns the entry of key id on backend s, if s holds it.
+func (k *Keyring) heldOn(s KeyStore, id string) *entry {
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	for _, e := range k.perStore[s] {
+		if e.info.ID == id {
+			return e
+		}
+	}
+	return nil
 }
 
 // nameFree refuses a second delegation key with the same signer name.
