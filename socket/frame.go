@@ -93,31 +93,65 @@ type frame struct {
 // checked here: the length field means the same in every version, so the
 // caller can skip a frame it does not understand and keep the stream in step.
 func readFrame(r io.Reader, limit uint32) (frame, error) {
+	f, _, err := readFrameBudget(r, limit, nil)
+	return f, err
+}
+
+// readFrameBudget is readFrame for a server with a memory budget: once the
+// header is read, a body over smallBody bytes is read only after acquire(n)
+// granted its n bytes; the returned release gives them back (call it when
+// the body is no longer used; it is never nil). An acquire error is returned
+// as it is, with the body left unread. A nil acquire grants everything.
+func readFrameBudget(r io.Reader, limit uint32, acquire func(n int) (release func(), err error)) (frame, func(), error) {
+	none := func() {}
 	var hdr [headerBytes]byte
 	if _, err := io.ReadFull(r, hdr[:4]); err != nil {
 		if err == io.EOF {
-			return frame{}, io.EOF
+			return frame{}, none, io.EOF
 		}
-		return frame{}, fmt.Errorf("%w: length: %w", ErrMalformedFrame, err)
+		return frame{}, none, fmt.Errorf("%w: length: %w", ErrMalformedFrame, err)
 	}
 	n := binary.BigEndian.Uint32(hdr[:4])
 	if n > limit {
-		return frame{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrFrameTooLarge, n, limit)
+		return frame{}, none, fmt.Errorf("%w: %d bytes, the limit is %d", ErrFrameTooLarge, n, limit)
 	}
 	if n < 2 {
-		return frame{}, fmt.Errorf("%w: length %d is shorter than version and type", ErrMalformedFrame, n)
+		return frame{}, none, fmt.Errorf("%w: length %d is shorter than version and type", ErrMalformedFrame, n)
 	}
 	if _, err := io.ReadFull(r, hdr[4:]); err != nil {
-		return frame{}, fmt.Errorf("%w: header: %w", ErrMalformedFrame, noEOF(err))
+		return frame{}, none, fmt.Errorf("%w: header: %w", ErrMalformedFrame, noEOF(err))
+	}
+	release := none
+	if size := int(n - 2); size > smallBody && acquire != nil {
+		var err error
+		if release, err = acquire(size); err != nil {
+			return frame{}, none, err
+		}
 	}
 	body, err := readBody(r, int(n-2))
 	if err != nil {
-		return frame{}, fmt.Errorf("%w: body: %w", ErrMalformedFrame, noEOF(err))
+		release()
+		return frame{}, none, fmt.Errorf("%w: body: %w", ErrMalformedFrame, noEOF(err))
 	}
-	return frame{version: hdr[4], typ: msgType(hdr[5]), body: body}, nil
+	return frame{version: hdr[4], typ: msgType(hdr[5]), body: body}, release, nil
 }
 
-// readBody reads exactly n bytes, growing its buffer only as data arrives.
+// smallBody is the body size up to which a server reads a frame without
+// asking its memory budget: every request but sign (and import of a big
+// key) fits, so such requests are served while big frames wait for budget.
+// With ServeOptions.MaxConns connections, small bodies cost at most
+// MaxConns × smallBody (16 MiB at the defaults).
+const smallBody = 64 << 10
+
+// stagedGrowth is how far readBody grows its buffer by doubling; past it,
+// it allocates the announced length at once. Doubling all the way would
+// leave up to n bytes of outgrown buffers as garbage beside the n-byte
+// body; this way at most 2 × stagedGrowth are, and the memory a body takes
+// is what the budget granted for it.
+const stagedGrowth = 1 << 20
+
+// readBody reads exactly n bytes, growing its buffer only as data arrives
+// (up to stagedGrowth ahead of it).
 func readBody(r io.Reader, n int) ([]byte, error) {
 	if n == 0 {
 		return nil, nil
@@ -125,7 +159,11 @@ func readBody(r io.Reader, n int) ([]byte, error) {
 	buf := make([]byte, 0, min(n, growChunk))
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, min(n-len(buf), len(buf)))
+			grow := min(n-len(buf), len(buf))
+			if len(buf) >= stagedGrowth {
+				grow = n - len(buf)
+			}
+			buf = slices.Grow(buf, grow)
 		}
 		m, err := r.Read(buf[len(buf):min(cap(buf), n)])
 		buf = buf[:len(buf)+m]

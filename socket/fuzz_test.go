@@ -38,7 +38,7 @@ func FuzzReadFrame(f *testing.F) {
 		if !bytes.Equal(again.Bytes(), data[:r.n]) {
 			t.Fatalf("re-encoding gives % x, read % x", again.Bytes(), data[:r.n])
 		}
-		resp := handle(context.Background(), new(fakeAgent), fr)
+		resp := handle(context.Background(), new(fakeAgent), fr, func(string, error) {})
 		if resp.version != Version {
 			t.Fatalf("response version %d", resp.version)
 		}
