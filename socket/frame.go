@@ -143,35 +143,49 @@ func readFrameBudget(r io.Reader, limit uint32, acquire func(n int) (release fun
 // MaxConns × smallBody (16 MiB at the defaults).
 const smallBody = 64 << 10
 
-// stagedGrowth is how far readBody grows its buffer by doubling; past it,
-// it allocates the announced length at once. Doubling all the way would
-// leave up to n bytes of outgrown buffers as garbage beside the n-byte
-// body; this way at most 2 × stagedGrowth are, and the memory a body takes
-// is what the budget granted for it.
-const stagedGrowth = 1 << 20
+// bodyChunk is the piece a body over it is read in. A body grows by
+// doubling up to bodyChunk, then by whole chunks, and is copied into one
+// buffer once complete: a stalled frame holds about what arrived (rounded up
+// to bodyChunk), not what it announced, and no outgrown buffers pile up as
+// garbage. The price is one copy of a complete big body.
+const bodyChunk = 1 << 20
 
-// readBody reads exactly n bytes, growing its buffer only as data arrives
-// (up to stagedGrowth ahead of it).
+// readBody reads exactly n bytes, growing its buffers only as data arrives
+// (at most bodyChunk ahead of it).
 func readBody(r io.Reader, n int) ([]byte, error) {
 	if n == 0 {
 		return nil, nil
 	}
 	buf := make([]byte, 0, min(n, growChunk))
-	for len(buf) < n {
+	first := min(n, bodyChunk)
+	for len(buf) < first {
 		if len(buf) == cap(buf) {
-			grow := min(n-len(buf), len(buf))
-			if len(buf) >= stagedGrowth {
-				grow = n - len(buf)
-			}
-			buf = slices.Grow(buf, grow)
+			buf = slices.Grow(buf, min(first-len(buf), len(buf)))
 		}
-		m, err := r.Read(buf[len(buf):min(cap(buf), n)])
+		m, err := r.Read(buf[len(buf):min(cap(buf), first)])
 		buf = buf[:len(buf)+m]
-		if err != nil && len(buf) < n {
+		if err != nil && len(buf) < first {
 			return nil, err
 		}
 	}
-	return buf, nil
+	if n == first {
+		return buf, nil
+	}
+	chunks := [][]byte{buf}
+	for got := first; got < n; {
+		c := make([]byte, min(n-got, bodyChunk))
+		if _, err := io.ReadFull(r, c); err != nil {
+			return nil, err
+		}
+		chunks = append(chunks, c)
+		got += len(c)
+	}
+	body := make([]byte, 0, n)
+	for i, c := range chunks {
+		body = append(body, c...)
+		chunks[i] = nil
+	}
+	return body, nil
 }
 
 func noEOF(err error) error {
