@@ -7,8 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -311,6 +314,80 @@ func TestConnectionCapWaitsForBusy(t *testing.T) {
 		out := waitClosed(t, b)
 		if len(out) != 1 || !strings.Contains(failureOf(t, out[0]).Message, "did not arrive whole") {
 			t.Fatalf("a busy connection was cut off, not timed out: %d frames", len(out))
+		}
+	}
+}
+
+// emfileListener hands out one connection, then fails Accept with EMFILE
+// a number of times, then hands out the connections of the real listener.
+type emfileListener struct {
+	net.Listener
+	mu       sync.Mutex
+	accepted int
+	fails    int
+}
+
+func (l *emfileListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	if l.accepted > 0 && l.fails > 0 {
+		l.fails--
+		l.mu.Unlock()
+		return nil, &net.OpError{Op: "accept", Net: "unix", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	l.mu.Unlock()
+	c, err := l.Listener.Accept()
+	l.mu.Lock()
+	l.accepted++
+	l.mu.Unlock()
+	return c, err
+}
+
+// Out of file descriptors, the accept loop backs off (doubling, capped at
+// a second) instead of spinning, and gives a descriptor back by closing the
+// longest-idle connection; then it serves again.
+func TestAcceptBacksOffAtEMFILE(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run", "agent.sock")
+	inner, err := Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	l := &emfileListener{Listener: inner, fails: 12}
+	var mu sync.Mutex
+	var sleeps []time.Duration
+	opts := ServeOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		sleep: func(ctx context.Context, d time.Duration) {
+			mu.Lock()
+			sleeps = append(sleeps, d)
+			mu.Unlock()
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, l, new(fakeAgent), opts) }()
+	defer func() { cancel(); <-done }()
+	// The first Accept takes idle, then twelve fail (the first of them
+	// evicts idle), then c is accepted.
+	if out := waitClosed(t, idle); len(out) != 0 {
+		t.Fatal("the idle connection got frames")
+	}
+	c := rawConn(t, path)
+	if f := rawRequest(t, c, msgList, ""); f.typ != msgList|msgSuccess {
+		t.Fatal(f.typ)
+	}
+	mu.Lock()
+	got := append([]time.Duration(nil), sleeps...)
+	mu.Unlock()
+	if len(got) != 12 {
+		t.Fatalf("%d back-offs for 12 failures", len(got))
+	}
+	for i, d := range got {
+		want := min(5*time.Millisecond<<i, time.Second)
+		if d != want {
+			t.Fatalf("back-off %d: %v, want %v (all: %v)", i, d, want, got)
 		}
 	}
 }

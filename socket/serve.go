@@ -44,7 +44,8 @@ type ServeOptions struct {
 	// (DefaultBudgetWait).
 	BudgetWait time.Duration
 
-	budget *byteBudget // for tests: the budget to use, to watch it
+	budget *byteBudget                                // for tests: the budget to use, to watch it
+	sleep  func(ctx context.Context, d time.Duration) // for tests: the accept back-off
 }
 
 // Defaults of ServeOptions.
@@ -78,6 +79,14 @@ func (o ServeOptions) normalised() ServeOptions {
 	}
 	if o.budget == nil {
 		o.budget = newByteBudget(o.FrameBudget)
+	}
+	if o.sleep == nil {
+		o.sleep = func(ctx context.Context, d time.Duration) {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+		}
 	}
 	return o
 }
@@ -126,10 +135,7 @@ func Serve(ctx context.Context, l net.Listener, a agent.Agent, opts ServeOptions
 			conns.evictIdle() // give a descriptor back
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 			log.Warn("socket: accept failed; retrying", "err", err, "retry_in", backoff)
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
-			}
+			opts.sleep(ctx, backoff)
 			continue
 		}
 		backoff = 0
