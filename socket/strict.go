@@ -95,6 +95,10 @@ func (s *scanner) value(t reflect.Type, where string) error {
 		return s.errf("%s: null is not a value here; leave the field out or send a %s", where, jsonKind(t))
 	}
 	switch {
+	case t.Kind() == reflect.Pointer:
+		return s.value(t.Elem(), where)
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
+		return s.mapObject(t.Elem(), where)
 	case t == timeType:
 		str, raw, err := s.str(where)
 		if err != nil {
@@ -198,6 +202,77 @@ func (s *scanner) object(t reflect.Type, where string) error {
 			return s.errf("%s: want ',' or '}' after field %q", where, name)
 		}
 	}
+}
+
+// mapObject checks an object with free keys (a map[string]T): keys are
+// strings, each at most once.
+func (s *scanner) mapObject(elem reflect.Type, where string) error {
+	if s.peek() != '{' {
+		return s.errf("%s: want a JSON object", where)
+	}
+	s.i++
+	seen := map[string]bool{}
+	s.skipSpace()
+	if s.peek() == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		s.skipSpace()
+		start := s.i
+		name, _, err := s.str(where + " key")
+		if err != nil {
+			return err
+		}
+		if seen[name] {
+			s.i = start
+			return s.errf("%s: key %s appears twice; send each key once", where, quote([]byte(name)))
+		}
+		seen[name] = true
+		s.skipSpace()
+		if s.peek() != ':' {
+			return s.errf("%s: want ':' after a key", where)
+		}
+		s.i++
+		s.skipSpace()
+		if err := s.value(elem, where+"["+quote([]byte(name))+"]"); err != nil {
+			return err
+		}
+		s.skipSpace()
+		switch s.peek() {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return s.errf("%s: want ',' or '}'", where)
+		}
+	}
+}
+
+// checkable reports a type checkStrict cannot walk, inside t.
+func checkable(t reflect.Type) error {
+	switch {
+	case t.Kind() == reflect.Pointer:
+		return checkable(t.Elem())
+	case t.Kind() == reflect.Map && t.Key().Kind() == reflect.String:
+		return checkable(t.Elem())
+	case t == timeType, t.Kind() == reflect.String, t.Kind() == reflect.Bool,
+		t.Kind() >= reflect.Int && t.Kind() <= reflect.Int64,
+		t.Kind() >= reflect.Uint && t.Kind() <= reflect.Uint64:
+		return nil
+	case t.Kind() == reflect.Slice:
+		return checkable(t.Elem())
+	case t.Kind() == reflect.Struct:
+		for name, ft := range fieldsOf(t).byName {
+			if err := checkable(ft); err != nil {
+				return fmt.Errorf("field %q: %w", name, err)
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("socket cannot check a %s strictly", t)
 }
 
 func (s *scanner) array(elem reflect.Type, where string) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -209,5 +210,40 @@ func TestRefusalsRecorded(t *testing.T) {
 				t.Fatalf("refusals %+v, want one for %q", r, tt.op)
 			}
 		})
+	}
+}
+
+// Every request type is one checkStrict can walk: a field added to a
+// request (in package agent) with a type it does not know would make every
+// such request fail, so it fails here first.
+func TestStrictKnowsEveryRequestType(t *testing.T) {
+	for typ, mk := range requestTypes {
+		if err := checkable(reflect.TypeOf(mk()).Elem()); err != nil {
+			t.Errorf("%s: %v", typ, err)
+		}
+	}
+	if len(requestTypes) != len(msgNames)-1-3 { // all but failure, list, lock, status
+		t.Errorf("requestTypes lists %d types; add the new request type to it", len(requestTypes))
+	}
+	if checkable(reflect.TypeFor[map[int]string]()) == nil || checkable(reflect.TypeFor[float64]()) == nil {
+		t.Error("checkable accepts what checkStrict cannot walk")
+	}
+}
+
+func TestStrictMapsAndPointers(t *testing.T) {
+	type req struct {
+		M map[string]int `json:"m"`
+		P *string        `json:"p"`
+	}
+	for body, ok := range map[string]bool{
+		`{"m":{"a":1,"b":2},"p":"x"}`: true,
+		`{"m":{"a":1,"a":2}}`:         false,
+		`{"m":{"a":null}}`:            false,
+		`{"p":null}`:                  false,
+		`{"m":{"a":"1"}}`:             false,
+	} {
+		if err := checkStrict([]byte(body), new(req)); (err == nil) != ok {
+			t.Errorf("%s: %v, want ok=%v", body, err, ok)
+		}
 	}
 }
