@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -73,11 +72,7 @@ func BenchmarkHostileLoad(b *testing.B) {
 	if _, err := os.Stat("/proc/self/status"); err != nil {
 		b.Skip("needs /proc to read the agent's RSS")
 	}
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < 4096 && lim.Max >= 4096 {
-		lim.Cur = 4096
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	}
+	raiseNOFILE(4096)
 	path := filepath.Join(b.TempDir(), "run", "agent.sock")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), benchServeEnv+"="+path)
