@@ -68,6 +68,7 @@ bench: deps
 
 fuzz:
 	go test -run '^$$' -fuzz FuzzReadFrame -fuzztime 30s ./socket
+	go test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 30s ./socket
 
 piv-up: deps
 	piv/scripts/piv-up.sh

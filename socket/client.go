@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
@@ -23,9 +25,19 @@ import (
 // for the answer returns at once and breaks the connection (the answer would
 // arrive later, out of step); so does any I/O or framing error. After that
 // every call fails: dial again.
+//
+// The agent closes connections left idle (ServeOptions.IdleTimeout). A
+// Client made by Dial notices that before its next call and dials again,
+// as an ssh-agent client would; a call that finds the connection closed
+// before any answer arrived is sent again on a new connection when sending
+// it twice does no harm (list, sign, status, attest, lock). A Client made by
+// NewClient cannot dial: its calls then fail.
 type Client struct {
-	conn   net.Conn
+	dial   func() (net.Conn, error) // nil: cannot reconnect
 	closed atomic.Bool
+
+	connMu sync.Mutex // guards conn against Close
+	conn   net.Conn
 
 	mu     sync.Mutex // held for a whole request and response
 	r      *bufio.Reader
@@ -61,16 +73,64 @@ func Dial(path string) (*Client, error) {
 		conn.Close()
 		return nil, err
 	}
-	return NewClient(conn), nil
+	c := NewClient(conn)
+	c.dial = func() (net.Conn, error) {
+		conn, err := net.DialTimeout("unix", path, dialTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("socket: dial %s again: %w", path, err)
+		}
+		if err := checkServer(conn, path); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return conn, nil
+	}
+	return c, nil
+}
+
+// idempotent lists the requests a Client may send twice when the agent
+// closed an idle connection under it: sending them again changes nothing
+// but one more audit line. Unlock is not among them (a wrong PIN sent
+// twice would cost two tries), nor are the ones that create objects.
+var idempotent = map[msgType]bool{msgList: true, msgSign: true, msgStatus: true, msgAttest: true, msgLock: true}
+
+// errAgentHungUp is an exchange that found the connection closed by the
+// agent before a byte of the answer arrived.
+var errAgentHungUp = errors.New("the agent closed the connection")
+
+// reconnect replaces a connection the agent closed. c.mu must be held.
+func (c *Client) reconnect() error {
+	conn, err := c.dial()
+	if err != nil {
+		return err
+	}
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	if c.closed.Load() {
+		conn.Close()
+		return ErrClosed
+	}
+	c.conn.Close()
+	c.conn, c.r, c.broken = conn, bufio.NewReader(conn), nil
+	return nil
+}
+
+func (c *Client) currentConn() net.Conn {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	return c.conn
 }
 
 // Close closes the connection, interrupting a call in progress. That call
 // and every later one fail with ErrClosed.
 func (c *Client) Close() error {
+	c.connMu.Lock()
 	if c.closed.Swap(true) {
+		c.connMu.Unlock()
 		return nil
 	}
 	err := c.conn.Close()
+	c.connMu.Unlock()
 	c.mu.Lock()
 	c.broken = ErrClosed
 	c.mu.Unlock()
@@ -129,7 +189,7 @@ func (c *Client) Delete(ctx context.Context, req agent.DeleteRequest) error {
 // returned come back as *RemoteError; the others break the connection.
 func roundTrip[Resp any](ctx context.Context, c *Client, typ msgType, req any) (Resp, error) {
 	var resp Resp
-	body, err := encodeBody(req)
+	body, err := encodeBody(noNulls(req))
 	if err != nil {
 		return resp, fmt.Errorf("socket: %s: %w", typ, err)
 	}
@@ -143,28 +203,30 @@ func roundTrip[Resp any](ctx context.Context, c *Client, typ msgType, req any) (
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return resp, fmt.Errorf("socket: %s: %w", typ, ErrClosed)
+	}
+	if c.dial != nil && (c.broken == nil && peerClosed(c.currentConn()) || errors.Is(c.broken, errAgentHungUp)) {
+		if err := c.reconnect(); err != nil {
+			return resp, fmt.Errorf("socket: %s: the agent closed the idle connection: %w", typ, err)
+		}
+	}
 	if c.broken != nil {
 		return resp, fmt.Errorf("socket: %s: %w", typ, c.broken)
 	}
 	if err := ctx.Err(); err != nil {
 		return resp, fmt.Errorf("socket: %s: %w", typ, err)
 	}
-	// A context that ends mid-exchange unblocks the read or write through
-	// the deadline; the connection is then out of step and is dropped.
-	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
-	f, err := c.exchange(frame{version: Version, typ: typ, body: body})
-	if !stop() {
-		c.fail(fmt.Errorf("socket: connection dropped after a cancelled %s request", typ))
-		if err != nil {
-			return resp, fmt.Errorf("socket: %s: %w", typ, ctx.Err())
+	f, err := c.send(ctx, typ, body)
+	if errors.Is(err, errAgentHungUp) && c.dial != nil && idempotent[typ] && ctx.Err() == nil {
+		// Closed as idle between the check above and the request: the
+		// request was never read. Once more on a new connection.
+		if rerr := c.reconnect(); rerr == nil {
+			f, err = c.send(ctx, typ, body)
 		}
 	}
 	if err != nil {
-		c.fail(err)
-		if c.closed.Load() {
-			err = ErrClosed
-		}
-		return resp, fmt.Errorf("socket: %s: %w", typ, err)
+		return resp, err
 	}
 
 	switch {
@@ -192,6 +254,30 @@ func roundTrip[Resp any](ctx context.Context, c *Client, typ msgType, req any) (
 	return resp, nil
 }
 
+// send makes one exchange on the current connection, breaking it on error.
+// c.mu must be held.
+func (c *Client) send(ctx context.Context, typ msgType, body []byte) (frame, error) {
+	// A context that ends mid-exchange unblocks the read or write through
+	// the deadline; the connection is then out of step and is dropped.
+	conn := c.conn
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	f, err := c.exchange(frame{version: Version, typ: typ, body: body})
+	if !stop() {
+		c.fail(fmt.Errorf("socket: connection dropped after a cancelled %s request", typ))
+		if err != nil {
+			return f, fmt.Errorf("socket: %s: %w", typ, ctx.Err())
+		}
+	}
+	if err != nil {
+		c.fail(err)
+		if c.closed.Load() {
+			err = ErrClosed
+		}
+		return f, fmt.Errorf("socket: %s: %w", typ, err)
+	}
+	return f, nil
+}
+
 // exchange writes req and reads one response, refusing a response over
 // maxFrameBytes before reading its body, and any version but ours.
 // c.mu must be held.
@@ -203,11 +289,14 @@ func (c *Client) exchange(req frame) (frame, error) {
 			c.fail(werr)
 			return f, nil
 		}
+		if errors.Is(werr, syscall.EPIPE) || errors.Is(werr, syscall.ECONNRESET) {
+			werr = fmt.Errorf("%w: %w", errAgentHungUp, werr)
+		}
 		return frame{}, fmt.Errorf("write request: %w", werr)
 	}
 	f, err := readFrame(c.r, maxFrameBytes)
-	if err == io.EOF {
-		return frame{}, fmt.Errorf("read response: the agent closed the connection: %w", io.ErrUnexpectedEOF)
+	if err == io.EOF || errors.Is(err, syscall.ECONNRESET) {
+		return frame{}, fmt.Errorf("read response: %w: %w", errAgentHungUp, io.ErrUnexpectedEOF)
 	}
 	if err != nil {
 		return frame{}, fmt.Errorf("read response: %w", err)
@@ -223,5 +312,36 @@ func (c *Client) fail(err error) {
 	if c.broken == nil {
 		c.broken = fmt.Errorf("connection broken by an earlier error: %w", err)
 		c.conn.Close()
+	}
+}
+
+// noNulls returns a copy of the request v with nil []byte and slice fields
+// made empty: encoding/json writes nil as null, which the agent refuses
+// where a value is needed.
+func noNulls(v any) any {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Struct {
+		return v
+	}
+	cp := reflect.New(rv.Type()).Elem()
+	cp.Set(rv)
+	fillNil(cp)
+	return cp.Interface()
+}
+
+func fillNil(v reflect.Value) {
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if !f.CanSet() {
+			continue
+		}
+		switch f.Kind() {
+		case reflect.Slice:
+			if f.IsNil() {
+				f.Set(reflect.MakeSlice(f.Type(), 0, 0))
+			}
+		case reflect.Struct:
+			fillNil(f)
+		}
 	}
 }

@@ -27,8 +27,21 @@
 // then grows only as bytes arrive. A frame of another version or an unknown
 // type is answered with a failure and the connection goes on; a frame that
 // cannot be delimited (too large, too short, truncated) is answered if
-// possible and the connection closed. Request bodies are decoded strictly
-// (no unknown fields), responses leniently, so a newer agent can add fields.
+// possible and the connection closed. Request bodies are checked byte by
+// byte against the request's type before they are decoded (checkStrict:
+// exact field names, no duplicates, no null, UTF-8, canonical base64,
+// nothing after the value, no unknown fields); responses are decoded
+// leniently, so a newer agent can add fields.
+//
+// # Limits
+//
+// Serve bounds what a local process can make the agent hold (ServeOptions,
+// docs/PROTOCOL.md "Limits"): idle connections are closed after
+// IdleTimeout (Client dials again by itself), a frame must arrive within
+// FrameTimeout of its first byte, at most MaxConns connections are served
+// (a new one closes the longest-idle one), and bodies over 64 KiB draw on
+// one FrameBudget of bytes, read in 1 MiB pieces as they arrive. Refusals
+// made before the agent's methods run go to its agent.RefusalRecorder.
 //
 // # Concurrency
 //

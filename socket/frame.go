@@ -95,47 +95,99 @@ type frame struct {
 // checked here: the length field means the same in every version, so the
 // caller can skip a frame it does not understand and keep the stream in step.
 func readFrame(r io.Reader, limit uint32) (frame, error) {
+	f, _, err := readFrameBudget(r, limit, nil)
+	return f, err
+}
+
+// readFrameBudget is readFrame for a server with a memory budget: once the
+// header is read, a body over smallBody bytes is read only after acquire(n)
+// granted its n bytes; the returned release gives them back (call it when
+// the body is no longer used; it is never nil). An acquire error is returned
+// as it is, with the body left unread. A nil acquire grants everything.
+func readFrameBudget(r io.Reader, limit uint32, acquire func(n int) (release func(), err error)) (frame, func(), error) {
+	none := func() {}
 	var hdr [headerBytes]byte
 	if _, err := io.ReadFull(r, hdr[:4]); err != nil {
 		if err == io.EOF {
-			return frame{}, io.EOF
+			return frame{}, none, io.EOF
 		}
-		return frame{}, fmt.Errorf("%w: length: %w", ErrMalformedFrame, err)
+		return frame{}, none, fmt.Errorf("%w: length: %w", ErrMalformedFrame, err)
 	}
 	n := binary.BigEndian.Uint32(hdr[:4])
 	if n > limit {
-		return frame{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrFrameTooLarge, n, limit)
+		return frame{}, none, fmt.Errorf("%w: %d bytes, the limit is %d", ErrFrameTooLarge, n, limit)
 	}
 	if n < 2 {
-		return frame{}, fmt.Errorf("%w: length %d is shorter than version and type", ErrMalformedFrame, n)
+		return frame{}, none, fmt.Errorf("%w: length %d is shorter than version and type", ErrMalformedFrame, n)
 	}
 	if _, err := io.ReadFull(r, hdr[4:]); err != nil {
-		return frame{}, fmt.Errorf("%w: header: %w", ErrMalformedFrame, noEOF(err))
+		return frame{}, none, fmt.Errorf("%w: header: %w", ErrMalformedFrame, noEOF(err))
+	}
+	release := none
+	if size := int(n - 2); size > smallBody && acquire != nil {
+		var err error
+		if release, err = acquire(size); err != nil {
+			return frame{}, none, err
+		}
 	}
 	body, err := readBody(r, int(n-2))
 	if err != nil {
-		return frame{}, fmt.Errorf("%w: body: %w", ErrMalformedFrame, noEOF(err))
+		release()
+		return frame{}, none, fmt.Errorf("%w: body: %w", ErrMalformedFrame, noEOF(err))
 	}
-	return frame{version: hdr[4], typ: msgType(hdr[5]), body: body}, nil
+	return frame{version: hdr[4], typ: msgType(hdr[5]), body: body}, release, nil
 }
 
-// readBody reads exactly n bytes, growing its buffer only as data arrives.
+// smallBody is the body size up to which a server reads a frame without
+// asking its memory budget: every request but sign (and import of a big
+// key) fits, so such requests are served while big frames wait for budget.
+// With ServeOptions.MaxConns connections, small bodies cost at most
+// MaxConns × smallBody (16 MiB at the defaults).
+const smallBody = 64 << 10
+
+// bodyChunk is the piece a body over it is read in. A body grows by
+// doubling up to bodyChunk, then by whole chunks, and is copied into one
+// buffer once complete: a stalled frame holds about what arrived (rounded up
+// to bodyChunk), not what it announced, and no outgrown buffers pile up as
+// garbage. The price is one copy of a complete big body.
+const bodyChunk = 1 << 20
+
+// readBody reads exactly n bytes, growing its buffers only as data arrives
+// (at most bodyChunk ahead of it).
 func readBody(r io.Reader, n int) ([]byte, error) {
 	if n == 0 {
 		return nil, nil
 	}
 	buf := make([]byte, 0, min(n, growChunk))
-	for len(buf) < n {
+	first := min(n, bodyChunk)
+	for len(buf) < first {
 		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, min(n-len(buf), len(buf)))
+			buf = slices.Grow(buf, min(first-len(buf), len(buf)))
 		}
-		m, err := r.Read(buf[len(buf):min(cap(buf), n)])
+		m, err := r.Read(buf[len(buf):min(cap(buf), first)])
 		buf = buf[:len(buf)+m]
-		if err != nil && len(buf) < n {
+		if err != nil && len(buf) < first {
 			return nil, err
 		}
 	}
-	return buf, nil
+	if n == first {
+		return buf, nil
+	}
+	chunks := [][]byte{buf}
+	for got := first; got < n; {
+		c := make([]byte, min(n-got, bodyChunk))
+		if _, err := io.ReadFull(r, c); err != nil {
+			return nil, err
+		}
+		chunks = append(chunks, c)
+		got += len(c)
+	}
+	body := make([]byte, 0, n)
+	for i, c := range chunks {
+		body = append(body, c...)
+		chunks[i] = nil
+	}
+	return body, nil
 }
 
 func noEOF(err error) error {

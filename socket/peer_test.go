@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(serveHelperEnv); path != "" {
 		os.Exit(serveHelper(path))
 	}
+	if path := os.Getenv(benchServeEnv); path != "" {
+		os.Exit(benchServe(path))
+	}
 	os.Exit(m.Run())
 }
 

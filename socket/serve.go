@@ -17,11 +17,78 @@ import (
 // refusalWriteTimeout bounds the one failure frame a refused peer is sent.
 const refusalWriteTimeout = time.Second
 
-// ServeOptions configures Serve.
+// ServeOptions configures Serve. Zero fields take the defaults below
+// (docs/PROTOCOL.md, "Limits").
 type ServeOptions struct {
 	// Logger gets a line for every refused connection and every connection
 	// that ends in a protocol error. Nil means slog.Default().
 	Logger *slog.Logger
+
+	// IdleTimeout closes a connection that waits this long for the first
+	// byte of a request (DefaultIdleTimeout). Client reconnects by itself.
+	IdleTimeout time.Duration
+	// FrameTimeout is how long a request frame may take to arrive whole
+	// once its first byte arrived, and a response to be written
+	// (DefaultFrameTimeout).
+	FrameTimeout time.Duration
+	// MaxConns caps the connections served at once (DefaultMaxConns). A
+	// new connection beyond it closes the connection that has been idle
+	// longest; when none is idle, accepting waits for one to end.
+	MaxConns int
+	// FrameBudget caps the bytes of request bodies over 64 KiB held at
+	// once by all connections (DefaultFrameBudget); at least one
+	// maximum-size frame (16 MiB).
+	FrameBudget int
+	// BudgetWait is how long a frame waits for FrameBudget before its
+	// connection gets "agent busy" (code 7) and is closed
+	// (DefaultBudgetWait).
+	BudgetWait time.Duration
+
+	budget *byteBudget                                // for tests: the budget to use, to watch it
+	sleep  func(ctx context.Context, d time.Duration) // for tests: the accept back-off
+}
+
+// Defaults of ServeOptions.
+const (
+	DefaultIdleTimeout  = 60 * time.Second
+	DefaultFrameTimeout = 30 * time.Second // 16 MiB in 30 s is 560 KB/s
+	DefaultMaxConns     = 256
+	DefaultFrameBudget  = 64 << 20 // four 16 MiB frames
+	DefaultBudgetWait   = 5 * time.Second
+)
+
+func (o ServeOptions) normalised() ServeOptions {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.FrameTimeout <= 0 {
+		o.FrameTimeout = DefaultFrameTimeout
+	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.FrameBudget <= 0 {
+		o.FrameBudget = DefaultFrameBudget
+	}
+	o.FrameBudget = max(o.FrameBudget, maxFrameBytes)
+	if o.BudgetWait <= 0 {
+		o.BudgetWait = DefaultBudgetWait
+	}
+	if o.budget == nil {
+		o.budget = newByteBudget(o.FrameBudget)
+	}
+	if o.sleep == nil {
+		o.sleep = func(ctx context.Context, d time.Duration) {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+		}
+	}
+	return o
 }
 
 // Serve accepts connections on l and serves each with ServeAgent in its own
@@ -34,16 +101,22 @@ type ServeOptions struct {
 // the agent's effective UID nor root: the file modes Listen sets should keep
 // such peers out, this holds when they are loosened. The peer reaches the
 // agent through agent.PeerFrom on each request's context.
+//
+// Resources are bounded by opts: idle connections are closed, a frame must
+// arrive within a deadline, connections are capped (the longest-idle one
+// makes room for a new one), and big request bodies draw on one memory
+// budget. When accepting fails for lack of file descriptors, Serve closes
+// the longest-idle connection and backs off (5 ms doubling to 1 s) instead
+// of spinning.
 func Serve(ctx context.Context, l net.Listener, a agent.Agent, opts ServeOptions) error {
+	opts = opts.normalised()
 	log := opts.Logger
-	if log == nil {
-		log = slog.Default()
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { l.Close() })
 	defer stop()
 
+	conns := newConnSet(ctx, opts.MaxConns)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var backoff time.Duration
@@ -59,13 +132,23 @@ func Serve(ctx context.Context, l net.Listener, a agent.Agent, opts ServeOptions
 			if !temporary(err) {
 				return fmt.Errorf("socket: accept: %w", err)
 			}
+			conns.evictIdle() // give a descriptor back
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 			log.Warn("socket: accept failed; retrying", "err", err, "retry_in", backoff)
-			time.Sleep(backoff)
+			opts.sleep(ctx, backoff)
 			continue
 		}
 		backoff = 0
-		wg.Go(func() { serveConn(ctx, conn, a, log) })
+		tc := conns.add(conn) // waits while full and nothing is idle
+		if tc == nil {
+			conn.Close()
+			return nil
+		}
+		lim := &connLimits{opts: &opts, budget: opts.budget, tc: tc}
+		wg.Go(func() {
+			defer conns.remove(tc)
+			serveConn(ctx, conn, a, log, lim)
+		})
 	}
 }
 
@@ -79,7 +162,7 @@ func temporary(err error) bool {
 	return false
 }
 
-func serveConn(ctx context.Context, conn net.Conn, a agent.Agent, log *slog.Logger) {
+func serveConn(ctx context.Context, conn net.Conn, a agent.Agent, log *slog.Logger, lim *connLimits) {
 	defer conn.Close()
 	peer, err := peerOf(conn)
 	if err != nil {
@@ -94,8 +177,8 @@ func serveConn(ctx context.Context, conn net.Conn, a agent.Agent, log *slog.Logg
 			"socket: connection refused: uid %d is neither the agent's user nor root", peer.UID)}))
 		return
 	}
-	err = ServeAgent(agent.WithPeer(ctx, peer), a, conn)
-	if err != nil && ctx.Err() == nil {
+	err = serve(agent.WithPeer(ctx, peer), a, conn, lim)
+	if err != nil && err != errIdle && ctx.Err() == nil {
 		log.Warn("socket: connection ended with an error",
 			"err", err, "uid", peer.UID, "pid", peer.PID, "exe", peer.Exe)
 	}

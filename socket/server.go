@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
@@ -22,31 +23,121 @@ import (
 // there with agent.WithPeer before calling ServeAgent (Serve does) so the
 // agent's audit log can name it. When c has a SetReadDeadline method (any
 // net.Conn), cancelling ctx interrupts a read that is waiting for a request.
+//
+// When a implements agent.RefusalRecorder, every request refused before one
+// of a's methods ran (a frame that cannot be read, an unknown type, another
+// version, a body that does not decode) is reported to it, with the message
+// type's name as op ("sign", ...) or "frame" when there is none.
+//
+// ServeAgent enforces no timeouts and no memory budget: Serve does, with
+// ServeOptions. Serve connections from a listener with Serve.
 func ServeAgent(ctx context.Context, a agent.Agent, c io.ReadWriter) error {
-	if d, ok := c.(interface{ SetReadDeadline(time.Time) error }); ok {
-		stop := context.AfterFunc(ctx, func() { d.SetReadDeadline(time.Unix(1, 0)) })
+	return serve(ctx, a, c, nil)
+}
+
+// connLimits are what Serve enforces on one connection.
+type connLimits struct {
+	opts   *ServeOptions // normalised
+	budget *byteBudget
+	tc     *trackedConn
+}
+
+type deadliner interface {
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+}
+
+// errIdle ends a connection that sent nothing for ServeOptions.IdleTimeout.
+var errIdle = errors.New("socket: idle connection closed")
+
+// ErrFrameTimeout is why a connection was closed whose frame did not arrive
+// whole within ServeOptions.FrameTimeout of its first byte.
+var ErrFrameTimeout = errors.New("socket: frame timed out")
+
+func serve(ctx context.Context, a agent.Agent, c io.ReadWriter, lim *connLimits) error {
+	dl, _ := c.(deadliner)
+	if dl != nil {
+		stop := context.AfterFunc(ctx, func() { dl.SetReadDeadline(time.Unix(1, 0)) })
 		defer stop()
+	}
+	if dl == nil {
+		lim = nil // nothing to enforce timeouts with
+	}
+	refuse := func(op string, err error) {
+		if rec, ok := a.(agent.RefusalRecorder); ok {
+			rec.RecordRefused(ctx, op, err)
+		}
+	}
+	// setRead sets a read deadline and then looks at ctx: a cancel that
+	// came first would otherwise be undone by the new deadline.
+	setRead := func(d time.Duration) error {
+		dl.SetReadDeadline(time.Now().Add(d))
+		return ctx.Err()
 	}
 	r := bufio.NewReader(c)
 	for {
-		f, err := readFrame(r, maxFrameBytes)
+		var acquire func(int) (func(), error)
+		if lim != nil {
+			if !lim.tc.setIdle() {
+				return nil // evicted: the connection is closed
+			}
+			if err := setRead(lim.opts.IdleTimeout); err != nil {
+				return err
+			}
+			if _, err := r.Peek(1); err != nil {
+				switch {
+				case ctx.Err() != nil:
+					return ctx.Err()
+				case err == io.EOF, lim.tc.wasEvicted():
+					return nil
+				case errors.Is(err, os.ErrDeadlineExceeded):
+					return errIdle
+				}
+				return fmt.Errorf("socket: read request: %w", err)
+			}
+			if !lim.tc.setBusy() {
+				return nil
+			}
+			if err := setRead(lim.opts.FrameTimeout); err != nil {
+				return err
+			}
+			acquire = func(n int) (func(), error) {
+				return lim.budget.acquire(ctx, n, lim.opts.BudgetWait)
+			}
+		}
+		f, release, err := readFrameBudget(r, maxFrameBytes, acquire)
 		if ctx.Err() != nil {
+			release()
 			return ctx.Err()
 		}
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
-			if errors.Is(err, ErrFrameTooLarge) || errors.Is(err, ErrMalformedFrame) {
+			if lim != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				err = fmt.Errorf("%w: it did not arrive whole within %s of its first byte (%w); send frames at once",
+					ErrFrameTimeout, lim.opts.FrameTimeout, err)
+			}
+			refuse("frame", err)
+			if errors.Is(err, ErrFrameTooLarge) || errors.Is(err, ErrMalformedFrame) ||
+				errors.Is(err, ErrAgentBusy) || errors.Is(err, ErrFrameTimeout) {
 				// Best effort: the peer may be gone, or (when the body
 				// was not read) get a reset instead of this answer.
+				if dl != nil {
+					dl.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
+				}
 				_ = writeFrame(c, failure(failureBody{Code: CodeInvalidRequest, Message: err.Error()}))
 			}
 			return fmt.Errorf("socket: read request: %w", err)
 		}
-		resp := handle(ctx, a, f)
+		resp := handle(ctx, a, f, refuse)
 		if f.typ == msgUnlock {
 			clear(f.body) // the PIN, in base64
+		}
+		f.body = nil
+		release()
+		if lim != nil {
+			dl.SetWriteDeadline(time.Now().Add(lim.opts.FrameTimeout))
 		}
 		if err := writeFrame(c, resp); err != nil {
 			return fmt.Errorf("socket: write %s response: %w", f.typ, err)
@@ -56,14 +147,25 @@ func ServeAgent(ctx context.Context, a agent.Agent, c io.ReadWriter) error {
 
 // handle answers one well-framed request. A wrong version or an unknown
 // type is answered with a failure and the connection goes on: the length
-// field kept the stream in step.
-func handle(ctx context.Context, a agent.Agent, f frame) frame {
+// field kept the stream in step. Those refusals, and bodies that do not
+// decode, go to refuse with the op they are recorded under.
+func handle(ctx context.Context, a agent.Agent, f frame, refuse func(op string, err error)) frame {
+	op := "frame"
+	if _, ok := msgNames[f.typ]; ok && f.typ < msgSuccess {
+		op = f.typ.String()
+	}
 	if f.version != Version {
-		return failure(failureBody{Code: CodeUnsupportedVersion,
-			Message: fmt.Sprintf("socket: unsupported protocol version %d, the agent speaks %d", f.version, Version)})
+		err := fmt.Errorf("%w %d, the agent speaks %d; use a client of this agent's version",
+			ErrUnsupportedVersion, f.version, Version)
+		refuse(op, err)
+		return failure(encodeError(err))
 	}
 	body, err := dispatch(ctx, a, f.typ, f.body)
 	if err != nil {
+		var be *bodyError
+		if errors.As(err, &be) || errors.Is(err, ErrUnknownMessageType) {
+			refuse(op, err)
+		}
 		return failure(encodeError(err))
 	}
 	return frame{version: Version, typ: f.typ | msgSuccess, body: body}
@@ -120,16 +222,25 @@ func dispatch(ctx context.Context, a agent.Agent, typ msgType, body []byte) ([]b
 			return attestResponse{Chain: chain}, err
 		})
 	}
-	return nil, fmt.Errorf("%w 0x%02x", ErrUnknownMessageType, byte(typ))
+	return nil, fmt.Errorf("%w 0x%02x; PROTOCOL.md lists the request types", ErrUnknownMessageType, byte(typ))
 }
 
-// call decodes a request body strictly (no unknown fields, nothing after the
-// value: a field this agent does not know might be a constraint the client
-// expects it to enforce), runs fn and encodes its answer.
+// bodyError is a request body that did not decode: the request was
+// refused before the agent saw it.
+type bodyError struct{ err error }
+
+func (e *bodyError) Error() string { return e.err.Error() }
+func (e *bodyError) Unwrap() error { return e.err }
+
+// call decodes a request body strictly (see checkStrict: exact field names,
+// no duplicates, no null, canonical base64; and, as encoding/json is told,
+// no unknown fields, nothing after the value: a field this agent does not
+// know might be a constraint the client expects it to enforce), runs fn and
+// encodes its answer.
 func call[Req, Resp any](typ msgType, body []byte, fn func(Req) (Resp, error)) ([]byte, error) {
 	var req Req
 	if err := decodeStrict(body, &req); err != nil {
-		return nil, fmt.Errorf("%w: socket: %s request: %w", agent.ErrInvalidRequest, typ, err)
+		return nil, &bodyError{fmt.Errorf("%w: socket: %s request: %w", agent.ErrInvalidRequest, typ, err)}
 	}
 	resp, err := fn(req)
 	if err != nil {
@@ -141,9 +252,15 @@ func call[Req, Resp any](typ msgType, body []byte, fn func(Req) (Resp, error)) (
 func decodeStrict(body []byte, v any) error {
 	if _, ok := v.(*none); ok {
 		if len(body) != 0 {
-			return errors.New("unexpected body")
+			return errors.New("this request takes no body; send an empty one")
 		}
 		return nil
+	}
+	if len(body) == 0 {
+		return errors.New("empty body; this request needs a JSON object")
+	}
+	if err := checkStrict(body, v); err != nil {
+		return err
 	}
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.DisallowUnknownFields()
