@@ -35,6 +35,7 @@ type Target struct {
 
 	Root         KeyInfo // a root key, certified for GUN
 	RootCert     []byte  // its certificate for GUN (DER)
+	RootCertAlt  []byte  // its certificate for OtherGUN (DER)
 	Targets      KeyInfo // a targets key bound to GUN
 	Snapshot     KeyInfo // a snapshot key bound to GUN
 	OtherTargets KeyInfo // a targets key bound to OtherGUN
@@ -75,13 +76,18 @@ func Prepare(path, gun, otherGUN string) (*Target, error) {
 			return nil, err
 		}
 	}
-	var cert struct {
-		DER []byte `json:"der"`
+	for _, cert := range []struct {
+		out *[]byte
+		gun string
+	}{{&t.RootCert, gun}, {&t.RootCertAlt, otherGUN}} {
+		var resp struct {
+			DER []byte `json:"der"`
+		}
+		if err := c.DoJSON(TypeCertifyRoot, map[string]string{"key_id": t.Root.ID, "gun": cert.gun}, &resp); err != nil {
+			return nil, fmt.Errorf("hostile: certify-root for %s: %w", cert.gun, err)
+		}
+		*cert.out = resp.DER
 	}
-	if err := c.DoJSON(TypeCertifyRoot, map[string]string{"key_id": t.Root.ID, "gun": gun}, &cert); err != nil {
-		return nil, fmt.Errorf("hostile: certify-root: %w", err)
-	}
-	t.RootCert = cert.DER
 	return t, nil
 }
 

@@ -114,7 +114,7 @@ type Reply struct {
 }
 
 // OK reports whether r is the success answer to a request of type typ.
-func (r Reply) OK(typ byte) bool { return r.Type == typ|successBit }
+func (r Reply) OK(typ byte) bool { return r.Type != TypeFailure && r.Type == typ|successBit }
 
 // Failed reports whether r is a failure.
 func (r Reply) Failed() bool { return r.Type == TypeFailure }
