@@ -2,6 +2,9 @@ package hostile
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -193,6 +196,17 @@ func Catalogue() []Input {
 		{Name: "wire/generate-unknown-policy", Bytes: req(TypeGenerate, `{"role":"delegation","name":"touchy","policy":{"pin":"sometimes"}}`)},
 		{Name: "wire/generate-unknown-backend", Bytes: req(TypeGenerate, `{"role":"delegation","name":"x","backend":"pkcs11:token=nosuch"}`)},
 		{Name: "wire/import-junk-pkcs8", Bytes: req(TypeImport, `{"role":"delegation","name":"junk","pkcs8":"anVuaw=="}`)},
+		{Name: "wire/import-rsa-1024", Bytes: func(t *Target) ([]byte, error) {
+			k, err := rsa.GenerateKey(rand.Reader, 1024)
+			if err != nil {
+				return nil, err
+			}
+			der, err := x509.MarshalPKCS8PrivateKey(k)
+			if err != nil {
+				return nil, err
+			}
+			return Frame(Version, TypeImport, []byte(`{"role":"delegation","name":"weak","pkcs8":"`+base64.StdEncoding.EncodeToString(der)+`"}`)), nil
+		}},
 		{Name: "wire/import-no-key", Bytes: req(TypeImport, `{"role":"delegation","name":"nokey"}`)},
 		{Name: "wire/certify-bad-gun", Bytes: req(TypeCertifyRoot, `{"key_id":"$R","gun":"not a repository"}`)},
 		{Name: "wire/certify-targets-key", Bytes: req(TypeCertifyRoot, `{"key_id":"$T","gun":"$GUN"}`)},

@@ -60,8 +60,8 @@ func checkGolden(t *testing.T, name string, lines []string) {
 // The golden file was written from the code before issue 7's defences;
 // after the merge the lead regenerates it (-update) and reads the diff:
 // every line should become a refusal, none an ACCEPTED. Before the merge
-// these fail, as they should: wire/sign-duplicate-key-id and
-// wire/sign-data-array (strict request decoding, socket branch),
+// these fail, as they should: wire/sign-duplicate-key-id (strict request
+// decoding, socket branch),
 // policy/root-threshold-2-of-1, root-fifth-role and root-key-id-not-its-hash
 // (whole-Root policy, policy branch), and the audit line count (socket and
 // audit branches).
