@@ -138,6 +138,9 @@ type Attack struct {
 	What string
 	// WantCode is the code the design says the agent refuses it with.
 	WantCode int
+	// WantMessage, when set, is a substring the refusal must carry (say,
+	// how to enable what would allow it).
+	WantMessage string
 	// Defence names the defence that refuses it (as of issue 7): the
 	// branch that makes its test pass.
 	Defence string
@@ -336,11 +339,11 @@ func Attacks() []Attack {
 		{Name: "payload/root-case-twins", What: `Root "KEYS"/"ROLES"`, WantCode: CodeDenied, Defence: DefByteCanonical, Type: TypeSign, Body: rootSign(caseTwinRoot)},
 
 		// Root lies: each hands the repository, or part of it, to a stranger.
-		{Name: "root/foreign-targets-key", What: "root's targets role names a key made outside the agent", WantCode: CodeDenied, Defence: DefWholeRoot,
+		{Name: "root/foreign-targets-key", WantMessage: "TRUST_AGENT_ASKPASS", What: "root's targets role names a key made outside the agent", WantCode: CodeDenied, Defence: DefWholeRoot,
 			Type: TypeSign, Body: rootSign(rootWith(foreignRole("targets")))},
-		{Name: "root/foreign-snapshot-key", What: "root's snapshot role names a foreign key", WantCode: CodeDenied, Defence: DefWholeRoot,
+		{Name: "root/foreign-snapshot-key", WantMessage: "TRUST_AGENT_ASKPASS", What: "root's snapshot role names a foreign key", WantCode: CodeDenied, Defence: DefWholeRoot,
 			Type: TypeSign, Body: rootSign(rootWith(foreignRole("snapshot")))},
-		{Name: "root/other-repository-targets-key", What: "root's targets role names another repository's targets key", WantCode: CodeDenied, Defence: DefWholeRoot,
+		{Name: "root/other-repository-targets-key", WantMessage: "TRUST_AGENT_ASKPASS", What: "root's targets role names another repository's targets key", WantCode: CodeDenied, Defence: DefWholeRoot,
 			Type: TypeSign, Body: rootSign(rootWith(func(t *Target, s *RootSpec) error {
 				s.Roles["targets"] = RoleSpec{Keys: []PublicKey{KeyFromInfo(t.OtherTargets)}, Threshold: 1}
 				return nil

@@ -1,10 +1,12 @@
 package hostile_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -63,6 +65,64 @@ func TestGoodRootSigned(t *testing.T) {
 	}
 }
 
+// TestRootAuditLineNamesRoles: the audit line of a Root signature looked
+// like any other. Defence (policy branch): it records each role's key IDs.
+func TestRootAuditLineNamesRoles(t *testing.T) {
+	e, tg := prepare(t)
+	spec, err := hostile.GoodRoot(tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Appendf(nil, `{"key_id":%q,"gun":%q,"role":"root","data":%q}`, tg.Root.ID, tg.GUN, b64(hostile.RootJSON(spec)))
+	if r := hostile.Send(tg.Path, hostile.TypeSign, body); !r.Accepted {
+		t.Fatalf("the agent refused a good Root: %s", r)
+	}
+	lines := auditLines(t, e.audit)
+	last := string(lines[len(lines)-1])
+	for role, rs := range spec.Roles {
+		for _, k := range rs.Keys {
+			if !strings.Contains(last, k.ID) {
+				t.Errorf("the audit line of a Root signature does not name the %s key %s:\n%.400s", role, k.ID, last)
+			}
+		}
+	}
+}
+
+// TestAuditFileReplaced: after the audit file was replaced (sed -i: a
+// copy renamed over it) the agent kept writing to the deleted inode, 5
+// signatures and no visible line. Defence (audit branch): the agent
+// notices, reopens the path and links the new file to the old chain.
+func TestAuditFileReplaced(t *testing.T) {
+	e, tg := prepare(t)
+	old, err := os.ReadFile(e.audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := e.audit + ".sed"
+	if err := os.WriteFile(tmp, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, e.audit); err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Appendf(nil, `{"key_id":%q,"gun":%q,"role":"targets","data":%q}`, tg.Targets.ID, tg.GUN, b64(hostile.TargetsJSON(3, "v1")))
+	for i := range 5 {
+		if r := hostile.Send(tg.Path, hostile.TypeSign, body); !r.Accepted {
+			t.Fatalf("signature %d after the audit file was replaced: %s", i+1, r)
+		}
+	}
+	signed := 0
+	for _, l := range auditLines(t, e.audit)[bytes.Count(old, []byte("\n")):] {
+		if bytes.Contains(l, []byte(`"op":"sign"`)) && bytes.Contains(l, []byte(`"result":"ok"`)) {
+			signed++
+		}
+	}
+	if signed != 5 {
+		t.Errorf("5 signatures after the audit file was replaced, %d visible in it", signed)
+	}
+	checkAuditChain(t, e.audit)
+}
+
 // TestAttacks runs every request-level attack of issue 7 and requires the
 // refusal the design names. On the branch where this was written, before
 // the defences were merged, the attacks whose Defence is not "holds today"
@@ -89,6 +149,9 @@ func TestAttacks(t *testing.T) {
 			}
 			if r.Reply.Code != a.WantCode {
 				t.Errorf("%s: refused with %s, want code %d (the defence: %s)", a.What, r.Reply, a.WantCode, a.Defence)
+			}
+			if !strings.Contains(r.Reply.Message, a.WantMessage) {
+				t.Errorf("%s: refused with %s, which does not say %q (the defence: %s)", a.What, r.Reply, a.WantMessage, a.Defence)
 			}
 		})
 	}
