@@ -124,6 +124,7 @@ func TestCatalogueFiles(t *testing.T) {
 		{"pin-file/missing", func() error { _, err := (uri.URI{PINSource: filepath.Join(dir, "missing")}).ReadPIN(); return err }},
 
 		{"uri/no-scheme", parse("token=dct")},
+		{"uri/no-scheme-with-pin-value", parse("token=dct?pin-value=123456")},
 		{"uri/upper-case-scheme", parse("PKCS11:token=dct")},
 		{"uri/pin-value", parse("pkcs11:token=dct?pin-value=1234")},
 		{"uri/module-name", parse("pkcs11:token=dct?module-name=softhsm2")},

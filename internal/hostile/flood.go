@@ -86,7 +86,10 @@ func SlowFrame(path string, interval time.Duration, pad int) Result {
 	if err != nil {
 		return Result{Note: fmt.Sprintf("no answer after the whole frame: %v", err)}
 	}
-	return Result{Accepted: true, Reply: rep, Note: fmt.Sprintf("answered after %s of trickle", time.Since(start).Round(time.Millisecond))}
+	// The answer to the frame itself is "unknown message type"; any other
+	// failure (a deadline, say) means the agent cut it.
+	served := rep.Failed() && rep.Code == CodeUnknownMessageType
+	return Result{Accepted: served, Reply: rep, Note: fmt.Sprintf("answered after %s of trickle", time.Since(start).Round(time.Millisecond))}
 }
 
 // GuessPINs sends one unlock request per PIN, as fast as the agent
