@@ -218,6 +218,43 @@ func TestSlowFrameCut(t *testing.T) {
 	}
 }
 
+// TestNewClientNotStarved: with more idle connections than a connection
+// cap would allow, a new client is still answered. Holds today (there is
+// no cap); it guards the cap the socket branch adds, which must make room
+// (close the longest-idle connection, say) rather than refuse or starve.
+func TestNewClientNotStarved(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens 300 connections")
+	}
+	e := startAgent(t)
+	conns, err := hostile.Idle(e.path, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hostile.CloseAll(conns)
+	if _, err := hostile.Ping(e.path); err != nil {
+		t.Fatalf("with 300 idle connections a new client got no answer: %v", err)
+	}
+}
+
+// TestSlowReaderCut: a client that sends requests and never reads the
+// answers leaves the agent blocked writing, holding the connection for
+// ever (the slow client of issue 7, reading instead of writing). Defence:
+// a write deadline on answers (socket branch; the issue names only the
+// read side, so this one may need adding). The wait is 3 s, three times
+// the test agent's frame deadline.
+func TestSlowReaderCut(t *testing.T) {
+	e := startAgent(t)
+	const n = 5000 // about 1 MiB of answers, far beyond the socket buffers
+	got, err := hostile.SlowReader(e.path, n, 3*testFrameTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got == n {
+		t.Errorf("the agent waited for a client that did not read its answers: all %d answers arrived after %s", n, 3*testFrameTimeout)
+	}
+}
+
 func waitAllClosed(t *testing.T, conns []*hostile.Conn, what string) {
 	t.Helper()
 	var wg sync.WaitGroup

@@ -161,3 +161,39 @@ func Ping(path string) (time.Duration, error) {
 	}
 	return time.Since(start), nil
 }
+
+// SlowReader sends n status requests on one connection without reading an
+// answer, waits, then reads what the agent still sends. It returns how
+// many answers arrived before the agent closed the connection (or went
+// quiet): all n means the agent waited for the reader as long as it took,
+// holding the connection and its goroutine.
+func SlowReader(path string, n int, wait time.Duration) (answers int, err error) {
+	c, err := Dial(path)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	reqs := make([]byte, 0, 6*n)
+	for range n {
+		reqs = append(reqs, Frame(Version, TypeStatus, nil)...)
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		// Blocks once the agent stops reading: it is stuck writing
+		// answers nobody reads.
+		c.c.SetWriteDeadline(time.Now().Add(wait + replyTimeout))
+		_, err := c.c.Write(reqs)
+		wrote <- err
+	}()
+	time.Sleep(wait)
+	for answers < n {
+		c.c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := readReply(c.c); err != nil {
+			break
+		}
+		answers++
+	}
+	c.Close()
+	<-wrote
+	return answers, nil
+}
