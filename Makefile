@@ -75,7 +75,7 @@ FUZZ_TARGETS := FuzzReadFrame:./socket FuzzDecodeRequest:./socket FuzzCanonicalP
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  name=$${t%%:*}; pkg=$${t#*:}; \
-	  go test -list "^$$name\$$" $$pkg | grep -qx "$$name" || { echo "make fuzz: $$pkg has no $$name"; exit 1; }; \
+	  go test -list "^$$name\$$" $$pkg | grep -x "$$name" >/dev/null || { echo "make fuzz: $$pkg has no $$name"; exit 1; }; \
 	  echo "make fuzz: $$name in $$pkg for $(FUZZTIME)"; \
 	  go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
