@@ -48,7 +48,15 @@ func (in Input) Run(t *Target) Result {
 		return Result{Err: err}
 	}
 	accepted := len(b) > 5 && rep.OK(b[5])
-	return Result{Accepted: accepted, Reply: rep}
+	r := Result{Accepted: accepted, Reply: rep, Note: "then closed"}
+	// Does the connection go on? PROTOCOL.md: after corrupt framing the
+	// agent closes it; after anything else it reads the next frame.
+	if !in.HalfClose && c.Write(Frame(Version, TypeStatus, nil)) == nil {
+		if next, err := c.Recv(); err == nil && next.OK(TypeStatus) {
+			r.Note = "then served"
+		}
+	}
+	return r
 }
 
 // Golden is the line a catalogue golden file holds for r: the code and the
@@ -61,9 +69,9 @@ func (t *Target) Golden(name string, r Result) string {
 	case r.Accepted:
 		return name + ": ACCEPTED"
 	case r.Reply.Failed():
-		return fmt.Sprintf("%s: code %d: %s", name, r.Reply.Code, t.Normalize(r.Reply.Message))
+		return fmt.Sprintf("%s: code %d: %s [%s]", name, r.Reply.Code, t.Normalize(r.Reply.Message), r.Note)
 	}
-	return fmt.Sprintf("%s: type 0x%02x", name, r.Reply.Type)
+	return fmt.Sprintf("%s: type 0x%02x [%s]", name, r.Reply.Type, r.Note)
 }
 
 var longHex = regexp.MustCompile(`[0-9a-f]{12,}…?`)
@@ -151,6 +159,7 @@ func Catalogue() []Input {
 		// Frames.
 		{Name: "wire/length-0", Bytes: rawBytes(lengthOnly(0))},
 		{Name: "wire/length-1", Bytes: rawBytes(append(lengthOnly(1), Version))},
+		{Name: "wire/length-16MiB-whole", Bytes: rawBytes(Frame(Version, TypeSign, bytes.Repeat([]byte("A"), MaxFrameBytes-2)))},
 		{Name: "wire/length-16MiB+1", Bytes: rawBytes(lengthOnly(MaxFrameBytes + 1))},
 		{Name: "wire/length-4GiB", Bytes: rawBytes(lengthOnly(0xFFFFFFFF))},
 		{Name: "wire/stream-ends-in-header", Bytes: rawBytes(lengthOnly(2)), HalfClose: true},
