@@ -11,6 +11,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -18,9 +19,11 @@ import (
 	"github.com/trust-agent/trust-agent/internal/hostile"
 )
 
-func main() { os.Exit(run()) }
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
-func run() int {
+func run(args []string, stdout, stderr io.Writer) int {
+	flag := flag.NewFlagSet("hostileclient", flag.ContinueOnError)
+	flag.SetOutput(stderr)
 	sock := flag.String("sock", os.Getenv("TRUST_AGENT_SOCK"), "the agent's socket")
 	gun := flag.String("gun", "example.com/hostile/app", "the repository the attacks' keys serve")
 	other := flag.String("other-gun", "example.com/hostile/other", "another repository")
@@ -30,15 +33,17 @@ func run() int {
 	idle := flag.Int("idle", 0, "open N idle connections, then time a status request")
 	stall := flag.Int("stall", 0, "open N connections stalled in 16 MiB frames (1 MiB sent), then time a status request")
 	pins := flag.Int("pins", 0, "send N wrong PINs (the agent must be locked) and show the answers")
-	flag.Parse()
+	if err := flag.Parse(args); err != nil {
+		return 2
+	}
 	if *list {
 		for _, a := range hostile.Attacks() {
-			fmt.Printf("%-40s %s (defence: %s)\n", a.Name, a.What, a.Defence)
+			fmt.Fprintf(stdout, "%-40s %s (defence: %s)\n", a.Name, a.What, a.Defence)
 		}
 		return 0
 	}
 	if *sock == "" {
-		fmt.Fprintln(os.Stderr, "hostileclient: no socket: set TRUST_AGENT_SOCK or pass -sock")
+		fmt.Fprintln(stderr, "hostileclient: no socket: set TRUST_AGENT_SOCK or pass -sock")
 		return 2
 	}
 	failed := false
@@ -50,13 +55,13 @@ func run() int {
 		start := time.Now()
 		replies, err := hostile.GuessPINs(*sock, "", wrong)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "hostileclient: %v\n", err)
+			fmt.Fprintf(stderr, "hostileclient: %v\n", err)
 			return 2
 		}
 		for i, r := range replies {
-			fmt.Printf("pin/%d: %s\n", i, r)
+			fmt.Fprintf(stdout, "pin/%d: %s\n", i, r)
 		}
-		fmt.Printf("pin: %d tries in %s\n", len(replies), time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(stdout, "pin: %d tries in %s\n", len(replies), time.Since(start).Round(time.Millisecond))
 		return 0
 	}
 	if *idle > 0 || *stall > 0 {
@@ -68,14 +73,14 @@ func run() int {
 		}
 		defer hostile.CloseAll(conns)
 		if err != nil {
-			fmt.Printf("flood: the agent stopped accepting: %v\n", err)
+			fmt.Fprintf(stdout, "flood: the agent stopped accepting: %v\n", err)
 		}
 		d, err := hostile.Ping(*sock)
-		fmt.Printf("flood: %d idle, %d stalled: status answered in %s (err %v)\n", *idle, *stall, d.Round(time.Millisecond), err)
+		fmt.Fprintf(stdout, "flood: %d idle, %d stalled: status answered in %s (err %v)\n", *idle, *stall, d.Round(time.Millisecond), err)
 	}
 	t, err := hostile.Prepare(*sock, *gun, *other)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "hostileclient: %v (the agent must be unlocked)\n", err)
+		fmt.Fprintf(stderr, "hostileclient: %v (the agent must be unlocked)\n", err)
 		return 2
 	}
 	want := map[string]bool{}
@@ -89,7 +94,7 @@ func run() int {
 			continue
 		}
 		r := a.Run(t)
-		fmt.Printf("%-40s %s\n", a.Name, r)
+		fmt.Fprintf(stdout, "%-40s %s\n", a.Name, r)
 		if r.Accepted {
 			failed = true
 		}
@@ -97,7 +102,7 @@ func run() int {
 	if *catalogue {
 		for _, in := range hostile.Catalogue() {
 			r := in.Run(t)
-			fmt.Println(t.Golden(in.Name, r))
+			fmt.Fprintln(stdout, t.Golden(in.Name, r))
 			if r.Accepted {
 				failed = true
 			}
