@@ -66,9 +66,20 @@ bench: deps
 	go test -run '^$$' -bench . -benchtime 2s ./... | tee .tmp/bench.txt
 	go run ./internal/benchratio < .tmp/bench.txt
 
+# Each fuzz target for FUZZTIME (make fuzz FUZZTIME=10m), one after the
+# other; their seed corpora (testdata/fuzz/FuzzX) also run in every go test.
+FUZZTIME ?= 2m
+FUZZ_TARGETS := FuzzReadFrame:./socket FuzzDecodeRequest:./socket FuzzCanonicalPolicy:./agent \
+	FuzzParseURI:./internal/uri FuzzParseRef:./internal/trust FuzzParseKeyFile:./internal/trust \
+	FuzzVerifyAudit:./agent
+
 fuzz:
-	go test -run '^$$' -fuzz FuzzReadFrame -fuzztime 30s ./socket
-	go test -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 30s ./socket
+	@for t in $(FUZZ_TARGETS); do \
+	  name=$${t%%:*}; pkg=$${t#*:}; \
+	  go test -list "^$$name\$$" $$pkg | grep -x "$$name" >/dev/null || { echo "make fuzz: $$pkg has no $$name"; exit 1; }; \
+	  echo "make fuzz: $$name in $$pkg for $(FUZZTIME)"; \
+	  go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 piv-up: deps
 	piv/scripts/piv-up.sh

@@ -93,8 +93,11 @@ func encodeError(err error) failureBody {
 		if te.Retries == 0 {
 			b.Code = CodePINBlocked
 		}
-	case errors.As(err, &pe):
-		b.Code, b.Retries = CodePINIncorrect, &pe.Retries
+	case errors.As(err, &pe): // retries only when the hardware said: never -1
+		b.Code = CodePINIncorrect
+		if pe.Retries >= 0 {
+			b.Retries = &pe.Retries
+		}
 		if pe.Retries == 0 {
 			b.Code = CodePINBlocked
 		}

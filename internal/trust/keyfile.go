@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/utils"
 )
 
@@ -40,7 +41,7 @@ func ParseKeyFile(pemBytes []byte, passphrase func(role string) ([]byte, error))
 		}
 		defer clear(pass)
 	}
-	key, err := utils.ParsePEMPrivateKey(pemBytes, string(pass))
+	key, err := parsePEMPrivateKey(pemBytes, string(pass))
 	if err != nil {
 		if pass != nil {
 			return KeyFile{}, ErrWrongPassphrase
@@ -56,4 +57,19 @@ func ParseKeyFile(pemBytes []byte, passphrase func(role string) ([]byte, error))
 		return KeyFile{}, fmt.Errorf("trust: %w", err)
 	}
 	return kf, nil
+}
+
+// parsePEMPrivateKey is notary's utils.ParsePEMPrivateKey, made safe for a
+// hostile file: notary v0.7.0 panics on an encrypted PKCS#8 key whose
+// PBES2 parameters carry an IV shorter than the cipher's block
+// (cipher.NewCBCDecrypter: "IV length must equal block size"; found by
+// FuzzParseKeyFile, seed encrypted-pkcs8-short-iv), and `key load` must
+// say the file is bad rather than crash.
+func parsePEMPrivateKey(pemBytes []byte, pass string) (key data.PrivateKey, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			key, err = nil, fmt.Errorf("malformed key file: %v", r)
+		}
+	}()
+	return utils.ParsePEMPrivateKey(pemBytes, pass)
 }
