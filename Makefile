@@ -68,6 +68,7 @@ bench: deps
 
 fuzz:
 	go test -run '^$$' -fuzz FuzzReadFrame -fuzztime 30s ./socket
+	go test -run '^$$' -fuzz FuzzCanonicalPolicy -fuzztime 2m ./agent
 
 piv-up: deps
 	piv/scripts/piv-up.sh
