@@ -62,7 +62,7 @@ func parseKeys(keys *jsonObject, where string) (map[string]tufKey, error) {
 		}
 		typ, ok := ko.vals["keytype"].(string)
 		if !ok || !knownKeyTypes[typ] {
-			return nil, fmt.Errorf("%s has key type %q; notary's are ecdsa, ecdsa-x509, rsa, rsa-x509 and ed25519", kwhere, ko.vals["keytype"])
+			return nil, fmt.Errorf("%s has key type %v; notary's are ecdsa, ecdsa-x509, rsa, rsa-x509 and ed25519", kwhere, ko.vals["keytype"])
 		}
 		kv, err := objectField(ko, "keyval", kwhere)
 		if err != nil {
