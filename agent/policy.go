@@ -59,6 +59,7 @@ func checkPolicy(meta KeyMeta, req SignRequest) (Metadata, *rootDoc, error) {
 	return md, root, nil
 }
 
+// checkPayload is checkPolicy's work; its errors become the refusal's reason.
 func checkPayload(meta KeyMeta, req SignRequest) (Metadata, *rootDoc, error) {
 	md, doc, err := parseMetadata(req.Data)
 	if err != nil {
