@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -90,6 +91,22 @@ func TestParseExpiry(t *testing.T) {
 	for _, bad := range []string{"", "2030-01-01", "2030-01-01T00:00:00.000Z", "2030-01-01T00:00:00+00:00", "2030-01-01 00:00:00Z"} {
 		if _, err := parseExpiry(bad); err == nil {
 			t.Errorf("parseExpiry(%q) accepted", bad)
+		}
+	}
+}
+
+// BenchmarkParseMetadata reads Targets metadata listing 10,000 tags, as
+// a large repository's publish sends it.
+func BenchmarkParseMetadata(b *testing.B) {
+	tags := make([]string, 10000)
+	for i := range tags {
+		tags[i] = "v" + strconv.Itoa(i)
+	}
+	data := []byte(targetsJSON(tags...))
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, _, err := parseMetadata(data); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

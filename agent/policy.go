@@ -59,6 +59,7 @@ func checkPolicy(meta KeyMeta, req SignRequest) (Metadata, *rootDoc, error) {
 	return md, root, nil
 }
 
+// checkPayload is checkPolicy's work; its errors become the refusal's reason.
 func checkPayload(meta KeyMeta, req SignRequest) (Metadata, *rootDoc, error) {
 	md, doc, err := parseMetadata(req.Data)
 	if err != nil {
@@ -263,8 +264,11 @@ func base64Value(s, where string) ([]byte, error) {
 // FileMeta {custom?, hashes, length}.
 func eachFileMeta(files *jsonObject, what string) error {
 	for _, name := range files.keys {
-		where := fmt.Sprintf("%s %q", what, name)
 		fm, ok := files.vals[name].(*jsonObject)
+		if ok && len(fm.keys) == 2 && fm.keys[0] == "hashes" && fm.keys[1] == "length" && fileMetaValues(fm) {
+			continue // the common shape, checked without building messages
+		}
+		where := fmt.Sprintf("%s %q", what, name)
 		if !ok {
 			return fmt.Errorf("%s is not an object", where)
 		}
@@ -296,6 +300,28 @@ func eachFileMeta(files *jsonObject, what string) error {
 		}
 	}
 	return nil
+}
+
+// fileMetaValues reports whether fm's length is a size and its hashes
+// are standard base64 strings.
+func fileMetaValues(fm *jsonObject) bool {
+	if n, ok := fm.vals["length"].(int64); !ok || n < 0 {
+		return false
+	}
+	hashes, ok := fm.vals["hashes"].(*jsonObject)
+	if !ok {
+		return false
+	}
+	for _, v := range hashes.vals {
+		s, ok := v.(string)
+		if !ok {
+			return false
+		}
+		if _, err := base64Value(s, ""); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // checkDelegations checks a Targets "delegations" object: notary's

@@ -363,6 +363,7 @@ func TestRootHandingTrustAwayNeedsConfirmation(t *testing.T) {
 			t.Fatalf("a no was not reported as declined: %v", err)
 		}
 		q := asked(t, answer.record)
+		t.Logf("the question:\n%s", q)
 		for _, want := range []string{gunA, "version 2", "2035-01-01", "NOT held by this agent", "held here (", ", targets)", ", root)", "confirm\n",
 			stranger.id[:12], g.targetsKey.id[:12], g.rootCert.id[:12]} {
 			if !strings.Contains(q, want) {
@@ -403,6 +404,7 @@ func TestMalformedRootRefused(t *testing.T) {
 		"duplicate key ID in role":    rootPayload(2, with(good, "targets", rootRole{[]tufKey{f.targetsKey, f.targetsKey}, 2})),
 		"private key in keyval":       []byte(strings.Replace(string(rootPayload(2, good)), `"private":null`, `"private":"AAAA"`, 1)),
 		"root signs for role targets": nil,
+		"too many targets keys":       rootPayload(2, with(good, "targets", rootRole{manyKeys(t, 17), 1})),
 	}
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -532,4 +534,12 @@ func TestConfirmKey(t *testing.T) {
 	if _, err := k3.Sign(ctx, req); !errors.Is(err, agent.ErrDenied) {
 		t.Fatalf("signed after a no: %v", err)
 	}
+}
+
+func manyKeys(t *testing.T, n int) []tufKey {
+	var out []tufKey
+	for range n {
+		out = append(out, foreignKey(t))
+	}
+	return out
 }

@@ -16,6 +16,14 @@ import (
 // the trust where it is gets signed; one that hands any of it to a key the
 // agent does not hold, or changes the root keys, waits for a person.
 
+// maxRootKeys bounds the keys a Root may list, and maxRoleKeys those one
+// of its roles may name: real Roots name a handful, and every one of them
+// goes into the audit line and the question a person is asked.
+const (
+	maxRootKeys = 64
+	maxRoleKeys = 16
+)
+
 // rootRoleNames are the four roles a Root must list, no more.
 var rootRoleNames = []string{"root", "snapshot", "targets", "timestamp"}
 
@@ -54,7 +62,7 @@ func parseKeys(keys *jsonObject, where string) (map[string]tufKey, error) {
 		}
 		typ, ok := ko.vals["keytype"].(string)
 		if !ok || !knownKeyTypes[typ] {
-			return nil, fmt.Errorf("%s has key type %q; notary's are ecdsa, ecdsa-x509, rsa, rsa-x509 and ed25519", kwhere, ko.vals["keytype"])
+			return nil, fmt.Errorf("%s has key type %v; notary's are ecdsa, ecdsa-x509, rsa, rsa-x509 and ed25519", kwhere, ko.vals["keytype"])
 		}
 		kv, err := objectField(ko, "keyval", kwhere)
 		if err != nil {
@@ -91,6 +99,9 @@ func parseRoot(doc *jsonObject) (*rootDoc, error) {
 	if !ok {
 		return nil, fmt.Errorf("Root metadata: keys is not an object")
 	}
+	if len(keysObj.keys) > maxRootKeys {
+		return nil, fmt.Errorf("Root metadata lists %d keys; the agent signs Roots of at most %d", len(keysObj.keys), maxRootKeys)
+	}
 	keys, err := parseKeys(keysObj, "Root metadata")
 	if err != nil {
 		return nil, err
@@ -115,6 +126,9 @@ func parseRoot(doc *jsonObject) (*rootDoc, error) {
 		ids, err := stringsField(ro, "keyids", where)
 		if err != nil {
 			return nil, err
+		}
+		if len(ids) > maxRoleKeys {
+			return nil, fmt.Errorf("%s names %d keys; the agent signs Roots whose roles name at most %d", where, len(ids), maxRoleKeys)
 		}
 		seen := map[string]bool{}
 		for _, id := range ids {
@@ -219,9 +233,14 @@ func (k *Keyring) reviewRoot(signer *entry, gun string, md Metadata, r *rootDoc)
 		fmt.Fprintf(&q, "%s (threshold %d of %d):\n", role, rk.Threshold, len(rk.KeyIDs))
 		for _, id := range rk.KeyIDs {
 			h := k.holderLocked(r, id)
-			if h == nil {
+			switch {
+			case h == nil && (role == "snapshot" || role == "timestamp"):
+				fmt.Fprintf(&q, "  %s NOT held by this agent (taken to be notary's server key)\n", shortID(id))
+			case h == nil:
 				fmt.Fprintf(&q, "  %s NOT held by this agent\n", shortID(id))
-			} else {
+			case h.info.ID == signer.info.ID:
+				fmt.Fprintf(&q, "  %s held here (%s, %s): the signing key\n", shortID(id), h.info.Backend, h.info.Name)
+			default:
 				fmt.Fprintf(&q, "  %s held here (%s, %s)\n", shortID(id), h.info.Backend, h.info.Name)
 			}
 			switch why := rootKeyRule(role, id, h, gun); {
