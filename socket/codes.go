@@ -154,6 +154,11 @@ func decodeError(b failureBody) *RemoteError {
 		e.err = te
 	case b.Code == CodePINIncorrect && b.Retries != nil:
 		e.err = &agent.PINError{Retries: *b.Retries}
+	case b.Code == CodePINIncorrect:
+		// The hardware did not say how many tries are left: the wire
+		// carries no number (never -1), the client's error still is a
+		// *PINError, with Retries -1 as the agent's was.
+		e.err = &agent.PINError{Retries: -1}
 	case b.Code == CodePINBlocked && b.Retries != nil:
 		e.err = &agent.PINError{Retries: 0}
 	case b.Code == CodeDenied && b.Reason != nil:

@@ -131,11 +131,11 @@ func TestErrorsAcrossTheWire(t *testing.T) {
 				}
 			}
 			var gp, wp *agent.PINError
-			if g, w := errors.As(got, &gp), errors.As(tt.err, &wp); w && wp.Retries < 0 {
+			if g, w := errors.As(got, &gp), errors.As(tt.err, &wp); tt.code == CodePINIncorrect && (!w || wp.Retries < 0) {
 				// Unknown tries are not sent (no -1 on the wire): the
-				// client sees ErrPINIncorrect, with the same text.
-				if g {
-					t.Errorf("errors.As PINError with unknown tries: got %+v, want plain ErrPINIncorrect", gp)
+				// client rebuilds a *PINError with Retries -1.
+				if !g || gp.Retries != -1 {
+					t.Errorf("errors.As PINError with unknown tries: %v %+v, want Retries -1", g, gp)
 				}
 			} else if g != w || (g && gp.Retries != wp.Retries) {
 				t.Errorf("errors.As PINError: %v %+v, want %v %+v", g, gp, w, wp)

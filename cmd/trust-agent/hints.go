@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -53,6 +54,10 @@ func hintFor(err error) string {
 	switch {
 	case errors.Is(err, agent.ErrNotFound):
 		return "run `trust-agent key list` to see the keys the agent holds"
+	case errors.Is(err, agent.ErrDenied) && strings.Contains(err.Error(), agent.AskpassEnv+"=/path/to/askpass"):
+		return "this needs a person's yes: restart the agent with " + agent.AskpassEnv + " naming an askpass program (ssh-askpass, or a script that asks and exits 0 for yes)"
+	case errors.Is(err, agent.ErrDenied) && strings.Contains(err.Error(), "declined through"):
+		return "the person asked said no (or closed the dialog); nothing was signed or changed"
 	case errors.Is(err, agent.ErrDenied):
 		return "the agent signs only TUF metadata of the role and repository a key serves; see the audit log"
 	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
