@@ -139,6 +139,7 @@ func (s *SSHD) start(t testing.TB, cfgFile string) error {
 	// -D: stay in the foreground, -e: log to stderr.
 	cmd := exec.Command(SSHDProgram, "-D", "-e", "-f", cfgFile)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		return err
 	}
@@ -203,6 +204,7 @@ func (s *SSHD) Forward(t testing.TB, remote, local string) {
 	log := new(syncBuffer)
 	cmd := exec.Command(ssh, s.ForwardArgs(remote, local)...)
 	cmd.Stdout, cmd.Stderr = log, log
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("trusttest: ssh: %v", err)
 	}
