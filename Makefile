@@ -7,7 +7,7 @@ export GOFLAGS := -buildvcs=false
 
 BIN := bin/trust-agent
 # Debian packages the tests, the demo and the PIV fixture use.
-DEB_PACKAGES := softhsm2 opensc notary libpcsclite-dev pcscd vsmartcard-vpcd yubico-piv-tool pkg-config gcc iproute2 util-linux openssl curl jq groff-base systemd
+DEB_PACKAGES := softhsm2 opensc notary libpcsclite-dev pcscd vsmartcard-vpcd yubico-piv-tool pkg-config gcc iproute2 util-linux openssl curl jq groff-base systemd openssh-client openssh-server p11-kit p11-kit-modules postgresql postgresql-client
 
 .PHONY: all deps build test test-go test-piv conformance demo demo-piv bench fuzz piv-up piv-down clean
 

@@ -73,14 +73,7 @@ func TestSSHForwardedAgent(t *testing.T) {
 
 	// The far side: a directory anyone may enter, as /tmp is, so that only
 	// the socket's own mode keeps other users out.
-	far, err := os.MkdirTemp("", "trust-agent-far-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(far) })
-	if err := os.Chmod(far, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	far := trusttest.SharedTempDir(t)
 	remote := filepath.Join(far, "agent.sock")
 	sshd.Forward(t, remote, local)
 
@@ -145,11 +138,12 @@ func TestSSHForwardedAgent(t *testing.T) {
 		t.Fatalf("no signature in the audit log: %+v", audit.Events())
 	}
 
-	// Another user on the far side: the forwarded socket refuses them; the
-	// same connection as this user succeeds (so the refusal is the mode's).
+	// Another user on the far side: the forwarded socket refuses them,
+	// though they can list its directory; the same connection as this user
+	// succeeds (so the refusal is the socket's mode).
 	connect := func(uid int) (string, error) {
-		script := `use IO::Socket::UNIX; IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n";`
-		args := []string{"perl", "-e", script, remote}
+		script := `opendir(D, $ARGV[1]) or die "opendir: $!\n"; use IO::Socket::UNIX; IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!\n";`
+		args := []string{"perl", "-e", script, remote, far}
 		if uid != os.Getuid() {
 			args = append([]string{"setpriv", "--reuid=" + strconv.Itoa(uid), "--regid=" + strconv.Itoa(uid), "--clear-groups"}, args...)
 		}
@@ -168,7 +162,7 @@ func TestSSHForwardedAgent(t *testing.T) {
 	if err == nil {
 		t.Fatalf("user %d connected to the forwarded socket", nobody)
 	}
-	if !strings.Contains(out, "Permission denied") {
+	if !strings.Contains(out, "connect: Permission denied") {
 		t.Fatalf("user %d: %v: %s, want Permission denied", nobody, err, out)
 	}
 }

@@ -72,20 +72,13 @@ func StartPostgres(t testing.TB) *Postgres {
 	}
 	RequireProgram(t, PsqlProgram)
 	// Not t.TempDir: its parents are 0700 root, closed to nobody.
-	dir, err := os.MkdirTemp("", "trusttest-pg-")
-	if err != nil {
-		t.Fatalf("trusttest: %v", err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := SharedTempDir(t)
 	p := &Postgres{Dir: filepath.Join(dir, "data"), bin: bin, log: new(syncBuffer)}
 	if err := os.Mkdir(p.Dir, 0o700); err != nil {
 		t.Fatalf("trusttest: %v", err)
 	}
 	if os.Geteuid() == 0 {
 		RequireProgram(t, "setpriv")
-		if err := os.Chmod(dir, 0o711); err != nil { // nobody passes through to data
-			t.Fatalf("trusttest: %v", err)
-		}
 		if err := os.Chown(p.Dir, postgresUID, postgresUID); err != nil {
 			t.Fatalf("trusttest: %v", err)
 		}
