@@ -55,27 +55,25 @@ type SQLNotary struct {
 // test, or fails it when CI=true.
 func StartSQLNotary(t testing.TB) *SQLNotary {
 	t.Helper()
+	return startRemoteSignerNotary(t, true)
+}
+
+// startRemoteSignerNotary is StartSQLNotary, or with sql false the same
+// processes on memory storage (no PostgreSQL, DB nil): the control that
+// shows a restart really loses what is not in the database.
+func startRemoteSignerNotary(t testing.TB, sql bool) *SQLNotary {
+	t.Helper()
 	s := &SQLNotary{
 		serverBin: RequireProgram(t, NotaryServerProgram),
 		signerBin: RequireProgram(t, NotarySignerProgram),
 		signerLog: new(syncBuffer),
 	}
-	migrations := notaryMigrations(t)
-	s.DB = StartPostgres(t)
-	s.DB.Psql(t, "postgres", "postgres",
-		"-c", "CREATE ROLE server LOGIN", "-c", "CREATE ROLE signer LOGIN",
-		"-c", "CREATE DATABASE notaryserver OWNER server", "-c", "CREATE DATABASE notarysigner OWNER signer")
-	for _, m := range []struct{ role, db, dir string }{
-		{"server", "notaryserver", "server"},
-		{"signer", "notarysigner", "signer"},
-	} {
-		files, _ := filepath.Glob(filepath.Join(migrations, m.dir, "postgresql", "*.up.sql"))
-		if len(files) == 0 {
-			t.Fatalf("trusttest: no migrations in %s", filepath.Join(migrations, m.dir, "postgresql"))
-		}
-		for _, f := range files { // Glob sorts: 0001_, 0002_, ...
-			s.DB.Psql(t, m.role, m.db, "-f", f)
-		}
+	signerStorage := map[string]any{"backend": "memory"}
+	serverStorage := map[string]any{"backend": "memory"}
+	if sql {
+		s.startDB(t)
+		signerStorage = map[string]any{"backend": "postgres", "db_url": s.DB.URL("signer", "notarysigner"), "default_alias": signerAlias}
+		serverStorage = map[string]any{"backend": "postgres", "db_url": s.DB.URL("server", "notaryserver")}
 	}
 
 	dir := t.TempDir()
@@ -99,11 +97,7 @@ func StartSQLNotary(t testing.TB) *SQLNotary {
 			"client_ca_file": ca.file,
 		},
 		"logging": map[string]any{"level": "warn"},
-		"storage": map[string]any{
-			"backend":       "postgres",
-			"db_url":        s.DB.URL("signer", "notarysigner"),
-			"default_alias": signerAlias,
-		},
+		"storage": signerStorage,
 	})
 
 	addr, err = freeAddr()
@@ -127,7 +121,7 @@ func StartSQLNotary(t testing.TB) *SQLNotary {
 			"tls_client_key":  serverKey,
 			"key_algorithm":   "ecdsa",
 		},
-		"storage": map[string]any{"backend": "postgres", "db_url": s.DB.URL("server", "notaryserver")},
+		"storage": serverStorage,
 		"logging": map[string]any{"level": "warn"},
 	})
 	s.start(t)
@@ -139,6 +133,29 @@ func StartSQLNotary(t testing.TB) *SQLNotary {
 		}
 	})
 	return s
+}
+
+// startDB starts PostgreSQL and makes notary's databases with its
+// migrations.
+func (s *SQLNotary) startDB(t testing.TB) {
+	t.Helper()
+	migrations := notaryMigrations(t)
+	s.DB = StartPostgres(t)
+	s.DB.Psql(t, "postgres", "postgres",
+		"-c", "CREATE ROLE server LOGIN", "-c", "CREATE ROLE signer LOGIN",
+		"-c", "CREATE DATABASE notaryserver OWNER server", "-c", "CREATE DATABASE notarysigner OWNER signer")
+	for _, m := range []struct{ role, db, dir string }{
+		{"server", "notaryserver", "server"},
+		{"signer", "notarysigner", "signer"},
+	} {
+		files, _ := filepath.Glob(filepath.Join(migrations, m.dir, "postgresql", "*.up.sql"))
+		if len(files) == 0 {
+			t.Fatalf("trusttest: no migrations in %s", filepath.Join(migrations, m.dir, "postgresql"))
+		}
+		for _, f := range files { // Glob sorts: 0001_, 0002_, ...
+			s.DB.Psql(t, m.role, m.db, "-f", f)
+		}
+	}
 }
 
 func (s *SQLNotary) start(t testing.TB) {
@@ -183,7 +200,9 @@ func (s *SQLNotary) stop() {
 func (s *SQLNotary) Restart(t testing.TB) {
 	t.Helper()
 	s.stop()
-	s.DB.Restart(t)
+	if s.DB != nil {
+		s.DB.Restart(t)
+	}
 	s.start(t)
 }
 
