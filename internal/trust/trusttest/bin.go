@@ -34,7 +34,7 @@ func packageOf(program string) string {
 		return "notary"
 	case DockerProgram:
 		return "docker-ce-cli"
-	case SSHProgram, SSHKeygenProg:
+	case SSHProgram, SSHKeygenProgram:
 		return "openssh-client"
 	case PsqlProgram:
 		return "postgresql-client"

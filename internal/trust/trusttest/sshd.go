@@ -16,9 +16,9 @@ import (
 
 // Programs of the SSH forwarding helpers.
 const (
-	SSHDProgram   = "/usr/sbin/sshd" // sshd re-executes itself: it must be named by absolute path
-	SSHProgram    = "ssh"
-	SSHKeygenProg = "ssh-keygen"
+	SSHDProgram      = "/usr/sbin/sshd" // sshd re-executes itself: it must be named by absolute path
+	SSHProgram       = "ssh"
+	SSHKeygenProgram = "ssh-keygen"
 )
 
 // sshStartTimeout bounds how long StartSSHD waits for sshd to accept
@@ -57,7 +57,7 @@ func StartSSHD(t testing.TB) *SSHD {
 	t.Helper()
 	requireFile(t, SSHDProgram, "openssh-server")
 	RequireProgram(t, SSHProgram)
-	keygen := RequireProgram(t, SSHKeygenProg)
+	keygen := RequireProgram(t, SSHKeygenProgram)
 	u, err := user.Current()
 	if err != nil {
 		t.Fatalf("trusttest: current user: %v", err)
