@@ -7,9 +7,9 @@ export GOFLAGS := -buildvcs=false
 
 BIN := bin/trust-agent
 # Debian packages the tests, the demo and the PIV fixture use.
-DEB_PACKAGES := softhsm2 opensc notary libpcsclite-dev pcscd vsmartcard-vpcd yubico-piv-tool pkg-config gcc iproute2 util-linux openssl curl jq groff-base systemd
+DEB_PACKAGES := softhsm2 opensc notary libpcsclite-dev pcscd vsmartcard-vpcd yubico-piv-tool pkg-config gcc iproute2 util-linux openssl curl jq groff-base systemd openssh-client openssh-server p11-kit p11-kit-modules postgresql postgresql-client
 
-.PHONY: all deps build test test-go test-piv conformance demo demo-piv bench fuzz piv-up piv-down clean
+.PHONY: all deps build test test-go test-piv conformance demo demo-piv demo-fleet bench fuzz piv-up piv-down clean
 
 all: build
 
@@ -55,6 +55,12 @@ conformance: deps
 demo: deps build
 	./scripts/demo.sh
 
+# A small fleet on one machine (docs/FLEET.md): notary-server and
+# notary-signer on PostgreSQL, a token served by p11-kit, two CI runners
+# with their own agents; the Notary is restarted and nothing is lost.
+demo-fleet: deps build
+	./scripts/demo-fleet.sh
+
 # The demo with the root key on the project's virtual YubiKey, through a
 # private pcscd (build first: the namespace has no network).
 demo-piv: deps build
@@ -88,4 +94,4 @@ piv-down:
 	piv/scripts/piv-down.sh
 
 clean:
-	rm -rf bin .tmp .demo
+	rm -rf bin .tmp .demo .demo-fleet

@@ -34,6 +34,10 @@ func packageOf(program string) string {
 		return "notary"
 	case DockerProgram:
 		return "docker-ce-cli"
+	case SSHProgram, SSHKeygenProgram:
+		return "openssh-client"
+	case PsqlProgram:
+		return "postgresql-client"
 	}
 	return program
 }

@@ -17,6 +17,17 @@
 // trust package both look for it. Docker and NotaryCLI run the real clients
 // against that directory.
 //
+// Beyond one machine (docs/FLEET.md): StartSSHD runs OpenSSH's sshd on a
+// free loopback port as the current user, with its own configuration, a
+// throwaway host key and an authorized key made here; Forward (or
+// ForwardArgs for a script) runs `ssh -R REMOTE:LOCAL` against it.
+// StartPostgres makes a PostgreSQL cluster in a temporary directory (as
+// nobody when the test runs as root, which PostgreSQL refuses), and
+// StartSQLNotary runs notary-server with a remote notary-signer, both on
+// that cluster with notary v0.7.0's migrations, over mutual TLS; Restart
+// stops and starts all three on the same data. SharedTempDir is a
+// directory other users can reach, for tests that show what stops them.
+//
 // # Why
 //
 // Compatibility is the product: what trust-agent writes must read back in
@@ -25,9 +36,11 @@
 //
 // # Missing programs
 //
-// When notary-server, notary or docker is not installed, the helpers skip
-// the test, except when CI=true, where a missing program fails it: CI must
-// never pass by skipping the tests that matter.
+// When notary-server, notary, docker, sshd, PostgreSQL or another program
+// a helper runs is not installed, the helpers skip the test, except when
+// CI=true, where a missing program fails it: CI must never pass by
+// skipping the tests that matter. Servers started here get the parent-death
+// signal (Linux), so a test that panics on its timeout leaves none behind.
 //
 // # Concurrency
 //
