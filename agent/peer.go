@@ -9,6 +9,11 @@ type Peer struct {
 	GID int    `json:"gid"`
 	PID int    `json:"pid"`
 	Exe string `json:"exe,omitempty"` // /proc/PID/exe, best effort
+	// Via is "ssh" when the peer is an ssh client relaying a connection
+	// forwarded from another machine (ssh -R REMOTE:$TRUST_AGENT_SOCK):
+	// the request comes from a process over there, which the audit line
+	// should not pass off as a local one. Best effort, like Exe.
+	Via string `json:"via,omitempty"`
 }
 
 type peerKey struct{}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"syscall"
 
 	"github.com/trust-agent/trust-agent/agent"
@@ -39,6 +40,11 @@ func peerOf(c net.Conn) (agent.Peer, error) {
 	p := agent.Peer{UID: int(cred.Uid), GID: int(cred.Gid), PID: int(cred.Pid)}
 	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.PID)); err == nil {
 		p.Exe = exe
+		// ssh -R relays a remote connection through the local ssh
+		// client: that client is the peer, the caller is elsewhere.
+		if filepath.Base(exe) == "ssh" {
+			p.Via = "ssh"
+		}
 	}
 	return p, nil
 }

@@ -126,9 +126,9 @@ func TestSSHForwardedAgent(t *testing.T) {
 		if ev.Peer == nil {
 			t.Fatalf("audit event without a peer: %+v", ev)
 		}
-		if ev.Peer.UID != os.Getuid() || ev.Peer.Exe != sshPath {
-			t.Fatalf("audit event's peer is uid %d exe %q, want uid %d exe %q (the ssh client): %+v",
-				ev.Peer.UID, ev.Peer.Exe, os.Getuid(), sshPath, ev)
+		if ev.Peer.UID != os.Getuid() || ev.Peer.Exe != sshPath || ev.Peer.Via != "ssh" {
+			t.Fatalf("audit event's peer is uid %d exe %q via %q, want uid %d exe %q via ssh (the ssh client): %+v",
+				ev.Peer.UID, ev.Peer.Exe, ev.Peer.Via, os.Getuid(), sshPath, ev)
 		}
 		if ev.Op == "sign" && ev.Result == "ok" {
 			signs++
