@@ -49,6 +49,10 @@ type Agent interface {
 	// agent's askpass program; a backend that cannot delete keys (a PIV
 	// card) refuses with ErrInvalidRequest.
 	Delete(ctx context.Context, req DeleteRequest) error
+	// SignPayload signs a payload of another format than TUF (Notation,
+	// cosign) with a key made for that format, after the format's
+	// PayloadPolicy has parsed and accepted it.
+	SignPayload(ctx context.Context, req PayloadRequest) (PayloadSignature, error)
 }
 
 // DeleteRequest asks to remove a key from hardware.
@@ -67,12 +71,18 @@ const (
 	RoleTargets    Role = "targets"
 	RoleSnapshot   Role = "snapshot"
 	RoleDelegation Role = "delegation"
+	// RoleNotation and RoleCosign are keys for the DCT successors: they
+	// sign only what the format's PayloadPolicy accepts (a Notary Project
+	// payload, a cosign simple-signing payload), never TUF metadata, and
+	// TUF keys never sign those: a key is made for one format.
+	RoleNotation Role = "notation"
+	RoleCosign   Role = "cosign"
 )
 
 // Valid reports whether r is one of the roles above.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleRoot, RoleTargets, RoleSnapshot, RoleDelegation:
+	case RoleRoot, RoleTargets, RoleSnapshot, RoleDelegation, RoleNotation, RoleCosign:
 		return true
 	}
 	return false

@@ -22,9 +22,12 @@ type Event struct {
 	Role     string    `json:"role,omitempty"` // the TUF role asked for, else the key's role
 	GUN      string    `json:"gun,omitempty"`
 	Metadata *Metadata `json:"metadata,omitempty"`
-	Result   string    `json:"result"`           // "ok" or "refused"
-	Reason   string    `json:"reason,omitempty"` // why the agent acted by itself ("lifetime expired")
-	Error    string    `json:"error,omitempty"`
+	// Facts are what a format's PayloadPolicy saw in a payload (artifact
+	// digest, media type, reference), for sign-payload.
+	Facts  map[string]string `json:"facts,omitempty"`
+	Result string            `json:"result"`           // "ok" or "refused"
+	Reason string            `json:"reason,omitempty"` // why the agent acted by itself ("lifetime expired")
+	Error  string            `json:"error,omitempty"`
 }
 
 // Auditor records events. Record must not return before the event is

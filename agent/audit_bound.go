@@ -45,6 +45,13 @@ func (e Event) boundedTo(div int) Event {
 		p.Exe = truncate(p.Exe, name)
 		e.Peer = &p
 	}
+	if e.Facts != nil {
+		facts := make(map[string]string, len(e.Facts))
+		for k, v := range e.Facts {
+			facts[truncate(k, name)] = truncate(v, name)
+		}
+		e.Facts = facts
+	}
 	if e.Metadata != nil {
 		md := *e.Metadata
 		md.Type = truncate(md.Type, name)

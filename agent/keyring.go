@@ -518,7 +518,7 @@ func (k *Keyring) nameFree(meta KeyMeta) error {
 
 func validateMeta(m KeyMeta) error {
 	if !m.Role.Valid() {
-		return fmt.Errorf("%w: unknown role %q; use root, targets, snapshot or delegation", ErrInvalidRequest, m.Role)
+		return fmt.Errorf("%w: unknown role %q; use root, targets, snapshot, delegation, notation or cosign", ErrInvalidRequest, m.Role)
 	}
 	if len(m.Name) > MaxNameBytes {
 		return fmt.Errorf("%w: a key name has at most %d bytes, this one %d; choose a shorter name", ErrInvalidRequest, MaxNameBytes, len(m.Name))
@@ -527,6 +527,10 @@ func validateMeta(m KeyMeta) error {
 		return fmt.Errorf("%w: key name %q must match ^[a-z0-9][a-z0-9_-]*$", ErrInvalidRequest, m.Name)
 	}
 	switch m.Role {
+	case RoleNotation, RoleCosign: // optionally bound to one repository
+		if m.GUN != "" && (len(m.GUN) > maxGUNBytes || !ValidGUN(m.GUN)) {
+			return fmt.Errorf("%w: %q is not a repository name", ErrInvalidRequest, m.GUN)
+		}
 	case RoleTargets, RoleSnapshot:
 		if len(m.GUN) > maxGUNBytes {
 			return fmt.Errorf("%w: a repository name has at most %d bytes, this one %d", ErrInvalidRequest, maxGUNBytes, len(m.GUN))

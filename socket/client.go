@@ -92,7 +92,7 @@ func Dial(path string) (*Client, error) {
 // closed an idle connection under it: sending them again changes nothing
 // but one more audit line. Unlock is not among them (a wrong PIN sent
 // twice would cost two tries), nor are the ones that create objects.
-var idempotent = map[msgType]bool{msgList: true, msgSign: true, msgStatus: true, msgAttest: true, msgLock: true}
+var idempotent = map[msgType]bool{msgList: true, msgSign: true, msgSignPayload: true, msgStatus: true, msgAttest: true, msgLock: true}
 
 // errAgentHungUp is an exchange that found the connection closed by the
 // agent before a byte of the answer arrived.
@@ -178,6 +178,10 @@ func (c *Client) Status(ctx context.Context) (agent.Status, error) {
 func (c *Client) Attest(ctx context.Context, req agent.AttestRequest) ([][]byte, error) {
 	r, err := roundTrip[attestResponse](ctx, c, msgAttest, req)
 	return r.Chain, err
+}
+
+func (c *Client) SignPayload(ctx context.Context, req agent.PayloadRequest) (agent.PayloadSignature, error) {
+	return roundTrip[agent.PayloadSignature](ctx, c, msgSignPayload, req)
 }
 
 func (c *Client) Delete(ctx context.Context, req agent.DeleteRequest) error {

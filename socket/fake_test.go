@@ -134,6 +134,13 @@ func (f *fakeAgent) Attest(ctx context.Context, req agent.AttestRequest) ([][]by
 	return [][]byte{[]byte("leaf|" + req.KeyID), {0x30, 0x82, 0x00, 0xff}}, nil
 }
 
+func (f *fakeAgent) SignPayload(ctx context.Context, req agent.PayloadRequest) (agent.PayloadSignature, error) {
+	if err := f.record(ctx); err != nil {
+		return agent.PayloadSignature{}, err
+	}
+	return agent.PayloadSignature{KeyID: req.KeyID, Algorithm: "fake", Signature: req.Payload}, nil
+}
+
 func (f *fakeAgent) Delete(ctx context.Context, req agent.DeleteRequest) error {
 	return f.record(ctx)
 }

@@ -52,6 +52,7 @@ const (
 	msgStatus      msgType = 0x08
 	msgAttest      msgType = 0x09
 	msgDelete      msgType = 0x0A
+	msgSignPayload msgType = 0x0B
 
 	msgSuccess msgType = 0x80 // OR-ed into the request's type
 	msgFailure msgType = 0xFF
@@ -68,6 +69,7 @@ var msgNames = map[msgType]string{
 	msgStatus:      "status",
 	msgAttest:      "attest",
 	msgDelete:      "delete",
+	msgSignPayload: "sign-payload",
 	msgFailure:     "failure",
 }
 

@@ -72,6 +72,7 @@ var requestTypes = map[msgType]func() any{
 	msgUnlock:      func() any { return new(agent.UnlockRequest) },
 	msgAttest:      func() any { return new(agent.AttestRequest) },
 	msgDelete:      func() any { return new(agent.DeleteRequest) },
+	msgSignPayload: func() any { return new(agent.PayloadRequest) },
 }
 
 // FuzzDecodeRequest feeds arbitrary bodies to the strict request decoder.

@@ -214,6 +214,8 @@ func dispatch(ctx context.Context, a agent.Agent, typ msgType, body []byte) ([]b
 		return call(typ, body, func(r agent.UnlockRequest) (none, error) { return none{}, a.Unlock(ctx, r) })
 	case msgStatus:
 		return call(typ, body, func(none) (agent.Status, error) { return a.Status(ctx) })
+	case msgSignPayload:
+		return call(typ, body, func(r agent.PayloadRequest) (agent.PayloadSignature, error) { return a.SignPayload(ctx, r) })
 	case msgDelete:
 		return call(typ, body, func(r agent.DeleteRequest) (none, error) { return none{}, a.Delete(ctx, r) })
 	case msgAttest:
