@@ -131,7 +131,7 @@ func signRepo(ctx context.Context, a agent.Agent, o SignOptions, refs []imageRef
 // the repository has no delegations and the agent holds its targets key.
 // The caller keeps, per target, the delegations whose paths cover it.
 func signingRoles(ctx context.Context, a agent.Agent, repo client.Repository, cs *CryptoService, gun string) ([]data.Role, error) {
-	held, err := a.List(ctx)
+	held, err := cs.list(false) // fills the key list the signatures use: one List for the whole sign
 	if err != nil {
 		return nil, err
 	}
