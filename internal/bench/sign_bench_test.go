@@ -34,14 +34,19 @@ func randomDigest(b *testing.B) (digest, hexSum string) {
 // alice (root and repository keys on the agent too), as a user's repository
 // looks after `trust-agent signer add`.
 func signerRepo(b *testing.B, a agent.Agent, opts trust.Options, repo string) {
+	signerRepoAs(b, a, opts, repo, "alice")
+}
+
+// signerRepoAs is signerRepo with the signer (and key) named signer.
+func signerRepoAs(b *testing.B, a agent.Agent, opts trust.Options, repo, signer string) {
 	b.Helper()
 	ctx := context.Background()
-	k, err := a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "alice"}})
+	k, err := a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: signer}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	pub := writePub(b, k, "alice")
-	if err := trust.SignerAdd(ctx, a, trust.SignerAddOptions{Options: opts, Out: io.Discard}, "alice", []string{pub}, repo); err != nil {
+	pub := writePub(b, k, signer)
+	if err := trust.SignerAdd(ctx, a, trust.SignerAddOptions{Options: opts, Out: io.Discard}, signer, []string{pub}, repo); err != nil {
 		b.Fatalf("signer add: %v", err)
 	}
 }
