@@ -218,6 +218,19 @@ func BenchmarkP6(b *testing.B) {
 			*side.t += time.Since(start)
 		}
 	}
+	// The same two asked of the Keyring directly: what the agent itself
+	// (policy, token, audit hook) costs, apart from the wire.
+	direct := func(req agent.SignRequest) time.Duration {
+		start, n := time.Now(), 0
+		for stop := start.Add(window / 2); time.Now().Before(stop); n++ {
+			if _, err := ip.k.Sign(context.Background(), req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start) / time.Duration(n)
+	}
+	ds, dl := direct(small), direct(large)
+	emit("P6: without the socket (Keyring directly): %v and %v", ds.Round(time.Microsecond), dl.Round(time.Microsecond))
 	s, l := tSmall/time.Duration(nSmall), tLarge/time.Duration(nLarge)
 	emit("P6: %d-byte targets: %v per signature; %d bytes: %v (%.1f MB/s)", len(small.Data), s.Round(time.Microsecond), len(large.Data), l.Round(time.Microsecond), float64(len(large.Data))/l.Seconds()/1e6)
 	emit("P6 %.1f", float64(l)/float64(s))
