@@ -2,7 +2,9 @@ package bench
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -80,13 +82,56 @@ func BenchmarkP5(b *testing.B) {
 		b.Fatalf("%d of %d signatures failed", failed.Load(), signatures)
 	}
 
+	during, later := hostileLoad(b, ag.sock, pid)
+
 	env := append(os.Environ(), "TRUST_AGENT_SOCK="+ag.sock)
 	var status []time.Duration
 	for range 11 {
 		status = append(status, run(b, env, bin, "status"))
 	}
 	emit("P5: agent RSS idle %.1f MiB; after %d signatures (%v, 8 clients) %.1f MiB", float64(idle)/1024, signatures, took.Round(time.Second), float64(after)/1024)
-	emit("P5: under the security issue's hostile load: not measured yet")
+	emit("P5: under hostile load (%d connections each announcing a 16 MiB frame and sending all of it but the last byte): %.1f MiB; 2 s after they closed %.1f MiB (goal ≤ 200 MiB)", stalled, float64(during)/1024, float64(later)/1024)
 	emit("P5: trust-agent status, whole process: median %v of %d", median(status).Round(100*time.Microsecond), len(status))
 	emit("P5 %.2f", float64(after)/float64(idle))
+}
+
+// stalled is how many connections the hostile load opens, as issue 7 found.
+const stalled = 60
+
+// hostileLoad opens stalled raw connections (docs/PROTOCOL.md's frame,
+// no client package), each announcing a 16 MiB frame and sending all of it
+// but its last byte, and reads the agent's memory while they hang and
+// after they close, in KiB.
+func hostileLoad(b *testing.B, sock string, pid int) (during, after int) {
+	b.Helper()
+	const frame = 16 << 20
+	body := make([]byte, frame-2-1)
+	conns := make([]net.Conn, 0, stalled)
+	var wg sync.WaitGroup
+	for range stalled {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, c)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = c.SetWriteDeadline(time.Now().Add(20 * time.Second))
+			var head [6]byte
+			binary.BigEndian.PutUint32(head[:4], frame)
+			head[4], head[5] = 1, 1 // version 1, a request type
+			if _, err := c.Write(head[:]); err == nil {
+				_, _ = c.Write(body) // the agent may refuse and close: fine
+			}
+		}()
+	}
+	wg.Wait()
+	time.Sleep(time.Second)
+	during = vmRSS(b, pid)
+	for _, c := range conns {
+		c.Close()
+	}
+	time.Sleep(2 * time.Second)
+	return during, vmRSS(b, pid)
 }
