@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/theupdateframework/notary/client"
 	"github.com/theupdateframework/notary/client/changelist"
@@ -50,6 +51,7 @@ func openRepo(ctx context.Context, o Options, ref imageRef, cs signed.CryptoServ
 	if err != nil {
 		return nil, &Error{Msg: fmt.Sprintf("invalid trust server URL %s: %v", server, err), Err: err}
 	}
+	remote = &rememberTimestamp{RemoteStore: remote}
 	if o.requireFresh && !o.Offline {
 		remote = freshTimestamp{RemoteStore: remote}
 	}
@@ -106,4 +108,62 @@ func staleError(err error) error {
 			"verify does not answer from the local cache alone, since a tag revoked after the cache was filled would still pass: pass --offline to accept that",
 		Err: err,
 	}
+}
+
+// rememberTimestamp keeps the timestamp the server sent until this client
+// writes to the server. Notary updates the repository before every
+// operation (a sign lists roles, reads delegations, then publishes: three
+// updates, three downloads of timestamp.json within a fraction of a
+// second); the first answer serves them all. Everything else notary reads
+// is named by its hash or version, or already cached on disk. A write
+// (Publish) forgets the timestamp, since the server makes a new one, and so
+// does an error, which is never remembered. Remembering it is safe: a
+// publish built on a timestamp someone else has since replaced is refused
+// by the server as out of date, exactly as with a fresh download.
+type rememberTimestamp struct {
+	storage.RemoteStore
+	mu        sync.Mutex
+	timestamp []byte
+}
+
+func (r *rememberTimestamp) GetSized(name string, size int64) ([]byte, error) {
+	if name != data.CanonicalTimestampRole.String() {
+		return r.RemoteStore.GetSized(name, size)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.timestamp != nil && (size < 0 || int64(len(r.timestamp)) <= size) {
+		return r.timestamp, nil
+	}
+	b, err := r.RemoteStore.GetSized(name, size)
+	if err == nil {
+		r.timestamp = b
+	}
+	return b, err
+}
+
+func (r *rememberTimestamp) forget() {
+	r.mu.Lock()
+	r.timestamp = nil
+	r.mu.Unlock()
+}
+
+func (r *rememberTimestamp) Set(name string, blob []byte) error {
+	r.forget()
+	return r.RemoteStore.Set(name, blob)
+}
+
+func (r *rememberTimestamp) SetMulti(blobs map[string][]byte) error {
+	r.forget()
+	return r.RemoteStore.SetMulti(blobs)
+}
+
+func (r *rememberTimestamp) Remove(name string) error {
+	r.forget()
+	return r.RemoteStore.Remove(name)
+}
+
+func (r *rememberTimestamp) RemoveAll() error {
+	r.forget()
+	return r.RemoteStore.RemoveAll()
 }

@@ -63,8 +63,20 @@ func Sign(ctx context.Context, a agent.Agent, o SignOptions, refs ...string) err
 func signRepo(ctx context.Context, a agent.Agent, o SignOptions, refs []imageRef) error {
 	first := refs[0]
 	targets := make([]*client.Target, 0, len(refs))
+	var puller *remote.Puller
+	if o.Digest == "" {
+		// One puller for every tag: one registry ping, one token and one
+		// connection, not one of each per tag.
+		kc, err := o.keychain()
+		if err != nil {
+			return err
+		}
+		if puller, err = remote.NewPuller(remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)); err != nil {
+			return &Error{Msg: fmt.Sprintf("cannot reach the registry of %s: %v", first.original, err), Err: err}
+		}
+	}
 	for i, ref := range refs {
-		t, err := resolveTarget(ctx, o, ref)
+		t, err := resolveTarget(ctx, o, puller, ref)
 		if err != nil {
 			return err
 		}
@@ -154,7 +166,7 @@ func signRepo(ctx context.Context, a agent.Agent, o SignOptions, refs []imageRef
 // the repository has no delegations and the agent holds its targets key.
 // The caller keeps, per target, the delegations whose paths cover it.
 func signingRoles(ctx context.Context, a agent.Agent, repo client.Repository, cs *CryptoService, gun string) ([]data.Role, error) {
-	held, err := a.List(ctx)
+	held, err := cs.list(false) // fills the key list the signatures use: one List for the whole sign
 	if err != nil {
 		return nil, err
 	}
@@ -200,19 +212,15 @@ func roleNames(roles []data.Role) string {
 }
 
 // resolveTarget is the TUF target for ref: its manifest's digest and size,
-// from the registry with docker's credentials unless given.
-func resolveTarget(ctx context.Context, o SignOptions, ref imageRef) (*client.Target, error) {
+// from the registry through puller (docker's credentials) unless given.
+func resolveTarget(ctx context.Context, o SignOptions, puller *remote.Puller, ref imageRef) (*client.Target, error) {
 	digest, size := o.Digest, o.Size
 	if digest == "" {
 		tag, err := name.NewTag(ref.named.String())
 		if err != nil {
 			return nil, &Error{Msg: fmt.Sprintf("invalid reference %s: %v", ref.original, err), Err: err}
 		}
-		kc, err := o.keychain()
-		if err != nil {
-			return nil, err
-		}
-		desc, err := remote.Head(tag, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc))
+		desc, err := puller.Head(ctx, tag)
 		if err != nil {
 			return nil, &Error{
 				Msg:  fmt.Sprintf("cannot resolve %s in its registry: %v", ref.original, err),

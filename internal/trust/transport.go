@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,16 +43,8 @@ func notaryTransport(ctx context.Context, o Options, server string, ref imageRef
 	}
 	base := o.Transport
 	if base == nil {
-		cfg, err := o.tlsConfig(u.Host)
-		if err != nil {
+		if base, err = o.baseTransport(u.Host); err != nil {
 			return nil, err
-		}
-		base = &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout: tlsHandshakeTimeout,
-			TLSClientConfig:     cfg,
-			DisableKeepAlives:   true,
 		}
 	}
 	base = explainErrors{inner: httpsOnly{base}, server: server, from: o.serverSource(), caDir: o.caDir(u.Host)}
@@ -114,62 +107,159 @@ func tokenError(server string, ref imageRef, err error) error {
 	return e
 }
 
+// baseTransport is the HTTP transport to the notary server at host: TLS as
+// tlsConfig says, and connections kept alive, since one command makes about
+// ten requests to one server and each new TLS handshake costs more than
+// the request it carries (docs/PERFORMANCE.md, P3).
+func (o Options) baseTransport(host string) (http.RoundTripper, error) {
+	cfg, withSystem, err := o.tlsConfig(host)
+	if err != nil {
+		return nil, err
+	}
+	t := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: tlsHandshakeTimeout,
+		TLSClientConfig:     cfg,
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	if withSystem == nil {
+		return t, nil
+	}
+	return &systemRootsFallback{own: t, all: func() http.RoundTripper {
+		all := t.Clone()
+		all.TLSClientConfig = withSystem()
+		return all
+	}}, nil
+}
+
 // tlsConfig trusts the system roots, the *.crt files in
 // ConfigDir/tls/<host:port>/ and TLSCACert, and presents the client
 // certificate pair found there (NAME.cert, NAME.key), as docker does. Unlike
 // docker, it verifies the server even when the registry is on a loopback
 // address.
-func (o Options) tlsConfig(host string) (*tls.Config, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+//
+// Loading the system roots parses every file in /etc/ssl/certs, which costs
+// a one-tag sign more than all its requests together (docs/PERFORMANCE.md,
+// P3), and a private notary server is verified by the CA given here alone.
+// So when CAs are given, cfg trusts them only, and withSystem makes the
+// configuration that trusts them and the system roots, for
+// systemRootsFallback; without any, withSystem is nil and cfg trusts the
+// system roots. crypto/tls verifies the server either way.
+func (o Options) tlsConfig(host string) (cfg *tls.Config, withSystem func() *tls.Config, err error) {
+	var own [][]byte // PEM
 	if o.TLSCACert != "" {
-		if err := appendPEM(pool, o.TLSCACert); err != nil {
-			return nil, err
+		b, err := readPEM(o.TLSCACert)
+		if err != nil {
+			return nil, nil, err
 		}
+		own = append(own, b)
 	}
+	cfg = &tls.Config{MinVersion: tls.VersionTLS12}
 	confDir, err := o.configDir()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dir := filepath.Join(confDir, "tls", host)
 	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return cfg, nil
-	}
-	if err != nil {
-		return nil, &Error{Msg: fmt.Sprintf("cannot read TLS directory %s: %v", dir, err), Hint: "fix its permissions or remove it", Err: err}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, &Error{Msg: fmt.Sprintf("cannot read TLS directory %s: %v", dir, err), Hint: "fix its permissions or remove it", Err: err}
 	}
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
 		switch {
 		case strings.HasSuffix(e.Name(), ".crt"):
-			if err := appendPEM(pool, path); err != nil {
-				return nil, err
+			b, err := readPEM(path)
+			if err != nil {
+				return nil, nil, err
 			}
+			own = append(own, b)
 		case strings.HasSuffix(e.Name(), ".cert"):
 			keyPath := strings.TrimSuffix(path, ".cert") + ".key"
 			pair, err := tls.LoadX509KeyPair(path, keyPath)
 			if err != nil {
-				return nil, &Error{Msg: fmt.Sprintf("cannot load client certificate %s with key %s: %v", path, keyPath, err), Hint: "every NAME.cert in the TLS directory needs its NAME.key", Err: err}
+				return nil, nil, &Error{Msg: fmt.Sprintf("cannot load client certificate %s with key %s: %v", path, keyPath, err), Hint: "every NAME.cert in the TLS directory needs its NAME.key", Err: err}
 			}
 			cfg.Certificates = append(cfg.Certificates, pair)
 		}
 	}
-	return cfg, nil
+	if len(own) == 0 {
+		return cfg, nil, nil
+	}
+	cfg.RootCAs = x509.NewCertPool()
+	for _, b := range own {
+		cfg.RootCAs.AppendCertsFromPEM(b)
+	}
+	withSystem = func() *tls.Config {
+		all := cfg.Clone()
+		all.RootCAs = systemRoots().Clone()
+		for _, b := range own {
+			all.RootCAs.AppendCertsFromPEM(b)
+		}
+		return all
+	}
+	return cfg, withSystem, nil
 }
 
-func appendPEM(pool *x509.CertPool, path string) error {
+// systemRoots are the system's CA certificates (a variable for tests).
+var systemRoots = func() *x509.CertPool {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		return x509.NewCertPool()
+	}
+	return pool
+}
+
+// systemRootsFallback sends requests through own, whose TLS configuration
+// trusts the CAs the user gave for the server, until one fails because no
+// CA it trusts signed a certificate (a token service with a public
+// certificate, say); that request is sent again, and every later one sent,
+// through all, which trusts the system roots too, made on first use.
+type systemRootsFallback struct {
+	own      http.RoundTripper
+	all      func() http.RoundTripper
+	once     sync.Once
+	allRT    http.RoundTripper
+	fellBack atomic.Bool
+}
+
+func (f *systemRootsFallback) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !f.fellBack.Load() {
+		resp, err := f.own.RoundTrip(req)
+		var unknown x509.UnknownAuthorityError
+		if err == nil || !errors.As(err, &unknown) {
+			return resp, err
+		}
+		// The handshake failed, so nothing of the body was sent; a body
+		// that cannot be read again is not sent again either.
+		if req.Body != nil && req.Body != http.NoBody {
+			if req.GetBody == nil {
+				return nil, err
+			}
+			body, gerr := req.GetBody()
+			if gerr != nil {
+				return nil, err
+			}
+			req = req.Clone(req.Context())
+			req.Body = body
+		}
+		f.fellBack.Store(true)
+	}
+	f.once.Do(func() { f.allRT = f.all() })
+	return f.allRT.RoundTrip(req)
+}
+
+// readPEM reads a file that must hold PEM certificates.
+func readPEM(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return &Error{Msg: fmt.Sprintf("cannot read CA certificates: %v", err), Hint: "check the path of the CA file", Err: err}
+		return nil, &Error{Msg: fmt.Sprintf("cannot read CA certificates: %v", err), Hint: "check the path of the CA file", Err: err}
 	}
-	if !pool.AppendCertsFromPEM(b) {
-		return &Error{Msg: fmt.Sprintf("no PEM certificate in %s", path), Hint: "the file must hold PEM CERTIFICATE blocks"}
+	if !x509.NewCertPool().AppendCertsFromPEM(b) {
+		return nil, &Error{Msg: fmt.Sprintf("no PEM certificate in %s", path), Hint: "the file must hold PEM CERTIFICATE blocks"}
 	}
-	return nil
+	return b, nil
 }
 
 // credentials returns what docker sends to the notary server's token

@@ -1,0 +1,242 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/agent/agenttest"
+	"github.com/trust-agent/trust-agent/pkcs11"
+	"github.com/trust-agent/trust-agent/pkcs11/softhsmtest"
+	"github.com/trust-agent/trust-agent/socket"
+)
+
+// window is how long each side of a throughput measure runs.
+const window = 1500 * time.Millisecond
+
+// signReq is what a sign sends: targets metadata for a few tags.
+func signReq(key agent.KeyInfo) agent.SignRequest {
+	return agent.SignRequest{KeyID: key.ID, GUN: agenttest.GUN, Role: "targets/releases", Data: agenttest.TargetsJSON("latest", "v1", "v2")}
+}
+
+// hammer runs clients goroutines, each on its own connection, signing req
+// for d; it returns the signatures made, their latencies and the errors.
+func hammer(b *testing.B, sock string, clients int, d time.Duration, req agent.SignRequest) (int64, *latencies, int64) {
+	b.Helper()
+	conns := make([]*socket.Client, clients)
+	for i := range conns {
+		conns[i] = dial(b, sock)
+	}
+	var ok, failed atomic.Int64
+	lat := &latencies{}
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				t := time.Now()
+				if _, err := c.Sign(context.Background(), req); err != nil {
+					failed.Add(1)
+					continue
+				}
+				lat.add(time.Since(t))
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return ok.Load(), lat, failed.Load()
+}
+
+// BenchmarkP1 compares signatures per second through the socket, with the
+// audit log on (agent.OpenAuditFile, one fsync per line), with the durable
+// limit: the same key signing in-process (a second Keyring on the same
+// token, no audit), each signature followed by appending and fsyncing one
+// line of the audit line's size. The sides alternate four times.
+func BenchmarkP1(b *testing.B) {
+	tok := softhsmtest.New(b, "13579")
+	dir := b.TempDir()
+	auditPath := filepath.Join(dir, "audit.log")
+	served := keyring(b, tok, auditPath)
+	key, err := served.Generate(context.Background(), agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "bench"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	direct := keyring(b, tok, "")
+	sock := serve(b, served)
+	req := signReq(key)
+
+	// The size of one audit line, from the agent's own log.
+	c := dial(b, sock)
+	for range 20 {
+		if _, err := c.Sign(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	raw, err := os.ReadFile(auditPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	line := []byte(lines[len(lines)-1] + "\n")
+
+	f, err := os.OpenFile(filepath.Join(dir, "limit.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	var nLimit, nSocket int64
+	var tLimit, tSocket time.Duration
+	for range 4 {
+		start := time.Now()
+		for stop := start.Add(window / 2); time.Now().Before(stop); nLimit++ {
+			if _, err := direct.Sign(context.Background(), req); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := f.Write(line); err != nil {
+				b.Fatal(err)
+			}
+			if err := f.Sync(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		tLimit += time.Since(start)
+		start = time.Now()
+		n, _, failed := hammer(b, sock, 1, window/2, req)
+		tSocket += time.Since(start)
+		if failed > 0 {
+			b.Fatalf("%d signatures failed", failed)
+		}
+		nSocket += n
+	}
+	limit := float64(nLimit) / tLimit.Seconds()
+	rate := float64(nSocket) / tSocket.Seconds()
+	emit("P1: durable limit (in-process sign + %d-byte line fsynced): %.0f/s", len(line), limit)
+	emit("P1: socket, audit log on, one client: %.0f/s", rate)
+	emit("P1 %.2f", rate/limit)
+}
+
+// keyring opens the token as a Keyring auditing to auditPath ("": none).
+func keyring(b *testing.B, tok *softhsmtest.Fixture, auditPath string) *agent.Keyring {
+	b.Helper()
+	store, err := pkcs11.Open(tok.URI())
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := agent.Options{Stores: []agent.KeyStore{store}}
+	if auditPath != "" {
+		af, err := agent.OpenAuditFile(auditPath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { af.Close() })
+		opts.Audit = af
+	}
+	k := agent.New(opts)
+	b.Cleanup(func() { k.Close() })
+	return k
+}
+
+// serve serves a on a fresh socket until the benchmark ends.
+func serve(b *testing.B, a agent.Agent) string {
+	b.Helper()
+	sock := filepath.Join(b.TempDir(), "agent", "sock")
+	l, err := socket.Listen(sock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- socket.Serve(ctx, l, a, socket.ServeOptions{}) }()
+	b.Cleanup(func() { cancel(); <-done })
+	return sock
+}
+
+// BenchmarkP2 measures 1, 2, 4, 8 and 16 clients, each on its own
+// connection, signing through the socket with the audit log on: total rate,
+// p50 and p99 latency, errors. The headline is 8 clients' rate ÷ one's.
+func BenchmarkP2(b *testing.B) {
+	ip := startInProcess(b, false)
+	req := signReq(ip.key)
+	var one, eight float64
+	for _, n := range []int{1, 2, 4, 8, 16} {
+		start := time.Now()
+		ok, lat, failed := hammer(b, ip.sock, n, window, req)
+		rate := float64(ok) / time.Since(start).Seconds()
+		emit("P2: clients=%d %.0f/s p50 %v p99 %v errors %d", n, rate, lat.quantile(0.5).Round(time.Microsecond), lat.quantile(0.99).Round(time.Microsecond), failed)
+		switch n {
+		case 1:
+			one = rate
+		case 8:
+			eight = rate
+		}
+	}
+	emit("P2 %.2f", eight/one)
+}
+
+// BenchmarkP6 compares one signature of 1 MiB of targets metadata with one
+// of 1 KiB, through the socket to the agent on SoftHSM. The audit log is
+// off: its fsync, the same for both, would hide what the wire costs.
+func BenchmarkP6(b *testing.B) {
+	ip := startInProcess(b, true)
+	c := dial(b, ip.sock)
+	sized := func(n int) agent.SignRequest {
+		// Every tag adds the same number of bytes.
+		per := len(agenttest.TargetsJSON("tag-000000", "tag-000001")) - len(agenttest.TargetsJSON("tag-000000"))
+		tags := []string{}
+		for i := 0; i == 0 || len(agenttest.TargetsJSON(tags[:1]...))+(len(tags)-1)*per < n; i++ {
+			tags = append(tags, fmt.Sprintf("tag-%06d", i))
+		}
+		r := signReq(ip.key)
+		r.Data = agenttest.TargetsJSON(tags...)
+		return r
+	}
+	small, large := sized(1<<10), sized(1<<20)
+	var tSmall, tLarge time.Duration
+	var nSmall, nLarge int
+	for range 2 {
+		for _, side := range []struct {
+			req agent.SignRequest
+			t   *time.Duration
+			n   *int
+		}{{small, &tSmall, &nSmall}, {large, &tLarge, &nLarge}} {
+			start := time.Now()
+			for stop := start.Add(window / 2); time.Now().Before(stop); *side.n++ {
+				if _, err := c.Sign(context.Background(), side.req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			*side.t += time.Since(start)
+		}
+	}
+	// The same two asked of the Keyring directly: what the agent itself
+	// (policy, token, audit hook) costs, apart from the wire.
+	direct := func(req agent.SignRequest) time.Duration {
+		start, n := time.Now(), 0
+		for stop := start.Add(window / 2); time.Now().Before(stop); n++ {
+			if _, err := ip.k.Sign(context.Background(), req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return time.Since(start) / time.Duration(n)
+	}
+	ds, dl := direct(small), direct(large)
+	emit("P6: without the socket (Keyring directly): %v and %v", ds.Round(time.Microsecond), dl.Round(time.Microsecond))
+	s, l := tSmall/time.Duration(nSmall), tLarge/time.Duration(nLarge)
+	emit("P6: %d-byte targets: %v per signature; %d bytes: %v (%.1f MB/s)", len(small.Data), s.Round(time.Microsecond), len(large.Data), l.Round(time.Microsecond), float64(len(large.Data))/l.Seconds()/1e6)
+	emit("P6 %.1f", float64(l)/float64(s))
+}
+
+// BenchmarkP7 has nothing to measure yet.
+func BenchmarkP7(b *testing.B) {
+	emit("P7 n/a (Notation/cosign not built yet)")
+}
