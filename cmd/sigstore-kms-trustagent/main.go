@@ -289,4 +289,3 @@ func (p *plugin) VerifySignature(sig, message io.Reader, _ ...signature.VerifyOp
 	}
 	return nil
 }
-
