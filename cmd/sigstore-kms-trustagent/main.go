@@ -60,7 +60,15 @@ func main() {
 	os.Exit(run(os.Args, os.Stdin, os.Stdout))
 }
 
-func run(args []string, stdin io.Reader, stdout io.Writer) int {
+func run(args []string, stdin io.Reader, stdout io.Writer) (code int) {
+	defer func() {
+		// A request sigstore's handler cannot take still gets an answer
+		// in the protocol's error field, not a Go stack trace.
+		if r := recover(); r != nil {
+			handler.WriteErrorResponse(stdout, fmt.Errorf("%scannot handle this request (%v); this plugin speaks cliplugin %s as sigstore v1.10 sends it", prefix, r, common.ProtocolVersion))
+			code = 1
+		}
+	}()
 	if len(args) < 3 || args[1] != common.ProtocolVersion {
 		// Not run by a sigstore client: say what this program is.
 		fmt.Fprintf(os.Stderr, "%sthis is cosign's KMS plugin for trust-agent, run by cosign for --key trustagent://NAME (protocol %s); it is not run by hand\n", prefix, common.ProtocolVersion)
@@ -86,6 +94,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) int {
 		ctx, cancel = context.WithDeadline(ctx, *d)
 		defer cancel()
 	}
+	fillArgs(pa.MethodArgs)
 	p := &plugin{ctx: ctx, ref: pa.InitOptions.KeyResourceID, hash: pa.InitOptions.HashFunc}
 	defer p.close()
 	resp, err := handler.Dispatch(stdout, io.LimitReader(stdin, maxMessageBytes), pa, p)
@@ -93,6 +102,39 @@ func run(args []string, stdin io.Reader, stdout io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// fillArgs gives every method's arguments their empty values where the
+// request left them out: sigstore's handler dereferences them (a request
+// with "methodName":"publicKey" and no "publicKey" would panic it).
+func fillArgs(m *common.MethodArgs) {
+	if m.DefaultAlgorithm == nil {
+		m.DefaultAlgorithm = &common.DefaultAlgorithmArgs{}
+	}
+	if m.SupportedAlgorithms == nil {
+		m.SupportedAlgorithms = &common.SupportedAlgorithmsArgs{}
+	}
+	if m.CreateKey == nil {
+		m.CreateKey = &common.CreateKeyArgs{}
+	}
+	if m.PublicKey == nil {
+		m.PublicKey = &common.PublicKeyArgs{}
+	}
+	if m.PublicKey.PublicKeyOptions == nil {
+		m.PublicKey.PublicKeyOptions = &common.PublicKeyOptions{}
+	}
+	if m.SignMessage == nil {
+		m.SignMessage = &common.SignMessageArgs{}
+	}
+	if m.SignMessage.SignOptions == nil {
+		m.SignMessage.SignOptions = &common.SignOptions{}
+	}
+	if m.VerifySignature == nil {
+		m.VerifySignature = &common.VerifySignatureArgs{}
+	}
+	if m.VerifySignature.VerifyOptions == nil {
+		m.VerifySignature.VerifyOptions = &common.VerifyOptions{}
+	}
 }
 
 // plugin answers one request. It dials the agent on first use.

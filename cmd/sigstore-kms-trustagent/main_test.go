@@ -278,3 +278,36 @@ func TestPluginRefuses(t *testing.T) {
 		t.Errorf("no TRUST_AGENT_SOCK: %v", err)
 	}
 }
+
+// TestMalformedRequests: whatever the arguments, the answer is one JSON
+// object on stdout with the error in errorMessage, never a panic.
+func TestMalformedRequests(t *testing.T) {
+	t.Setenv("TRUST_AGENT_SOCK", "")
+	init := `"initOptions":{"protocolVersion":"v1","keyResourceID":"release","hashFunc":5}`
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, `expected arguments \"v1\" and a JSON request`},
+		{[]string{"v2", "{}"}, `expected arguments \"v1\"`},
+		{[]string{"v1", "not json"}, "cannot read the request"},
+		{[]string{"v1", `{"methodName":"publicKey"}`}, "lacks initOptions or methodName"},
+		{[]string{"v1", `{"initOptions":{"protocolVersion":"v9"},"methodName":"publicKey"}`}, `protocol \"v9\" is not supported`},
+		{[]string{"v1", `{` + init + `,"methodName":"publicKey"}`}, "TRUST_AGENT_SOCK is not set"},
+		{[]string{"v1", `{` + init + `,"methodName":"signMessage"}`}, "TRUST_AGENT_SOCK is not set"},
+		{[]string{"v1", `{` + init + `,"methodName":"verifySignature"}`}, "TRUST_AGENT_SOCK is not set"},
+		{[]string{"v1", `{` + init + `,"methodName":"createKey"}`}, "trust-agent key generate release --role cosign"},
+		{[]string{"v1", `{` + init + `,"methodName":"deleteKey"}`}, "unsupported method: deleteKey"},
+	} {
+		var out bytes.Buffer
+		code := run(append([]string{"sigstore-kms-trustagent"}, c.args...), strings.NewReader(""), &out)
+		if code == 0 || !strings.HasPrefix(out.String(), `{"errorMessage":`) || !strings.Contains(out.String(), c.want) || strings.Contains(out.String(), "\n") {
+			t.Errorf("%q: exit %d, %s; want an error answer with %q", c.args, code, out.String(), c.want)
+		}
+	}
+	// defaultAlgorithm answers even without an agent (the default key kind).
+	var out bytes.Buffer
+	if run([]string{"sigstore-kms-trustagent", "v1", `{` + init + `,"methodName":"defaultAlgorithm"}`}, strings.NewReader(""), &out); out.String() != `{"defaultAlgorithm":{"defaultAlgorithm":"ecdsa-sha2-256-nistp256"}}` {
+		t.Errorf("defaultAlgorithm: %s", out.String())
+	}
+}
