@@ -18,6 +18,8 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature/kms/cliplugin"
 	"github.com/trust-agent/trust-agent/agent"
 	_ "github.com/trust-agent/trust-agent/format/cosign"
+	"github.com/trust-agent/trust-agent/piv"
+	"github.com/trust-agent/trust-agent/piv/pivtest"
 	"github.com/trust-agent/trust-agent/pkcs11"
 	"github.com/trust-agent/trust-agent/pkcs11/softhsmtest"
 	"github.com/trust-agent/trust-agent/socket"
@@ -73,6 +75,12 @@ func serveAgent(t *testing.T) (*agent.Keyring, *syncBuffer) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveStore(t, store)
+}
+
+// serveStore serves a real agent holding store behind a real socket.
+func serveStore(t *testing.T, store agent.KeyStore) (*agent.Keyring, *syncBuffer) {
+	t.Helper()
 	audit := new(syncBuffer)
 	k := agent.New(agent.Options{Stores: []agent.KeyStore{store}, Audit: agent.AuditTo(audit)})
 	t.Cleanup(func() { k.Close() })
@@ -309,5 +317,58 @@ func TestMalformedRequests(t *testing.T) {
 	var out bytes.Buffer
 	if run([]string{"sigstore-kms-trustagent", "v1", `{` + init + `,"methodName":"defaultAlgorithm"}`}, strings.NewReader(""), &out); out.String() != `{"defaultAlgorithm":{"defaultAlgorithm":"ecdsa-sha2-256-nistp256"}}` {
 		t.Errorf("defaultAlgorithm: %s", out.String())
+	}
+}
+
+// TestPluginSignsOnPIV: PIV keys (P-256 and P-384, on the virtual card
+// through pcscd) sign for cosign through the plugin, verified with
+// sigstore's default verifier for the key.
+func TestPluginSignsOnPIV(t *testing.T) {
+	card := pivtest.Card(t)
+	const pin = "24681357"
+	if err := piv.Setup(piv.SetupOptions{Serial: card.Card.Serial(), OldPIN: "123456", NewPIN: pin, OldPUK: "12345678", NewPUK: "87654321"}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := piv.Open(piv.Options{Serial: card.Card.Serial()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Login([]byte(pin)); err != nil {
+		t.Fatal(err)
+	}
+	installPlugin(t)
+	k, audit := serveStore(t, store)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		bits int
+		hash crypto.Hash
+	}{{"card256", 256, crypto.SHA256}, {"card384", 384, crypto.SHA384}} {
+		info, err := k.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleCosign, Name: c.name, GUN: "registry.example.com/team/app"}, Bits: c.bits})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		sv, err := cliplugin.LoadSignerVerifier(ctx, "trustagent://"+c.name, c.hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := simpleSigning("registry.example.com/team/app:v1")
+		sig, err := sv.SignMessage(bytes.NewReader(msg))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		v, err := signature.LoadDefaultVerifier(mustPub(t, exportPEM(info)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := v.VerifySignature(bytes.NewReader(sig), bytes.NewReader(msg)); err != nil {
+			t.Errorf("%s: sigstore's verifier refuses the card's signature: %v", c.name, err)
+		}
+		if _, err := sv.SignMessage(bytes.NewReader(simpleSigning("registry.example.com/team/other"))); err == nil || !strings.Contains(err.Error(), "signs only for registry.example.com/team/app") {
+			t.Errorf("%s: another repository: %v", c.name, err)
+		}
+	}
+	if n := strings.Count(audit.String(), `"op":"sign-payload"`); n != 4 {
+		t.Errorf("%d sign-payload audit lines, want 4", n)
 	}
 }
