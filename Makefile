@@ -84,7 +84,7 @@ bench: deps
 FUZZTIME ?= 2m
 FUZZ_TARGETS := FuzzReadFrame:./socket FuzzDecodeRequest:./socket FuzzCanonicalPolicy:./agent \
 	FuzzParseURI:./internal/uri FuzzParseRef:./internal/trust FuzzParseKeyFile:./internal/trust \
-	FuzzVerifyAudit:./agent
+	FuzzVerifyAudit:./agent FuzzParse:./format/cosign
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

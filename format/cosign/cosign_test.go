@@ -7,11 +7,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sigstore/sigstore/pkg/signature"
+	sigpayload "github.com/sigstore/sigstore/pkg/signature/payload"
 	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/format/cosign"
 )
@@ -116,4 +118,27 @@ func TestSignVerifies(t *testing.T) {
 			t.Errorf("%s: sigstore's default verifier refuses the signature: %v", c.alg, err)
 		}
 	}
+}
+
+// FuzzParse: whatever Parse accepts, sigstore's own payload parser (what
+// cosign verify reads) reads as the same reference and digest.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(payload("registry.example.com/team/app")))
+	f.Add([]byte(payload("alpine")))
+	f.Add([]byte(strings.Replace(payload("r.example/a"), `"optional":null`, `"optional":{"a":"b"}`, 1)))
+	f.Add([]byte(strings.Replace(payload("r.example/a"), `"docker-reference":"r.example/a"`, `"docker-reference":"r.example/a","docker-reference":"r.example/b"`, 1)))
+	f.Add([]byte(`{"critical":{"identity":{"docker-reference":"r.example/\u0061"},"image":{"docker-manifest-digest":"` + digest + `"},"type":"cosign container image signature"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := cosign.Parse(data)
+		if err != nil {
+			return
+		}
+		var theirs sigpayload.SimpleContainerImage
+		if err := json.Unmarshal(data, &theirs); err != nil {
+			t.Fatalf("accepted %q, which sigstore's parser refuses: %v", data, err)
+		}
+		if theirs.Critical.Identity.DockerReference != p.Reference || theirs.Critical.Image.DockerManifestDigest != p.Digest || theirs.Critical.Type != cosign.SignatureType {
+			t.Fatalf("%q: we read %+v, sigstore reads %+v", data, p, theirs.Critical)
+		}
+	})
 }
