@@ -275,6 +275,18 @@ func TestPluginRefuses(t *testing.T) {
 		t.Errorf("digest signing: %v", err)
 	}
 
+	// A locked agent: nothing signed, one audit line, the command to run.
+	if err := k.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := strings.Count(audit.String(), `"op":"sign-payload"`)
+	if _, err := sv.SignMessage(bytes.NewReader(simpleSigning("registry.example.com/team/app"))); err == nil || !strings.Contains(err.Error(), "run `trust-agent unlock`") {
+		t.Errorf("locked agent: %v", err)
+	}
+	if n := strings.Count(audit.String(), `"op":"sign-payload"`); n != before+1 {
+		t.Errorf("locked agent: %d new sign-payload audit lines, want 1", n-before)
+	}
+
 	// No agent: one clear line naming the socket.
 	gone := filepath.Join(t.TempDir(), "gone.sock")
 	t.Setenv("TRUST_AGENT_SOCK", gone)
