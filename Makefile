@@ -26,6 +26,7 @@ deps:
 
 build:
 	go build -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null || echo devel)" -o $(BIN) ./cmd/trust-agent
+	go build -o bin/sigstore-kms-trustagent ./cmd/sigstore-kms-trustagent
 
 # The Go tests (SoftHSM, socket, CLI scripts, notary-server, registry,
 # docker and notary CLIs, PIV through pcscd and the virtual card, fuzz
@@ -83,7 +84,7 @@ bench: deps
 FUZZTIME ?= 2m
 FUZZ_TARGETS := FuzzReadFrame:./socket FuzzDecodeRequest:./socket FuzzCanonicalPolicy:./agent \
 	FuzzParseURI:./internal/uri FuzzParseRef:./internal/trust FuzzParseKeyFile:./internal/trust \
-	FuzzVerifyAudit:./agent
+	FuzzVerifyAudit:./agent FuzzParse:./format/cosign
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
