@@ -161,6 +161,7 @@ func newEntry(s KeyStore, key Key) (*entry, error) {
 	return &entry{store: s, key: key, info: KeyInfo{
 		ID: id, KeyMeta: key.Meta, Algorithm: alg, PublicKey: der,
 		Location: key.Location, Backend: s.Name(), Certs: rootCerts(key),
+		Abilities: abilitiesOf(s),
 	}}, nil
 }
 
@@ -759,7 +760,7 @@ func (k *Keyring) Status(ctx context.Context) (Status, error) {
 	m := k.metrics.snapshot()
 	st.Metrics = &m
 	for _, s := range k.opts.Stores {
-		bs := BackendStatus{Name: s.Name(), Kind: s.Kind(), Keys: len(k.perStore[s])}
+		bs := BackendStatus{Name: s.Name(), Kind: s.Kind(), Keys: len(k.perStore[s]), Abilities: abilitiesOf(s)}
 		if err := k.errs[s]; err != nil {
 			bs.Error = err.Error()
 		}
