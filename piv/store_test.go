@@ -23,6 +23,7 @@ import (
 	pivgo "github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/agent/backend"
 	"github.com/trust-agent/trust-agent/piv/pivtest"
 	"github.com/trust-agent/trust-agent/piv/virtualcard"
 )
@@ -673,3 +674,22 @@ func TestP384(t *testing.T) {
 	}
 	t.Fatal("the P-384 key is not listed")
 }
+
+// TestOpenThroughRegistry: piv:serial=N opens the card through the scheme
+// registry, as trust-agent start --piv N does, with its abilities.
+func TestOpenThroughRegistry(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	ks, err := backend.Open(context.Background(), fmt.Sprintf("piv:serial=%d", f.Card.Serial()), backend.Options{AllowImport: true})
+	if err != nil {
+		t.Fatalf("backend.Open: %v", err)
+	}
+	defer ks.Close()
+	s, ok := ks.(*Store)
+	if !ok || s.Serial() != f.Card.Serial() || !s.Locked() {
+		t.Fatalf("backend.Open gave %T, want a locked *piv.Store for card %d", ks, f.Card.Serial())
+	}
+	if a := s.Abilities(); !a.Attest || !a.Touch || !a.Import || a.Delete || a.MaxRootKeys != 1 || a.Algorithm(agent.AlgorithmRSA) {
+		t.Fatalf("abilities %+v", a)
+	}
+}
+
