@@ -23,6 +23,7 @@ import (
 	pivgo "github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/agent/agenttest"
 	"github.com/trust-agent/trust-agent/agent/backend"
 	"github.com/trust-agent/trust-agent/piv/pivtest"
 	"github.com/trust-agent/trust-agent/piv/virtualcard"
@@ -693,3 +694,16 @@ func TestOpenThroughRegistry(t *testing.T) {
 	}
 }
 
+// TestConformance: the virtual card passes the suite every KeyStore
+// passes, through the agent; cases for abilities a card lacks (RSA keys,
+// deletion) check the refusals instead.
+func TestConformance(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	s := openStore(t, f, Options{AllowImport: true}, "")
+	k := agent.New(agent.Options{Stores: []agent.KeyStore{s}})
+	t.Cleanup(func() { k.Close() })
+	if err := k.Unlock(context.Background(), agent.UnlockRequest{PIN: []byte(testPIN)}); err != nil {
+		t.Fatal(err)
+	}
+	agenttest.Run(t, agenttest.Config{Agent: k, PIN: testPIN})
+}
