@@ -115,6 +115,8 @@ type KeyInfo struct {
 	Location  string `json:"location"`        // where the key lives, e.g. a PKCS#11 URI with id=
 	Backend   string `json:"backend"`         // the backend's name, as in Status
 	Certs     []Cert `json:"certs,omitempty"` // root certificates stored beside the key
+	// Abilities are those of the key's backend (attestable, touch, ...).
+	Abilities Abilities `json:"abilities,omitzero"`
 }
 
 // Cert is a root certificate stored beside its key, one per repository.
@@ -241,6 +243,9 @@ type BackendStatus struct {
 	Locked bool   `json:"locked"`
 	Keys   int    `json:"keys"`
 	Error  string `json:"error,omitempty"` // why the backend is unavailable, if it is
+	// Abilities say what the backend can do beyond signing: decide from
+	// them, never from Name or Kind.
+	Abilities Abilities `json:"abilities,omitzero"`
 }
 
 // KeyStore is a hardware backend: a PKCS#11 token or a PIV card. It hands

@@ -10,8 +10,14 @@
 // as crypto.Signers plus the metadata (role, name, repository) that it keeps
 // on the hardware itself, so a restarted agent knows every key from the
 // token alone. Backends opt into more by implementing small interfaces:
-// PolicyGenerator (PIN and touch policies at generation) and Attester
-// (Attest: the hardware's proof that it made a key, passed on unverified).
+// PolicyGenerator (PIN and touch policies at generation), Attester
+// (Attest: the hardware's proof that it made a key, passed on unverified)
+// and Deleter, and say what they can do as data (AbilityReporter:
+// Abilities travel in Status and every KeyInfo, so no client decides from
+// a backend's name). Backends are opened by URI scheme through package
+// agent/backend; every one passes the suite in agent/agenttest. Formats
+// other than TUF are PayloadPolicies registered with RegisterFormat. See
+// docs/DESIGN.md, "Adding a format, adding a backend".
 // This package imports no backend and no notary code.
 //
 // # Policy

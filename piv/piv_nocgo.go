@@ -60,3 +60,7 @@ func (*Store) Attest(byte) (*x509.Certificate, *x509.Certificate, error) {
 	return nil, nil, errNoCgo
 }
 func (*Store) AttestationChain([]byte) ([][]byte, error) { return nil, errNoCgo }
+func (*Store) Abilities() agent.Abilities {
+	return agent.Abilities{Attest: true, Touch: true, Policy: true,
+		Algorithms: []string{agent.AlgorithmECDSA}, SlotKinds: slotKinds, MaxRootKeys: 1}
+}

@@ -273,3 +273,16 @@ func touchPolicyFrom(p pivgo.TouchPolicy) TouchPolicy {
 	}
 	return TouchPolicyDefault
 }
+
+var _ agent.AbilityReporter = (*Store)(nil)
+
+// Abilities: a PIV card attests the keys it made, may wait for a touch,
+// sets PIN and touch policies per key, makes ECDSA keys only (P-256,
+// P-384), holds one root key (slot 9c), cannot delete keys, and imports
+// software keys only when opened with Options.AllowImport.
+func (s *Store) Abilities() agent.Abilities {
+	return agent.Abilities{
+		Attest: true, Touch: true, Policy: true, Import: s.opts.AllowImport,
+		Algorithms: []string{agent.AlgorithmECDSA}, SlotKinds: slotKinds, MaxRootKeys: 1,
+	}
+}

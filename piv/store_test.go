@@ -23,6 +23,8 @@ import (
 	pivgo "github.com/go-piv/piv-go/v2/piv"
 
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/agent/agenttest"
+	"github.com/trust-agent/trust-agent/agent/backend"
 	"github.com/trust-agent/trust-agent/piv/pivtest"
 	"github.com/trust-agent/trust-agent/piv/virtualcard"
 )
@@ -672,4 +674,36 @@ func TestP384(t *testing.T) {
 		}
 	}
 	t.Fatal("the P-384 key is not listed")
+}
+
+// TestOpenThroughRegistry: piv:serial=N opens the card through the scheme
+// registry, as trust-agent start --piv N does, with its abilities.
+func TestOpenThroughRegistry(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	ks, err := backend.Open(context.Background(), fmt.Sprintf("piv:serial=%d", f.Card.Serial()), backend.Options{AllowImport: true})
+	if err != nil {
+		t.Fatalf("backend.Open: %v", err)
+	}
+	defer ks.Close()
+	s, ok := ks.(*Store)
+	if !ok || s.Serial() != f.Card.Serial() || !s.Locked() {
+		t.Fatalf("backend.Open gave %T, want a locked *piv.Store for card %d", ks, f.Card.Serial())
+	}
+	if a := s.Abilities(); !a.Attest || !a.Touch || !a.Import || a.Delete || a.MaxRootKeys != 1 || a.Algorithm(agent.AlgorithmRSA) {
+		t.Fatalf("abilities %+v", a)
+	}
+}
+
+// TestConformance: the virtual card passes the suite every KeyStore
+// passes, through the agent; cases for abilities a card lacks (RSA keys,
+// deletion) check the refusals instead.
+func TestConformance(t *testing.T) {
+	f := setUpCard(t, virtualcard.Options{})
+	s := openStore(t, f, Options{AllowImport: true}, "")
+	k := agent.New(agent.Options{Stores: []agent.KeyStore{s}})
+	t.Cleanup(func() { k.Close() })
+	if err := k.Unlock(context.Background(), agent.UnlockRequest{PIN: []byte(testPIN)}); err != nil {
+		t.Fatal(err)
+	}
+	agenttest.Run(t, agenttest.Config{Agent: k, PIN: testPIN})
 }

@@ -1,6 +1,14 @@
-// Package agenttest is the one test suite every agent.Agent must pass: the
-// Keyring called directly and the socket.Client talking to it over a real
-// Unix socket run the same cases, as x/crypto's ssh/agent tests both sides.
+// Package agenttest is the one test suite every agent.Agent must pass, and
+// through it every agent.KeyStore: the Keyring called directly and the
+// socket.Client talking to it over a real Unix socket run the same cases,
+// as x/crypto's ssh/agent tests both sides, over SoftHSM (package pkcs11),
+// the virtual PIV card (package piv) and a software store (package
+// agent/softstore).
+//
+// The suite asks the agent for its backend's Abilities (Status) and runs
+// every case; a case that needs an ability the backend lacks (RSA keys,
+// import, attestation, deletion) checks instead that the agent refuses it
+// cleanly. A new backend passes this suite before it is registered.
 package agenttest
 
 import (
@@ -17,6 +25,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"math/big"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,8 +35,9 @@ import (
 	"github.com/trust-agent/trust-agent/agent"
 )
 
-// Config is what Run needs: a fresh agent over one unlocked token, and the
-// token's PIN so the suite can lock and unlock it.
+// Config is what Run needs: a fresh agent over one unlocked backend, and
+// the backend's PIN so the suite can lock and unlock it. The agent has no
+// askpass program unless the caller gave it one.
 type Config struct {
 	Agent agent.Agent
 	PIN   string
@@ -84,6 +94,19 @@ func Run(t *testing.T, cfg Config) {
 	ctx := context.Background()
 	a := cfg.Agent
 	var deleg, repo, root, rsaKey agent.KeyInfo
+	made := 0 // keys on the backend
+
+	// What the backend can do decides which cases expect success.
+	st, err := a.Status(ctx)
+	must(t, err)
+	if len(st.Backends) != 1 {
+		t.Fatalf("the suite runs over one backend; the agent has %d", len(st.Backends))
+	}
+	ab := st.Backends[0].Abilities
+	t.Logf("backend %s (%s): abilities %+v", st.Backends[0].Name, st.Backends[0].Kind, ab)
+	if !ab.Algorithm(agent.AlgorithmECDSA) {
+		t.Fatalf("backend %s makes no ECDSA keys (abilities %+v); every backend must", st.Backends[0].Name, ab)
+	}
 
 	t.Run("Generate", func(t *testing.T) {
 		var err error
@@ -93,13 +116,27 @@ func Run(t *testing.T, cfg Config) {
 		must(t, err)
 		root, err = a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}})
 		must(t, err)
+		made += 3
 		rsaKey, err = a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "rsa-signer"}, Algorithm: agent.AlgorithmRSA})
-		must(t, err)
-		if deleg.Algorithm != agent.AlgorithmECDSA || rsaKey.Algorithm != agent.AlgorithmRSA {
-			t.Fatalf("algorithms: %s, %s", deleg.Algorithm, rsaKey.Algorithm)
+		if ab.Algorithm(agent.AlgorithmRSA) {
+			must(t, err)
+			made++
+			if rsaKey.Algorithm != agent.AlgorithmRSA {
+				t.Fatalf("algorithm: %s", rsaKey.Algorithm)
+			}
+		} else if !errors.Is(err, agent.ErrInvalidRequest) {
+			t.Fatalf("an RSA key on a backend without RSA: %v, want ErrInvalidRequest", err)
 		}
-		if !strings.Contains(deleg.Location, "id=") {
-			t.Fatalf("location %q names no object id", deleg.Location)
+		if deleg.Algorithm != agent.AlgorithmECDSA {
+			t.Fatalf("algorithm: %s", deleg.Algorithm)
+		}
+		if deleg.Location == "" || deleg.Location == deleg.Backend || deleg.Backend != st.Backends[0].Name {
+			t.Fatalf("location %q, backend %q: a key's location names the key on its backend %s", deleg.Location, deleg.Backend, st.Backends[0].Name)
+		}
+		// Every key carries its backend's abilities, so a client decides
+		// from data (attest it? tell the user to touch?), never from names.
+		if !reflect.DeepEqual(deleg.Abilities, ab) {
+			t.Fatalf("key abilities %+v, backend's %+v", deleg.Abilities, ab)
 		}
 	})
 
@@ -124,7 +161,11 @@ func Run(t *testing.T, cfg Config) {
 		for _, k := range keys {
 			got[k.ID] = k
 		}
-		for _, want := range []agent.KeyInfo{deleg, repo, root, rsaKey} {
+		want := []agent.KeyInfo{deleg, repo, root}
+		if rsaKey.ID != "" {
+			want = append(want, rsaKey)
+		}
+		for _, want := range want {
 			k, ok := got[want.ID]
 			if !ok || k.KeyMeta != want.KeyMeta {
 				t.Errorf("List lacks %s (%+v); got %+v", want.ID, want.KeyMeta, k.KeyMeta)
@@ -150,6 +191,7 @@ func Run(t *testing.T, cfg Config) {
 	t.Run("SignTargetsP384", func(t *testing.T) {
 		k, err := a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "p384"}, Bits: 384})
 		must(t, err)
+		made++
 		data := TargetsJSON("v3")
 		sig, err := a.Sign(ctx, agent.SignRequest{KeyID: k.ID, GUN: GUN, Role: "targets/p384", Data: data})
 		must(t, err)
@@ -168,6 +210,9 @@ func Run(t *testing.T, cfg Config) {
 	})
 
 	t.Run("SignTargetsRSAPSS", func(t *testing.T) {
+		if !ab.Algorithm(agent.AlgorithmRSA) {
+			t.Skip("the backend makes no RSA keys (Abilities.Algorithms); Generate checked the refusal")
+		}
 		data := TargetsJSON("v2")
 		sig, err := a.Sign(ctx, agent.SignRequest{KeyID: rsaKey.ID, GUN: GUN, Role: "targets/rsa-signer", Data: data})
 		must(t, err)
@@ -259,7 +304,14 @@ func Run(t *testing.T, cfg Config) {
 		der, err := x509.MarshalPKCS8PrivateKey(priv)
 		must(t, err)
 		info, err := a.Import(ctx, agent.ImportRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "imported"}, PKCS8: der})
+		if !ab.Import {
+			if !errors.Is(err, agent.ErrInvalidRequest) {
+				t.Fatalf("import on a backend without import: %v, want ErrInvalidRequest", err)
+			}
+			return
+		}
 		must(t, err)
+		made++
 		if !parsePub(t, info).(*ecdsa.PublicKey).Equal(&priv.PublicKey) {
 			t.Fatal("imported key has another public key")
 		}
@@ -268,16 +320,54 @@ func Run(t *testing.T, cfg Config) {
 		}
 	})
 
-	t.Run("AttestRefused", func(t *testing.T) {
-		// A PKCS#11 token cannot prove where a key was made: the agent
-		// says so rather than answering with nothing.
-		_, err := a.Attest(ctx, agent.AttestRequest{KeyID: deleg.ID})
-		if !errors.Is(err, agent.ErrInvalidRequest) || !strings.Contains(err.Error(), "cannot be attested") {
-			t.Fatalf("Attest(PKCS#11 key) = %v, want ErrInvalidRequest saying it cannot be attested", err)
+	t.Run("Attest", func(t *testing.T) {
+		chain, err := a.Attest(ctx, agent.AttestRequest{KeyID: deleg.ID})
+		if ab.Attest {
+			// The chain's leaf certifies the very key (the caller judges
+			// the rest against the maker's roots).
+			must(t, err)
+			if len(chain) < 2 {
+				t.Fatalf("attestation chain of %d certificates, want the slot's and the device's", len(chain))
+			}
+			leaf, err := x509.ParseCertificate(chain[0])
+			must(t, err)
+			der, err := x509.MarshalPKIXPublicKey(leaf.PublicKey)
+			must(t, err)
+			if string(der) != string(deleg.PublicKey) {
+				t.Fatal("the attestation certifies another key")
+			}
+		} else if !errors.Is(err, agent.ErrInvalidRequest) || !strings.Contains(err.Error(), "cannot be attested") {
+			// A token that cannot prove where a key was made: the agent
+			// says so rather than answering with nothing.
+			t.Fatalf("Attest on a backend without attestation = %v, want ErrInvalidRequest saying it cannot be attested", err)
 		}
 		if _, err := a.Attest(ctx, agent.AttestRequest{KeyID: strings.Repeat("cd", 32)}); !errors.Is(err, agent.ErrNotFound) {
 			t.Fatalf("Attest(unknown key) = %v, want ErrNotFound", err)
 		}
+	})
+
+	t.Run("Delete", func(t *testing.T) {
+		// Deleting is confirmed by a person: an agent without an askpass
+		// program refuses it, and a backend that cannot delete refuses it
+		// first. Either way the key stays.
+		err := a.Delete(ctx, agent.DeleteRequest{KeyID: deleg.ID})
+		var denied *agent.DeniedError
+		switch {
+		case !ab.Delete && !errors.Is(err, agent.ErrInvalidRequest):
+			t.Fatalf("Delete on a backend without deletion = %v, want ErrInvalidRequest", err)
+		case ab.Delete && err != nil && !errors.As(err, &denied):
+			t.Fatalf("Delete = %v, want success or a refusal for want of a confirmation", err)
+		case ab.Delete && err == nil:
+			t.Skip("the agent has an askpass program that said yes; agent's own tests cover deletion")
+		}
+		keys, err := a.List(ctx)
+		must(t, err)
+		for _, k := range keys {
+			if k.ID == deleg.ID {
+				return
+			}
+		}
+		t.Fatal("a refused Delete removed the key")
 	})
 
 	t.Run("LockUnlock", func(t *testing.T) {
@@ -291,7 +381,10 @@ func Run(t *testing.T, cfg Config) {
 		if !errors.Is(err, agent.ErrLocked) {
 			t.Fatalf("sign while locked: %v, want ErrLocked", err)
 		}
-		err = a.Unlock(ctx, agent.UnlockRequest{PIN: []byte(cfg.PIN + "0")})
+		// A wrong PIN of the right length (a PIV PIN has 6 to 8 characters).
+		wrong := []byte(cfg.PIN)
+		wrong[len(wrong)-1] ^= 1
+		err = a.Unlock(ctx, agent.UnlockRequest{PIN: wrong})
 		var pinErr *agent.PINError
 		if !errors.Is(err, agent.ErrPINIncorrect) || !errors.As(err, &pinErr) {
 			t.Fatalf("wrong PIN: %v, want a PINError", err)
@@ -304,7 +397,7 @@ func Run(t *testing.T, cfg Config) {
 	t.Run("Status", func(t *testing.T) {
 		st, err := a.Status(ctx)
 		must(t, err)
-		if st.Locked || len(st.Backends) != 1 || st.Backends[0].Keys < 5 {
+		if st.Locked || len(st.Backends) != 1 || st.Backends[0].Keys < made || !reflect.DeepEqual(st.Backends[0].Abilities, ab) {
 			t.Fatalf("status %+v", st)
 		}
 		if st.Signatures < 4 || st.Refusals < 4 {

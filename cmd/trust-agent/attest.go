@@ -81,11 +81,10 @@ func attestationVerifier(roots *x509.CertPool) trust.AttestationVerifier {
 	}
 }
 
-// attestable reports whether the agent can attest k: keys on PIV cards
-// (Location "piv:serial=N;slot=S", see package piv). Other keys are not
-// asked for, so that key list --attest does not fill the audit log with
-// refusals.
-func attestable(k agent.KeyInfo) bool { return strings.HasPrefix(k.Location, "piv:") }
+// attestable reports whether the agent can attest k: keys on a backend
+// whose Abilities say Attest (a PIV card). Other keys are not asked for,
+// so that key list --attest does not fill the audit log with refusals.
+func attestable(k agent.KeyInfo) bool { return k.Abilities.Attest }
 
 // keyAttestation is what key list --attest says about one key.
 type keyAttestation struct {

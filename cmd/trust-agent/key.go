@@ -164,7 +164,7 @@ func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("error importing key from %s: %w", path, err)
 	}
-	if strings.HasPrefix(info.Backend, "piv:") {
+	if info.Abilities.Attest { // a backend that attests the keys it makes
 		fmt.Fprintf(e.stderr, "Note: this key existed outside hardware before it was put on %s; the card cannot attest it.\n", info.Backend)
 	}
 	fmt.Fprintln(e.stdout, "Successfully imported key from", path)

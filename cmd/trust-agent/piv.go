@@ -4,35 +4,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/trust-agent/trust-agent/piv"
 )
-
-// openPIV opens the card named by spec ("any" or a serial number). The
-// agent logs when a key waits for a touch; the CLI tells the user (see
-// touchNotice).
-func openPIV(spec string, allowImport bool, log *slog.Logger) (*piv.Store, error) {
-	var serial uint64
-	if spec != "any" {
-		var err error
-		if serial, err = strconv.ParseUint(spec, 10, 32); err != nil {
-			return nil, fmt.Errorf("--piv %q: give a card's serial number (ykman list --serials) or any", spec)
-		}
-	}
-	var s *piv.Store
-	s, err := piv.Open(piv.Options{
-		Serial:      uint32(serial),
-		AllowImport: allowImport,
-		OnTouch: func(slot byte) {
-			log.Info("waiting for a touch", "card", s.Name(), "slot", fmt.Sprintf("%x", slot))
-		},
-	})
-	return s, err
-}
 
 const pivSetupSynopsis = "piv setup [--serial N] [--secrets-file FILE]"
 

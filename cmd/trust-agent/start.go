@@ -12,16 +12,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/agent/backend"
+	"github.com/trust-agent/trust-agent/piv"
 	"github.com/trust-agent/trust-agent/pkcs11"
 	"github.com/trust-agent/trust-agent/socket"
 )
 
-const startSynopsis = "start [-f|--foreground] [--socket PATH] [--pkcs11 URI]... [--piv any|SERIAL]... [--audit-log PATH|--no-audit] [--lifetime DURATION] [-c|--csh] [--fish]"
+const startSynopsis = "start [-f|--foreground] [--socket PATH] [--pkcs11 URI]... [--piv any|SERIAL]... [--backend URI]... [--audit-log PATH|--no-audit] [--lifetime DURATION] [-c|--csh] [--fish]"
 
 // readyFDEnv tells a daemonized child which descriptor to report on: "ok"
 // once it listens, or the error that stopped it (any number of lines), then
@@ -41,6 +44,7 @@ type startOptions struct {
 	socket     string
 	pkcs11     []string
 	piv        []string
+	backends   []string // --backend URIs, opened by scheme (package backend)
 	pivImport  bool
 	allowEmpty bool
 	// metricsAddr, when set, serves Prometheus metrics there.
@@ -63,6 +67,7 @@ func cmdStart(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&o.socket, "socket", "", "socket path (default: a new private directory under $TMPDIR)")
 	fs.StringArrayVar(&o.pkcs11, "pkcs11", nil, "PKCS#11 token URI with module-path= and optionally pin-source=file:... (repeatable)")
 	fs.StringArrayVar(&o.piv, "piv", nil, "PIV card (YubiKey) by serial number, or any (repeatable); it starts locked: trust-agent unlock")
+	fs.StringArrayVar(&o.backends, "backend", nil, "any backend by URI, opened by its scheme: "+strings.Join(backend.Schemes(), ":, ")+": (repeatable)")
 	fs.BoolVar(&o.pivImport, "piv-allow-import", false, "let key load put software keys on the PIV cards (such a key existed outside hardware and has no attestation)")
 	fs.StringVar(&o.auditLog, "audit-log", "", "append a JSON line per request to this file, mode 0600 (default: audit.log beside the socket)")
 	fs.BoolVar(&o.noAudit, "no-audit", false, "keep no audit log (not recommended: nothing then records what was signed, for whom)")
@@ -80,7 +85,7 @@ func cmdStart(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() != 0 {
 		return usageError(startSynopsis)
 	}
-	if len(o.pkcs11) == 0 && len(o.piv) == 0 && !o.allowEmpty {
+	if len(o.pkcs11) == 0 && len(o.piv) == 0 && len(o.backends) == 0 && !o.allowEmpty {
 		return &usageErr{errors.New("start: no backend: an agent without a token or card can neither make nor use keys"),
 			"name one: --pkcs11 'pkcs11:token=LABEL?module-path=/usr/lib/softhsm/libsofthsm2.so' or --piv any (or say --allow-empty)"}
 	}
@@ -308,6 +313,29 @@ func printEnv(e *env, o startOptions, pid int) {
 	fmt.Fprintf(e.stdout, "echo Agent pid %d;\n", pid)
 }
 
+// backendURIs is every backend the flags name, as URIs for backend.Open:
+// --pkcs11 URIs, --piv cards as piv:serial=N or piv:any, then --backend.
+func (o startOptions) backendURIs() ([]string, error) {
+	var uris []string
+	for _, u := range o.pkcs11 {
+		if !strings.HasPrefix(u, pkcs11.Scheme+":") {
+			return nil, fmt.Errorf("--pkcs11 %q: give a PKCS#11 URI (pkcs11:token=LABEL?module-path=...), or another backend with --backend URI", u)
+		}
+		uris = append(uris, u)
+	}
+	for _, spec := range o.piv {
+		if spec == "any" {
+			uris = append(uris, piv.Scheme+":any")
+			continue
+		}
+		if _, err := strconv.ParseUint(spec, 10, 32); err != nil {
+			return nil, fmt.Errorf("--piv %q: give a card's serial number (ykman list --serials) or any", spec)
+		}
+		uris = append(uris, piv.Scheme+":serial="+spec)
+	}
+	return append(uris, o.backends...), nil
+}
+
 // serveAgent opens the backends, listens and serves until ctx ends.
 func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 	ready := readyPipe()
@@ -333,20 +361,13 @@ func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 	if err := socket.CheckDir(filepath.Dir(o.socket)); err != nil {
 		return err
 	}
-	var stores []agent.KeyStore
-	for _, uri := range o.pkcs11 {
-		s, err := pkcs11.Open(uri)
-		if err != nil {
-			for _, s := range stores {
-				s.Close()
-			}
-			return err
-		}
-		s.SetLogger(log) // keys it leaves out of a listing (tampered objects) are reported in agent.log
-		stores = append(stores, s)
+	uris, err := o.backendURIs()
+	if err != nil {
+		return err
 	}
-	for _, spec := range o.piv {
-		s, err := openPIV(spec, o.pivImport, log)
+	var stores []agent.KeyStore
+	for _, uri := range uris {
+		s, err := backend.Open(ctx, uri, backend.Options{Logger: log, AllowImport: o.pivImport})
 		if err != nil {
 			for _, s := range stores {
 				s.Close()

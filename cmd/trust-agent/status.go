@@ -70,6 +70,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stdout, ", error: %s", b.Error)
 		}
 		fmt.Fprintln(e.stdout)
+		fmt.Fprintln(e.stdout, "    can: "+abilitiesText(b.Abilities))
 	}
 	if keys, err := c.List(ctx); err == nil {
 		for _, w := range custodyWarnings(keys, trust.Options{}, time.Now()) {
@@ -261,4 +262,29 @@ func readSecretFile(file, what string) ([]byte, error) {
 		return nil, fmt.Errorf("the "+what+" file %s is empty", file)
 	}
 	return pin, nil
+}
+
+// abilitiesText says what a backend can do beyond signing, from its
+// Abilities: "attest, touch, policies, import; ecdsa; one root key".
+func abilitiesText(a agent.Abilities) string {
+	var can []string
+	for _, c := range []struct {
+		ok   bool
+		name string
+	}{{a.Attest, "attest"}, {a.Touch, "touch"}, {a.Policy, "policies"}, {a.Delete, "delete"}, {a.Import, "import"}} {
+		if c.ok {
+			can = append(can, c.name)
+		}
+	}
+	out := strings.Join(can, ", ")
+	if out == "" {
+		out = "sign only"
+	}
+	if len(a.Algorithms) > 0 {
+		out += "; " + strings.Join(a.Algorithms, ", ")
+	}
+	if a.MaxRootKeys > 0 {
+		out += fmt.Sprintf("; at most %d root key(s)", a.MaxRootKeys)
+	}
+	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -35,49 +34,71 @@ func withTouchNotice(a agent.Agent, out io.Writer) agent.Agent {
 }
 
 func (t *touchNotifier) Sign(ctx context.Context, req agent.SignRequest) (agent.Signature, error) {
-	defer t.notice(t.location(ctx, req.KeyID), fmt.Sprintf("sign %s for %s", req.Role, req.GUN))()
+	defer t.notice(t.keyBackend(ctx, req.KeyID), fmt.Sprintf("sign %s for %s", req.Role, req.GUN))()
 	return t.Agent.Sign(ctx, req)
 }
 
 func (t *touchNotifier) CertifyRoot(ctx context.Context, req agent.CertifyRequest) ([]byte, error) {
-	defer t.notice(t.location(ctx, req.KeyID), "certify the root key for "+req.GUN)()
+	defer t.notice(t.keyBackend(ctx, req.KeyID), "certify the root key for "+req.GUN)()
 	return t.Agent.CertifyRoot(ctx, req)
 }
 
 func (t *touchNotifier) Generate(ctx context.Context, req agent.GenerateRequest) (agent.KeyInfo, error) {
-	defer t.notice(req.Backend, "certify the new key "+req.Name)()
+	defer t.notice(t.backend(ctx, req.Backend), "certify the new key "+req.Name)()
 	return t.Agent.Generate(ctx, req)
 }
 
-// location is where key id lives, "" if the agent does not say.
-func (t *touchNotifier) location(ctx context.Context, id string) string {
+// keyBackend is the backend of key id when it may wait for a touch, ""
+// otherwise or if the agent does not say.
+func (t *touchNotifier) keyBackend(ctx context.Context, id string) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if k, ok := t.keys[id]; ok {
-		return k.Location
+	k, ok := t.keys[id]
+	if !ok {
+		// First use, or a key made since (a rotation's new root): read again.
+		keys, err := t.Agent.List(ctx)
+		if err != nil {
+			return ""
+		}
+		t.keys = map[string]agent.KeyInfo{}
+		for _, k := range keys {
+			t.keys[k.ID] = k
+		}
+		k = t.keys[id]
 	}
-	// First use, or a key made since (a rotation's new root): read again.
-	keys, err := t.Agent.List(ctx)
+	if !k.Abilities.Touch {
+		return ""
+	}
+	return k.Backend
+}
+
+// backend is name when that backend may wait for a touch, "" otherwise.
+// An empty name (the agent picks the backend) gives no notice.
+func (t *touchNotifier) backend(ctx context.Context, name string) string {
+	if name == "" {
+		return ""
+	}
+	st, err := t.Agent.Status(ctx)
 	if err != nil {
 		return ""
 	}
-	t.keys = map[string]agent.KeyInfo{}
-	for _, k := range keys {
-		t.keys[k.ID] = k
+	for _, b := range st.Backends {
+		if b.Name == name && b.Abilities.Touch {
+			return name
+		}
 	}
-	return t.keys[id].Location
+	return ""
 }
 
-// notice arms a timer that tells the user to touch the card at location
-// ("piv:serial=N;slot=9c" or a backend name "piv:serial=N") to do what;
-// the returned func disarms it. Other locations need no touch.
-func (t *touchNotifier) notice(location, what string) func() {
-	if !strings.HasPrefix(location, "piv:") {
+// notice arms a timer that tells the user to touch the device backend
+// (one whose Abilities say Touch) to do what; the returned func disarms
+// it. An empty backend needs no touch.
+func (t *touchNotifier) notice(backend, what string) func() {
+	if backend == "" {
 		return func() {}
 	}
-	card, _, _ := strings.Cut(strings.TrimPrefix(location, "piv:"), ";")
 	timer := time.AfterFunc(touchNoticeDelay, func() {
-		fmt.Fprintf(t.out, "Touch your YubiKey (%s) to %s...\n", strings.ReplaceAll(card, "=", " "), what)
+		fmt.Fprintf(t.out, "Touch your card or key (%s) to %s...\n", backend, what)
 	})
 	return func() { timer.Stop() }
 }

@@ -19,9 +19,16 @@ type slowCard struct {
 
 func (s slowCard) List(context.Context) ([]agent.KeyInfo, error) {
 	return []agent.KeyInfo{
-		{ID: "piv-key", Location: "piv:serial=1234;slot=9c"},
-		{ID: "hsm-key", Location: "pkcs11:token=t;id=%01"},
+		{ID: "piv-key", Location: "piv:serial=1234;slot=9c", Backend: "piv:serial=1234", Abilities: agent.Abilities{Touch: true}},
+		{ID: "hsm-key", Location: "pkcs11:token=t;id=%01", Backend: "pkcs11:token=t"},
 	}, nil
+}
+
+func (s slowCard) Status(context.Context) (agent.Status, error) {
+	return agent.Status{Backends: []agent.BackendStatus{
+		{Name: "piv:serial=1234", Abilities: agent.Abilities{Touch: true}},
+		{Name: "pkcs11:token=t"},
+	}}, nil
 }
 
 func (s slowCard) Sign(context.Context, agent.SignRequest) (agent.Signature, error) {
@@ -62,8 +69,8 @@ func TestTouchNoticeCertifyAndGenerate(t *testing.T) {
 	if _, err := a.Generate(context.Background(), agent.GenerateRequest{KeyMeta: agent.KeyMeta{Name: "root"}, Backend: "piv:serial=1234"}); err != nil {
 		t.Fatal(err)
 	}
-	want := "Touch your YubiKey (serial 1234) to certify the root key for example.com/app...\n" +
-		"Touch your YubiKey (serial 1234) to certify the new key root...\n"
+	want := "Touch your card or key (piv:serial=1234) to certify the root key for example.com/app...\n" +
+		"Touch your card or key (piv:serial=1234) to certify the new key root...\n"
 	if got := out.String(); got != want {
 		t.Fatalf("notices:\n%s\nwant:\n%s", got, want)
 	}
@@ -89,7 +96,7 @@ func TestTouchNotice(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 			got := out.String()
-			if want := "Touch your YubiKey (serial 1234) to sign root for example.com/app...\n"; tc.want != (got == want) || (!tc.want && strings.TrimSpace(got) != "") {
+			if want := "Touch your card or key (piv:serial=1234) to sign root for example.com/app...\n"; tc.want != (got == want) || (!tc.want && strings.TrimSpace(got) != "") {
 				t.Fatalf("notice %q (want one: %v)", got, tc.want)
 			}
 		})

@@ -142,7 +142,7 @@ func Rotate(ctx context.Context, a agent.Agent, o RotateOptions, role string, re
 		return err
 	}
 	if !reused {
-		if err := pivRootFree(backend, gun, repoRef, keys); err != nil {
+		if err := rootRoomOn(backend, gun, repoRef, keys); err != nil {
 			return err
 		}
 	}
@@ -247,22 +247,29 @@ func keyIDsFor(k agent.KeyInfo, gun string) []string {
 	return ids
 }
 
-// pivRootFree refuses a new root key on a PIV card that already holds
-// one: a card holds one root key, in slot 9c, and nothing falls back to
-// another backend.
-func pivRootFree(backend, gun, repoRef string, keys []agent.KeyInfo) error {
-	if !isPIV(backend) {
-		return nil
-	}
+// rootRoomOn refuses a new root key on a backend that holds as many root
+// keys as it can (Abilities.MaxRootKeys: a PIV card holds one, in slot
+// 9c); nothing falls back to another backend. A backend that holds no key
+// yet has room: it holds no root key either.
+func rootRoomOn(backend, gun, repoRef string, keys []agent.KeyInfo) error {
+	max := 0
+	var held []string
 	for _, k := range keys {
-		if k.Role == agent.RoleRoot && k.Backend == backend {
-			return &Error{
-				Msg:  fmt.Sprintf("cannot make a new root key for %s on %s: a PIV card holds one root key in slot 9c, and it holds %s", gun, backend, k.ID),
-				Hint: "a PIV card holds one root key in slot 9c; rotate onto another card or token with --backend NAME (see `trust-agent status`): trust-agent key rotate root " + repoRef + " --backend NAME",
-			}
+		if k.Backend != backend {
+			continue
+		}
+		max = k.Abilities.MaxRootKeys
+		if k.Role == agent.RoleRoot {
+			held = append(held, k.ID)
 		}
 	}
-	return nil
+	if max == 0 || len(held) < max {
+		return nil
+	}
+	return &Error{
+		Msg:  fmt.Sprintf("cannot make a new root key for %s on %s: it holds at most %d root key(s) (a PIV card: one, in slot 9c), and it holds %s", gun, backend, max, strings.Join(held, ", ")),
+		Hint: "rotate onto another card or token with --backend NAME (see `trust-agent status`): trust-agent key rotate root " + repoRef + " --backend NAME",
+	}
 }
 
 // agentRole is the agent's role for a base TUF role.
@@ -427,6 +434,3 @@ func publicKeyDER(k data.PublicKey) ([]byte, error) {
 	}
 	return x509.MarshalPKIXPublicKey(cert.PublicKey)
 }
-
-// isPIV reports whether backend names a PIV card ("piv:serial=N").
-func isPIV(backend string) bool { return strings.HasPrefix(backend, "piv:") }

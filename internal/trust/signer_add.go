@@ -208,8 +208,9 @@ func pickRootKey(ctx context.Context, a agent.Agent, want string, out io.Writer,
 	return info.ID, nil
 }
 
-// newRootBackend is the backend for a first root key: the first PIV card
-// the agent can use (locked or not: a locked card asks to be unlocked
+// newRootBackend is the backend for a first root key: the first backend
+// the agent can use that attests the keys it makes (a PIV card: its
+// Abilities say Attest), locked or not (a locked card asks to be unlocked
 // rather than the key landing on another token), else "" (the agent's
 // first unlocked backend).
 func newRootBackend(ctx context.Context, a agent.Agent) (string, error) {
@@ -218,7 +219,7 @@ func newRootBackend(ctx context.Context, a agent.Agent) (string, error) {
 		return "", fmt.Errorf("trust: asking the agent for its backends: %w", err)
 	}
 	for _, b := range st.Backends {
-		if b.Kind == "piv" && b.Error == "" {
+		if b.Abilities.Attest && b.Error == "" {
 			return b.Name, nil
 		}
 	}
