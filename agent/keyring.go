@@ -161,6 +161,7 @@ func newEntry(s KeyStore, key Key) (*entry, error) {
 	return &entry{store: s, key: key, info: KeyInfo{
 		ID: id, KeyMeta: key.Meta, Algorithm: alg, PublicKey: der,
 		Location: key.Location, Backend: s.Name(), Certs: rootCerts(key),
+		Chain: signingChain(key),
 	}}, nil
 }
 

@@ -1,0 +1,198 @@
+// Command notation-trust-agent is a Notation plugin (contract 1.0) that
+// signs with keys held by trust-agent.
+//
+// notation runs it as $XDG_CONFIG_HOME/notation/plugins/trust-agent/
+// notation-trust-agent (`trust-agent notation install` puts it there) for
+// `notation sign --plugin trust-agent --id KEY`. It has the capability
+// SIGNATURE_GENERATOR.RAW: describe-key reports the key's spec, and
+// generate-signature sends the bytes notation signs (a JWS signing input
+// or a COSE Sig_structure) to the agent, which checks them against the
+// notation payload policy (package format/notation), hashes, signs with
+// the hardware key and writes the audit line. The plugin returns the
+// signature with the certificate chain stored beside the key
+// (`trust-agent key certify KEY`).
+//
+// KEY is a key's name or its ID (a unique prefix of it will do). The
+// agent is found through pluginConfig "socket" (`notation sign
+// --plugin-config socket=PATH`) or else TRUST_AGENT_SOCK. Errors are
+// {"errorCode","errorMessage"} on stderr with exit status 1.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/notaryproject/notation-plugin-framework-go/cli"
+	"github.com/notaryproject/notation-plugin-framework-go/plugin"
+
+	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/format/notation"
+	"github.com/trust-agent/trust-agent/socket"
+)
+
+// Name is the plugin's name: notation requires it to equal the folder the
+// plugin is installed in.
+const Name = "trust-agent"
+
+// version is set by the build (-ldflags -X main.version=...).
+var version = "0.1.0"
+
+func main() {
+	c, err := cli.New(&Plugin{})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, `{"errorCode":"ERROR","errorMessage":%q}`, "notation-trust-agent: "+err.Error())
+		os.Exit(1)
+	}
+	c.Execute(context.Background(), os.Args)
+}
+
+// Plugin implements notation's plugin.Plugin over a trust-agent socket.
+type Plugin struct {
+	// Dial opens the agent; nil means socket.Dial.
+	Dial func(path string) (agent.Agent, func() error, error)
+}
+
+var _ plugin.Plugin = (*Plugin)(nil)
+
+func (p *Plugin) GetMetadata(context.Context, *plugin.GetMetadataRequest) (*plugin.GetMetadataResponse, error) {
+	return &plugin.GetMetadataResponse{
+		Name:                      Name,
+		Description:               "Signs with hardware keys (PKCS#11 tokens, PIV cards) held by trust-agent, under its policy and audit",
+		Version:                   version,
+		URL:                       "https://github.com/trust-agent/trust-agent",
+		SupportedContractVersions: []string{plugin.ContractVersion},
+		Capabilities:              []plugin.Capability{plugin.CapabilitySignatureGenerator},
+	}, nil
+}
+
+// connect opens the agent named by pluginConfig or TRUST_AGENT_SOCK.
+func (p *Plugin) connect(config map[string]string) (agent.Agent, func() error, error) {
+	path := config["socket"]
+	if path == "" {
+		path = os.Getenv("TRUST_AGENT_SOCK")
+	}
+	if path == "" {
+		return nil, nil, plugin.NewError(plugin.ErrorCodeValidation, "notation-trust-agent: no agent: TRUST_AGENT_SOCK is not set and no --plugin-config socket=PATH was given; start one with eval \"$(trust-agent start ...)\"")
+	}
+	if p.Dial != nil {
+		return p.Dial(path)
+	}
+	c, err := socket.Dial(path)
+	if err != nil {
+		return nil, nil, plugin.NewGenericErrorf("notation-trust-agent: no agent at %s: %v; start one with eval \"$(trust-agent start ...)\" or point TRUST_AGENT_SOCK at it", path, err)
+	}
+	return c, c.Close, nil
+}
+
+// findKey resolves KEY (a name or an ID, or a unique ID prefix) among the
+// agent's notation keys.
+func findKey(ctx context.Context, a agent.Agent, id string) (agent.KeyInfo, error) {
+	keys, err := a.List(ctx)
+	if err != nil {
+		return agent.KeyInfo{}, agentError("listing the agent's keys", err)
+	}
+	var match []agent.KeyInfo
+	other := ""
+	for _, k := range keys {
+		if k.ID != id && k.Name != id && (len(id) < 8 || !strings.HasPrefix(k.ID, id)) {
+			continue
+		}
+		if k.Role != agent.RoleNotation {
+			other = string(k.Role)
+			continue
+		}
+		if len(match) == 0 || match[0].ID != k.ID { // copies of one key are one key
+			match = append(match, k)
+		}
+	}
+	switch {
+	case len(match) == 1:
+		return match[0], nil
+	case len(match) > 1:
+		return agent.KeyInfo{}, plugin.NewValidationErrorf("notation-trust-agent: %q names %d notation keys; pass the key's ID (trust-agent key list)", id, len(match))
+	case other != "":
+		return agent.KeyInfo{}, plugin.NewError(plugin.ErrorCodeAccessDenied, fmt.Sprintf("notation-trust-agent: key %q is a %s key; notation signs only with notation keys (trust-agent key generate NAME --role notation)", id, other))
+	}
+	return agent.KeyInfo{}, plugin.NewValidationErrorf("notation-trust-agent: the agent holds no notation key %q; see trust-agent key list, or make one with trust-agent key generate %s --role notation", id, id)
+}
+
+func (p *Plugin) DescribeKey(ctx context.Context, req *plugin.DescribeKeyRequest) (*plugin.DescribeKeyResponse, error) {
+	a, done, err := p.connect(req.PluginConfig)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	k, err := findKey(ctx, a, req.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := notation.SpecOfDER(k.PublicKey)
+	if err != nil {
+		return nil, plugin.NewValidationError(err.Error())
+	}
+	return &plugin.DescribeKeyResponse{KeyID: req.KeyID, KeySpec: plugin.KeySpec(spec.Name)}, nil
+}
+
+func (p *Plugin) GenerateSignature(ctx context.Context, req *plugin.GenerateSignatureRequest) (*plugin.GenerateSignatureResponse, error) {
+	if req.ContractVersion != plugin.ContractVersion {
+		return nil, plugin.NewUnsupportedContractVersionError(req.ContractVersion)
+	}
+	a, done, err := p.connect(req.PluginConfig)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	k, err := findKey(ctx, a, req.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := notation.SpecOfDER(k.PublicKey)
+	if err != nil {
+		return nil, plugin.NewValidationError(err.Error())
+	}
+	if string(req.KeySpec) != spec.Name {
+		return nil, plugin.NewValidationErrorf("notation-trust-agent: key %s is %s, not %s", req.KeyID, spec.Name, req.KeySpec)
+	}
+	if want := "SHA-" + strings.TrimPrefix(spec.Hash.String(), "SHA-"); string(req.Hash) != want {
+		return nil, plugin.NewValidationErrorf("notation-trust-agent: key %s (%s) signs with %s, not %s", req.KeyID, spec.Name, want, req.Hash)
+	}
+	if len(k.Chain) == 0 {
+		return nil, plugin.NewValidationErrorf("notation-trust-agent: key %s has no certificate; make one with trust-agent key certify %s (or store a CA's with --chain FILE)", req.KeyID, k.Name)
+	}
+	sig, err := a.SignPayload(ctx, agent.PayloadRequest{KeyID: k.ID, Format: notation.Format, Payload: req.Payload})
+	if err != nil {
+		return nil, agentError("signing", err)
+	}
+	return &plugin.GenerateSignatureResponse{
+		KeyID:            req.KeyID,
+		Signature:        sig.Signature,
+		SigningAlgorithm: plugin.SignatureAlgorithm(sig.Algorithm),
+		CertificateChain: k.Chain,
+	}, nil
+}
+
+// agentError maps the agent's errors to the plugin contract's codes.
+func agentError(doing string, err error) error {
+	code := plugin.ErrorCodeGeneric
+	hint := ""
+	switch {
+	case errors.Is(err, agent.ErrDenied):
+		code = plugin.ErrorCodeAccessDenied
+	case errors.Is(err, agent.ErrLocked):
+		code, hint = plugin.ErrorCodeAccessDenied, "; unlock it with trust-agent unlock"
+	case errors.Is(err, agent.ErrNotFound):
+		code = plugin.ErrorCodeValidation
+	}
+	return plugin.NewError(code, fmt.Sprintf("notation-trust-agent: %s: %v%s", doing, err, hint))
+}
+
+func (p *Plugin) GenerateEnvelope(context.Context, *plugin.GenerateEnvelopeRequest) (*plugin.GenerateEnvelopeResponse, error) {
+	return nil, plugin.NewUnsupportedError("notation-trust-agent: generate-envelope (the plugin has SIGNATURE_GENERATOR.RAW)")
+}
+
+func (p *Plugin) VerifySignature(context.Context, *plugin.VerifySignatureRequest) (*plugin.VerifySignatureResponse, error) {
+	return nil, plugin.NewUnsupportedError("notation-trust-agent: verify-signature")
+}
