@@ -87,36 +87,41 @@ func (p *Plugin) connect(config map[string]string) (agent.Agent, func() error, e
 	return c, c.Close, nil
 }
 
-// findKey resolves KEY (a name or an ID, or a unique ID prefix) among the
-// agent's notation keys.
+// findKey resolves KEY (a name, an ID, or an ID prefix of at least 8
+// characters) among the agent's keys. Notation keys come first: a name
+// that is a notation key's and another key's means the notation key.
 func findKey(ctx context.Context, a agent.Agent, id string) (agent.KeyInfo, error) {
 	keys, err := a.List(ctx)
 	if err != nil {
 		return agent.KeyInfo{}, agentError("listing the agent's keys", err)
 	}
-	var match []agent.KeyInfo
-	other := ""
+	var notationKeys, others []agent.KeyInfo
 	for _, k := range keys {
 		if k.ID != id && k.Name != id && (len(id) < 8 || !strings.HasPrefix(k.ID, id)) {
 			continue
 		}
-		if k.Role != agent.RoleNotation {
-			other = string(k.Role)
-			continue
+		list := &others
+		if k.Role == agent.RoleNotation {
+			list = &notationKeys
 		}
-		if len(match) == 0 || match[0].ID != k.ID { // copies of one key are one key
-			match = append(match, k)
+		if len(*list) == 0 || (*list)[0].ID != k.ID { // copies of one key are one key
+			*list = append(*list, k)
 		}
 	}
 	switch {
-	case len(match) == 1:
-		return match[0], nil
-	case len(match) > 1:
-		return agent.KeyInfo{}, plugin.NewValidationErrorf("notation-trust-agent: %q names %d notation keys; pass the key's ID (trust-agent key list)", id, len(match))
-	case other != "":
-		return agent.KeyInfo{}, plugin.NewError(plugin.ErrorCodeAccessDenied, fmt.Sprintf("notation-trust-agent: key %q is a %s key; notation signs only with notation keys (trust-agent key generate NAME --role notation)", id, other))
+	case len(notationKeys) == 1:
+		return notationKeys[0], nil
+	case len(notationKeys) > 1:
+		return agent.KeyInfo{}, plugin.NewValidationErrorf("notation-trust-agent: %q names %d notation keys; pass the key's ID (trust-agent key list)", id, len(notationKeys))
+	case len(others) == 1:
+		return others[0], nil // the agent refuses it, and says so in its audit log
 	}
 	return agent.KeyInfo{}, plugin.NewValidationErrorf("notation-trust-agent: the agent holds no notation key %q; see trust-agent key list, or make one with trust-agent key generate %s --role notation", id, id)
+}
+
+// notANotationKey is the error for a key of another role.
+func notANotationKey(id string, k agent.KeyInfo) error {
+	return plugin.NewError(plugin.ErrorCodeAccessDenied, fmt.Sprintf("notation-trust-agent: key %q is a %s key; notation signs only with notation keys (trust-agent key generate NAME --role notation)", id, k.Role))
 }
 
 func (p *Plugin) DescribeKey(ctx context.Context, req *plugin.DescribeKeyRequest) (*plugin.DescribeKeyResponse, error) {
@@ -128,6 +133,9 @@ func (p *Plugin) DescribeKey(ctx context.Context, req *plugin.DescribeKeyRequest
 	k, err := findKey(ctx, a, req.KeyID)
 	if err != nil {
 		return nil, err
+	}
+	if k.Role != agent.RoleNotation {
+		return nil, notANotationKey(req.KeyID, k)
 	}
 	spec, err := notation.SpecOfDER(k.PublicKey)
 	if err != nil {
@@ -148,6 +156,15 @@ func (p *Plugin) GenerateSignature(ctx context.Context, req *plugin.GenerateSign
 	k, err := findKey(ctx, a, req.KeyID)
 	if err != nil {
 		return nil, err
+	}
+	if k.Role != agent.RoleNotation {
+		// Sent anyway: the agent refuses a key of another role and writes
+		// the refusal to its audit log.
+		_, err := a.SignPayload(ctx, agent.PayloadRequest{KeyID: k.ID, Format: notation.Format, Payload: req.Payload})
+		if err == nil {
+			return nil, notANotationKey(req.KeyID, k)
+		}
+		return nil, agentError("signing", err)
 	}
 	spec, err := notation.SpecOfDER(k.PublicKey)
 	if err != nil {
