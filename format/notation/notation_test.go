@@ -107,7 +107,6 @@ func keys(t *testing.T) map[string]crypto.Signer {
 	return out
 }
 
-
 // TestEnvelopesVerify signs JWS and COSE envelopes through notation-core-go
 // with the policy in the signer's place, and verifies them with
 // notation-core-go: the policy accepts what notation sends and its
