@@ -27,6 +27,7 @@ import (
 
 	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/format/notation"
+	"github.com/trust-agent/trust-agent/internal/notationplugin"
 	"github.com/trust-agent/trust-agent/pkcs11"
 	"github.com/trust-agent/trust-agent/pkcs11/softhsmtest"
 	"github.com/trust-agent/trust-agent/socket"
@@ -89,7 +90,7 @@ func start(t *testing.T) *fixture {
 		}
 	})
 	f.pluginsDir = filepath.Join(t.TempDir(), "plugins")
-	f.binary = filepath.Join(f.pluginsDir, Name, "notation-"+Name)
+	f.binary = filepath.Join(f.pluginsDir, notationplugin.Name, "notation-"+notationplugin.Name)
 	build := exec.Command("go", "build", "-o", f.binary, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the plugin: %v\n%s", err, out)
@@ -157,7 +158,7 @@ func TestPluginManagerSigns(t *testing.T) {
 	f := start(t)
 	ctx := context.Background()
 	mgr := nplugin.NewCLIManager(dir.NewSysFS(f.pluginsDir))
-	pl, err := mgr.Get(ctx, Name)
+	pl, err := mgr.Get(ctx, notationplugin.Name)
 	if err != nil {
 		t.Fatalf("notation-go's plugin manager: %v", err)
 	}
