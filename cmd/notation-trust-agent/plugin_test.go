@@ -3,6 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"encoding/json"
 	"encoding/pem"
 	"os"
@@ -113,6 +119,56 @@ func (f *fixture) key(t *testing.T, name, alg string, bits int) (agent.KeyInfo, 
 	return k, chain
 }
 
+// caChain issues key a code-signing certificate from a software CA,
+// stores the chain through the agent, and returns it: leaf, CA.
+func (f *fixture) caChain(t *testing.T, key agent.KeyInfo) [][]byte {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA", Organization: []string{"example"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(48 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	pub, err := x509.ParsePKIXPublicKey(key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: key.Name, Organization: []string{"example"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, pub, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// a chain whose leaf is another key's is refused
+	if _, err := f.keyring.CertifyKey(ctx, agent.CertifyKeyRequest{KeyID: key.ID, Chain: [][]byte{caDER}}); err == nil {
+		t.Fatal("stored a chain whose leaf is not the key's")
+	}
+	chain, err := f.keyring.CertifyKey(ctx, agent.CertifyKeyRequest{KeyID: key.ID, Chain: [][]byte{leafDER, caDER}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// what the agent hands out from now on is read back from the token
+	keys, err := f.keyring.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k.ID == key.ID && (len(k.Chain) != 2 || !bytes.Equal(k.Chain[1], caDER)) {
+			t.Fatalf("the token gives back a chain of %d certificates", len(k.Chain))
+		}
+	}
+	return chain
+}
+
 // verify checks blob with notation-go's verifier, the chain's root in a
 // trust store and a strict trust policy.
 func verify(t *testing.T, blob []byte, mediaType string, desc ocispec.Descriptor, root []byte) {
@@ -165,8 +221,13 @@ func TestPluginManagerSigns(t *testing.T) {
 	for _, k := range []struct {
 		name, alg string
 		bits      int
-	}{{"ec256", agent.AlgorithmECDSA, 0}, {"rsa3072", agent.AlgorithmRSA, 3072}} {
+		ca        bool // a chain issued by a CA, not a self-signed certificate
+	}{{"ec256", agent.AlgorithmECDSA, 0, false}, {"rsa3072", agent.AlgorithmRSA, 3072, false}, {"ca-issued", agent.AlgorithmECDSA, 0, true}} {
 		key, chain := f.key(t, k.name, k.alg, k.bits)
+		if k.ca {
+			chain = f.caChain(t, key)
+		}
+		root := chain[len(chain)-1]
 		for _, mt := range []string{jws.MediaTypeEnvelope, cose.MediaTypeEnvelope} {
 			t.Run(k.name+"/"+mt, func(t *testing.T) {
 				before := len(f.audit.lines())
@@ -178,10 +239,10 @@ func TestPluginManagerSigns(t *testing.T) {
 				if err != nil {
 					t.Fatalf("signing through the plugin: %v", err)
 				}
-				if len(info.CertificateChain) != 1 || !bytes.Equal(info.CertificateChain[0].Raw, chain[0]) {
-					t.Fatal("the envelope does not carry the key's certificate")
+				if len(info.CertificateChain) != len(chain) || !bytes.Equal(info.CertificateChain[0].Raw, chain[0]) || !bytes.Equal(info.CertificateChain[len(chain)-1].Raw, root) {
+					t.Fatal("the envelope does not carry the key's chain")
 				}
-				verify(t, blob, mt, desc, chain[0])
+				verify(t, blob, mt, desc, root)
 				lines := f.audit.lines()[before:]
 				if len(lines) != 1 {
 					t.Fatalf("%d audit lines, want 1: %q", len(lines), lines)
