@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
@@ -336,6 +337,22 @@ func TestPluginRefuses(t *testing.T) {
 			}
 		})
 	}
+	// A locked agent: the payload is good, the key may not sign now.
+	hdr, _ := json.Marshal(map[string]any{"alg": "ES256", "cty": notation.MediaTypePayload, "crit": []string{"io.cncf.notary.signingScheme"},
+		"io.cncf.notary.signingScheme": "notary.x509", "io.cncf.notary.signingTime": time.Now().Format(time.RFC3339)})
+	body := `{"targetArtifact":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + desc.Digest.String() + `","size":10}}`
+	good := with(junk, "payload", []byte(base64.RawURLEncoding.EncodeToString(hdr)+"."+base64.RawURLEncoding.EncodeToString([]byte(body))))
+	if err := f.keyring.Lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := len(f.audit.lines())
+	_, stderr, code := f.run(t, sockEnv, "generate-signature", good)
+	if code != 1 || !strings.Contains(stderr, `"errorCode":"ACCESS_DENIED"`) || !strings.Contains(stderr, "trust-agent unlock") {
+		t.Fatalf("locked agent: exit %d, %s", code, stderr)
+	}
+	if got := len(f.audit.lines()) - before; got != 1 {
+		t.Fatalf("%d audit lines for a locked agent's refusal", got)
+	}
 	// describe-key and get-plugin-metadata, as notation calls them.
 	stdout, stderr, code := f.run(t, sockEnv, "describe-key", map[string]any{"contractVersion": "1.0", "keyId": "good"})
 	if code != 0 || !strings.Contains(stdout, `"keySpec":"EC-256"`) {
@@ -345,7 +362,6 @@ func TestPluginRefuses(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, `"name":"trust-agent"`) || !strings.Contains(stdout, `"SIGNATURE_GENERATOR.RAW"`) {
 		t.Fatalf("get-plugin-metadata: exit %d, %s", code, stdout)
 	}
-	_ = notation.Format
 }
 
 func with(m map[string]any, k string, v any) map[string]any {

@@ -173,6 +173,13 @@ func (p *Plugin) GenerateSignature(ctx context.Context, req *plugin.GenerateSign
 	if want := "SHA-" + strings.TrimPrefix(spec.Hash.String(), "SHA-"); string(req.Hash) != want {
 		return nil, plugin.NewValidationErrorf("notation-trust-agent: key %s (%s) signs with %s, not %s", req.KeyID, spec.Name, want, req.Hash)
 	}
+	if len(k.Chain) == 0 && backendLocked(ctx, a, k.Backend) {
+		// The chain is a private object on the token, unreadable while it
+		// is locked: let the agent refuse (and audit) the request.
+		if _, err := a.SignPayload(ctx, agent.PayloadRequest{KeyID: k.ID, Format: notation.Format, Payload: req.Payload}); err != nil {
+			return nil, agentError("signing", err)
+		}
+	}
 	if len(k.Chain) == 0 {
 		return nil, plugin.NewValidationErrorf("notation-trust-agent: key %s has no certificate; make one with trust-agent key certify %s (or store a CA's with --chain FILE)", req.KeyID, k.Name)
 	}
@@ -188,19 +195,30 @@ func (p *Plugin) GenerateSignature(ctx context.Context, req *plugin.GenerateSign
 	}, nil
 }
 
+// backendLocked reports whether the agent says backend is locked.
+func backendLocked(ctx context.Context, a agent.Agent, backend string) bool {
+	st, err := a.Status(ctx)
+	if err != nil {
+		return false
+	}
+	for _, b := range st.Backends {
+		if b.Name == backend {
+			return b.Locked
+		}
+	}
+	return st.Locked
+}
+
 // agentError maps the agent's errors to the plugin contract's codes.
 func agentError(doing string, err error) error {
 	code := plugin.ErrorCodeGeneric
-	hint := ""
 	switch {
-	case errors.Is(err, agent.ErrDenied):
+	case errors.Is(err, agent.ErrDenied), errors.Is(err, agent.ErrLocked): // the agent's message says how to unlock
 		code = plugin.ErrorCodeAccessDenied
-	case errors.Is(err, agent.ErrLocked):
-		code, hint = plugin.ErrorCodeAccessDenied, "; unlock it with trust-agent unlock"
 	case errors.Is(err, agent.ErrNotFound):
 		code = plugin.ErrorCodeValidation
 	}
-	return plugin.NewError(code, fmt.Sprintf("notation-trust-agent: %s: %v%s", doing, err, hint))
+	return plugin.NewError(code, fmt.Sprintf("notation-trust-agent: %s: %v", doing, err))
 }
 
 func (p *Plugin) GenerateEnvelope(context.Context, *plugin.GenerateEnvelopeRequest) (*plugin.GenerateEnvelopeResponse, error) {
