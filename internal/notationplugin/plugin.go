@@ -47,10 +47,7 @@ func Main() {
 }
 
 // Plugin implements notation's plugin.Plugin over a trust-agent socket.
-type Plugin struct {
-	// Dial opens the agent; nil means socket.Dial.
-	Dial func(path string) (agent.Agent, func() error, error)
-}
+type Plugin struct{}
 
 var _ plugin.Plugin = (*Plugin)(nil)
 
@@ -73,9 +70,6 @@ func (p *Plugin) connect(config map[string]string) (agent.Agent, func() error, e
 	}
 	if path == "" {
 		return nil, nil, plugin.NewError(plugin.ErrorCodeValidation, "notation-trust-agent: no agent: TRUST_AGENT_SOCK is not set and no --plugin-config socket=PATH was given; start one with eval \"$(trust-agent start ...)\"")
-	}
-	if p.Dial != nil {
-		return p.Dial(path)
 	}
 	c, err := socket.Dial(path)
 	if err != nil {
