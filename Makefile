@@ -27,6 +27,7 @@ deps:
 build:
 	go build -ldflags "-X main.version=$$(git describe --tags --always --dirty 2>/dev/null || echo devel)" -o $(BIN) ./cmd/trust-agent
 	go build -o bin/sigstore-kms-trustagent ./cmd/sigstore-kms-trustagent
+	go build -o $(dir $(BIN))notation-trust-agent ./cmd/notation-trust-agent
 
 # The Go tests (SoftHSM, socket, CLI scripts, notary-server, registry,
 # docker and notary CLIs, PIV through pcscd and the virtual card, fuzz
@@ -41,6 +42,7 @@ test-go: deps
 	@mkdir -p .tmp
 	go vet ./...
 	go test -race -count=1 -run '^$$' ./... >/dev/null
+	cd cmd/notation-trust-agent/testdata/notation-cli && GOFLAGS=-mod=mod go build -o /dev/null github.com/notaryproject/notation/cmd/notation
 	GOPROXY=off piv/scripts/with-pcscd.sh go test -race -count=1 -v ./... 2>&1 | tee .tmp/test.log \
 	  | grep -E '^(--- |ok |FAIL|PASS$$|panic:)' || { tail -50 .tmp/test.log; exit 1; }
 

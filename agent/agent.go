@@ -53,6 +53,11 @@ type Agent interface {
 	// cosign) with a key made for that format, after the format's
 	// PayloadPolicy has parsed and accepted it.
 	SignPayload(ctx context.Context, req PayloadRequest) (PayloadSignature, error)
+	// CertifyKey makes a self-signed code-signing certificate for a
+	// format key (notation, cosign) inside the agent, or stores a chain a
+	// CA issued for it, on the hardware beside the key, and returns the
+	// chain (DER, leaf first). KeyInfo.Chain carries it from then on.
+	CertifyKey(ctx context.Context, req CertifyKeyRequest) ([][]byte, error)
 }
 
 // DeleteRequest asks to remove a key from hardware.
@@ -117,6 +122,9 @@ type KeyInfo struct {
 	Certs     []Cert `json:"certs,omitempty"` // root certificates stored beside the key
 	// Abilities are those of the key's backend (attestable, touch, ...).
 	Abilities Abilities `json:"abilities,omitzero"`
+	// Chain is a format key's signing certificate chain, DER, leaf first,
+	// as CertifyKey stored it beside the key; empty until then.
+	Chain [][]byte `json:"chain,omitempty"`
 }
 
 // Cert is a root certificate stored beside its key, one per repository.

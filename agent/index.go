@@ -77,7 +77,7 @@ func newEntry(s KeyStore, key Key) (*entry, error) {
 	return &entry{store: s, key: key, info: KeyInfo{
 		ID: id, KeyMeta: key.Meta, Algorithm: alg, PublicKey: der,
 		Location: key.Location, Backend: s.Name(), Certs: rootCerts(key),
-		Abilities: abilitiesOf(s),
+		Chain: signingChain(key), Abilities: abilitiesOf(s),
 	}}, nil
 }
 

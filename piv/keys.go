@@ -135,6 +135,14 @@ func (s *Store) Keys() ([]agent.Key, error) {
 			keys = append(keys, agent.Key{Signer: sg, Handle: []byte{byte(slot.Key)}, Meta: meta, Location: location(s.serial, slot)})
 		}
 		for i := range keys {
+			if keys[i].Meta.Role == agent.RoleNotation || keys[i].Meta.Role == agent.RoleCosign {
+				pub := keys[i].Public().(*ecdsa.PublicKey)
+				for _, c := range spare {
+					if cp, ok := c.PublicKey.(*ecdsa.PublicKey); ok && cp.Equal(pub) && codeSigning(c) {
+						keys[i].Certs = append(keys[i].Certs, agent.Cert{GUN: agent.ChainLabel(keys[i].Meta.Name, keys[i].Meta.Role), DER: c.Raw})
+					}
+				}
+			}
 			if keys[i].Meta.Role != agent.RoleRoot {
 				continue
 			}
@@ -344,9 +352,19 @@ func selfCertificate(label string, pub *ecdsa.PublicKey, priv crypto.Signer) (*x
 // key's; their subject CN is the repository. A certificate for a
 // repository that already has one replaces it in the same slot. Each one
 // uses up a retired slot that a repository key could otherwise have.
+//
+// A format key's signing certificate (agent.CertifyKey, gun the label
+// agent.ChainLabel(name, role)) is kept the same way: in a free retired
+// slot's certificate object, found again as a code-signing certificate
+// whose public key is the key's, and replaced in place. Writing needs the
+// management key, which the PIN guards. A card keeps no CA chain
+// (agent.ChainStorer): the leaf only.
 func (s *Store) StoreCertificate(id []byte, gun string, der []byte) error {
-	if len(id) != 1 || byte(id[0]) != byte(rootSlot.Key) {
-		return fmt.Errorf("piv: certificates are only stored for the root key in slot 9c, not handle %x: %w", id, agent.ErrInvalidRequest)
+	if len(id) == 1 && byte(id[0]) != byte(rootSlot.Key) {
+		return s.storeSigningCertificate(id[0], gun, der)
+	}
+	if len(id) != 1 {
+		return fmt.Errorf("piv: no key with handle %x: %w", id, agent.ErrInvalidRequest)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
@@ -443,4 +461,82 @@ func (k *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]byt
 		return err
 	})
 	return sig, err
+}
+
+// codeSigning reports whether c is a code-signing certificate (a format
+// key's signing certificate, never a root certificate).
+func codeSigning(c *x509.Certificate) bool {
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageCodeSigning {
+			return true
+		}
+	}
+	return false
+}
+
+// storeSigningCertificate keeps the signing certificate of the format key
+// in slot k in a free retired slot (see StoreCertificate).
+func (s *Store) storeSigningCertificate(k byte, label string, der []byte) error {
+	slot, ok := slotByKey(k)
+	if !ok {
+		return fmt.Errorf("piv: no slot %x: %w", k, agent.ErrInvalidRequest)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return fmt.Errorf("piv: parsing the signing certificate: %w: %w", agent.ErrInvalidRequest, err)
+	}
+	cp, ok := cert.PublicKey.(*ecdsa.PublicKey)
+	if !ok || !codeSigning(cert) {
+		return fmt.Errorf("piv: the signing certificate is not an ECDSA code-signing certificate: %w", agent.ErrInvalidRequest)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pin, err := s.pinString()
+	if err != nil {
+		return err
+	}
+	return s.withCard("storing a signing certificate", func(yk *pivgo.YubiKey) error {
+		st, err := readSlot(yk, slot)
+		if err != nil {
+			return err
+		}
+		if st.cert == nil {
+			return fmt.Errorf("slot %x holds no key: %w", k, agent.ErrNotFound)
+		}
+		meta, err := agent.ParseLabel(st.cert.Subject.CommonName)
+		if err != nil || (meta.Role != agent.RoleNotation && meta.Role != agent.RoleCosign) || agent.ChainLabel(meta.Name, meta.Role) != label {
+			return fmt.Errorf("slot %x holds no notation or cosign key labelled %q: %w", k, label, agent.ErrInvalidRequest)
+		}
+		if kp, ok := st.cert.PublicKey.(*ecdsa.PublicKey); !ok || !kp.Equal(cp) {
+			return fmt.Errorf("the certificate is not for the key in slot %x: %w", k, agent.ErrInvalidRequest)
+		}
+		var target *pivgo.Slot
+		for _, sl := range otherSlots()[:20] {
+			st, err := readSlot(yk, sl)
+			if err != nil {
+				return err
+			}
+			if st.key {
+				continue
+			}
+			if st.cert != nil {
+				if p, ok := st.cert.PublicKey.(*ecdsa.PublicKey); ok && p.Equal(cp) && codeSigning(st.cert) {
+					target = &sl
+					break
+				}
+				continue
+			}
+			if target == nil {
+				target = &sl
+			}
+		}
+		if target == nil {
+			return fmt.Errorf("no free retired slot (82–95) for the signing certificate of %s: %w", label, agent.ErrInvalidRequest)
+		}
+		mk, err := managementKey(yk, pin)
+		if err != nil {
+			return err
+		}
+		return yk.SetCertificate(mk, *target, cert)
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
+	"strings"
 
 	"github.com/miekg/pkcs11"
 
@@ -129,4 +130,80 @@ func serialDER(c *x509.Certificate) []byte {
 		return nil
 	}
 	return b
+}
+
+// chainLinkLabel reports whether label names a CA certificate of a
+// signing chain: "NAME:ROLE/N", N a digit from 1.
+func chainLinkLabel(label string) bool {
+	i := strings.LastIndexByte(label, '/')
+	return i > 0 && strings.Contains(label[:i], ":") && len(label) == i+2 && label[i+1] >= '1' && label[i+1] <= '9'
+}
+
+// maxChainLinks bounds the CA certificates StoreChain keeps for one key.
+const maxChainLinks = 8
+
+// StoreChain keeps a format key's signing chain beside key id: the leaf
+// (which must be the key's) as StoreCertificate stores it under label,
+// each CA certificate after it as a private certificate object labelled
+// label+"/1", label+"/2", .... CA certificates stored earlier under
+// label are removed. It implements agent.ChainStorer.
+func (s *Store) StoreChain(id []byte, label string, chain [][]byte) error {
+	if len(chain) == 0 || len(chain) > maxChainLinks+1 {
+		return fmt.Errorf("pkcs11: a chain of %d certificates; store 1 to %d: %w", len(chain), maxChainLinks+1, agent.ErrInvalidRequest)
+	}
+	if strings.Contains(label, "/") || !strings.Contains(label, ":") {
+		return fmt.Errorf("pkcs11: %q is not a chain label (NAME:ROLE): %w", label, agent.ErrInvalidRequest)
+	}
+	for _, der := range chain[1:] {
+		if len(der) > maxCertBytes {
+			return fmt.Errorf("pkcs11: certificate is %d bytes, more than %d: %w", len(der), maxCertBytes, agent.ErrInvalidRequest)
+		}
+		if _, err := x509.ParseCertificate(der); err != nil {
+			return fmt.Errorf("pkcs11: %w: %w", agent.ErrInvalidRequest, err)
+		}
+	}
+	if err := s.StoreCertificate(id, label, chain[0]); err != nil {
+		return err
+	}
+	return s.session(func(sh pkcs11.SessionHandle) error {
+		if err := s.requireLogin(sh, "store certificate chain"); err != nil {
+			return err
+		}
+		for n := 1; n <= maxChainLinks; n++ {
+			l := fmt.Sprintf("%s/%d", label, n)
+			old, err := s.find(sh, []*pkcs11.Attribute{
+				pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE),
+				pkcs11.NewAttribute(pkcs11.CKA_ID, id),
+				pkcs11.NewAttribute(pkcs11.CKA_LABEL, l),
+			})
+			if err != nil {
+				return err
+			}
+			if n < len(chain) {
+				cert, _ := x509.ParseCertificate(chain[n])
+				_, err = s.p.CreateObject(sh, []*pkcs11.Attribute{
+					pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE),
+					pkcs11.NewAttribute(pkcs11.CKA_CERTIFICATE_TYPE, pkcs11.CKC_X_509),
+					pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
+					pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+					pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false),
+					pkcs11.NewAttribute(pkcs11.CKA_ID, id),
+					pkcs11.NewAttribute(pkcs11.CKA_LABEL, l),
+					pkcs11.NewAttribute(pkcs11.CKA_SUBJECT, cert.RawSubject),
+					pkcs11.NewAttribute(pkcs11.CKA_ISSUER, cert.RawIssuer),
+					pkcs11.NewAttribute(pkcs11.CKA_SERIAL_NUMBER, serialDER(cert)),
+					pkcs11.NewAttribute(pkcs11.CKA_VALUE, chain[n]),
+				})
+				if err != nil {
+					return wrap("store certificate chain", err)
+				}
+			}
+			for _, o := range old {
+				if err := s.p.DestroyObject(sh, o); err != nil {
+					return wrap("replace certificate chain", err)
+				}
+			}
+		}
+		return nil
+	})
 }

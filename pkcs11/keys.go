@@ -357,11 +357,20 @@ type storedCert struct {
 // them private) can be planted by anyone with access to the token, so
 // they are also required to be self-signed by the key, as every root
 // certificate the agent makes is.
+//
+// The exception is a CA certificate of a signing chain (StoreChain):
+// private (only a session holding the PIN writes those), labelled
+// "NAME:ROLE/N". The agent uses it only as a link of the chain whose leaf
+// is the key's own certificate, checked link by link.
 func matchingCerts(cs []storedCert, pub crypto.PublicKey) []agent.Cert {
 	var out []agent.Cert
 	for _, c := range cs {
 		cert, err := x509.ParseCertificate(c.DER)
 		if err != nil {
+			continue
+		}
+		if c.private && chainLinkLabel(c.GUN) {
+			out = append(out, c.Cert)
 			continue
 		}
 		if eq, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(pub) {

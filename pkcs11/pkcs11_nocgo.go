@@ -33,6 +33,7 @@ func (*Store) Import(agent.KeyMeta, crypto.Signer) (agent.Key, error) {
 	return agent.Key{}, errNoCgo
 }
 func (*Store) StoreCertificate([]byte, string, []byte) error { return errNoCgo }
+func (*Store) StoreChain([]byte, string, [][]byte) error     { return errNoCgo }
 func (*Store) Login([]byte) error                            { return errNoCgo }
 func (*Store) Logout() error                                 { return errNoCgo }
 func (*Store) Locked() bool                                  { return true }

@@ -184,6 +184,13 @@ func (c *Client) SignPayload(ctx context.Context, req agent.PayloadRequest) (age
 	return roundTrip[agent.PayloadSignature](ctx, c, msgSignPayload, req)
 }
 
+// CertifyKey asks for (or stores) a format key's signing certificate
+// chain. Not idempotent: a retry could store a second certificate.
+func (c *Client) CertifyKey(ctx context.Context, req agent.CertifyKeyRequest) ([][]byte, error) {
+	r, err := roundTrip[attestResponse](ctx, c, msgCertifyKey, req)
+	return r.Chain, err
+}
+
 func (c *Client) Delete(ctx context.Context, req agent.DeleteRequest) error {
 	_, err := roundTrip[none](ctx, c, msgDelete, req)
 	return err

@@ -141,6 +141,13 @@ func (f *fakeAgent) SignPayload(ctx context.Context, req agent.PayloadRequest) (
 	return agent.PayloadSignature{KeyID: req.KeyID, Algorithm: "fake", Signature: req.Payload}, nil
 }
 
+func (f *fakeAgent) CertifyKey(ctx context.Context, req agent.CertifyKeyRequest) ([][]byte, error) {
+	if err := f.record(ctx); err != nil {
+		return nil, err
+	}
+	return req.Chain, nil
+}
+
 func (f *fakeAgent) Delete(ctx context.Context, req agent.DeleteRequest) error {
 	return f.record(ctx)
 }

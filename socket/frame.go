@@ -53,6 +53,7 @@ const (
 	msgAttest      msgType = 0x09
 	msgDelete      msgType = 0x0A
 	msgSignPayload msgType = 0x0B
+	msgCertifyKey  msgType = 0x0C
 
 	msgSuccess msgType = 0x80 // OR-ed into the request's type
 	msgFailure msgType = 0xFF
@@ -70,6 +71,7 @@ var msgNames = map[msgType]string{
 	msgAttest:      "attest",
 	msgDelete:      "delete",
 	msgSignPayload: "sign-payload",
+	msgCertifyKey:  "certify-key",
 	msgFailure:     "failure",
 }
 

@@ -73,6 +73,7 @@ var requestTypes = map[msgType]func() any{
 	msgAttest:      func() any { return new(agent.AttestRequest) },
 	msgDelete:      func() any { return new(agent.DeleteRequest) },
 	msgSignPayload: func() any { return new(agent.PayloadRequest) },
+	msgCertifyKey:  func() any { return new(agent.CertifyKeyRequest) },
 }
 
 // FuzzDecodeRequest feeds arbitrary bodies to the strict request decoder.

@@ -216,6 +216,11 @@ func dispatch(ctx context.Context, a agent.Agent, typ msgType, body []byte) ([]b
 		return call(typ, body, func(none) (agent.Status, error) { return a.Status(ctx) })
 	case msgSignPayload:
 		return call(typ, body, func(r agent.PayloadRequest) (agent.PayloadSignature, error) { return a.SignPayload(ctx, r) })
+	case msgCertifyKey:
+		return call(typ, body, func(r agent.CertifyKeyRequest) (attestResponse, error) {
+			chain, err := a.CertifyKey(ctx, r)
+			return attestResponse{Chain: chain}, err
+		})
 	case msgDelete:
 		return call(typ, body, func(r agent.DeleteRequest) (none, error) { return none{}, a.Delete(ctx, r) })
 	case msgAttest:

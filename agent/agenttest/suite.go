@@ -13,6 +13,7 @@ package agenttest
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -295,6 +296,40 @@ func Run(t *testing.T, cfg Config) {
 		_, err = a.Sign(ctx, agent.SignRequest{KeyID: root.ID, GUN: GUN, Role: "root", Data: hijack})
 		if !errors.Is(err, agent.ErrDenied) || !strings.Contains(err.Error(), "not held by this agent") {
 			t.Fatalf("root signed metadata trusting a foreign key: %v", err)
+		}
+	})
+
+	t.Run("CertifyKey", func(t *testing.T) {
+		nk, err := a.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleNotation, Name: "release"}})
+		must(t, err)
+		chain, err := a.CertifyKey(ctx, agent.CertifyKeyRequest{KeyID: nk.ID})
+		must(t, err)
+		if len(chain) != 1 {
+			t.Fatalf("a self-signed chain of %d certificates", len(chain))
+		}
+		leaf, err := x509.ParseCertificate(chain[0])
+		must(t, err)
+		codeSigning := len(leaf.ExtKeyUsage) == 1 && leaf.ExtKeyUsage[0] == x509.ExtKeyUsageCodeSigning
+		if !codeSigning || leaf.KeyUsage != x509.KeyUsageDigitalSignature || leaf.IsCA || leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) != nil {
+			t.Fatalf("not a self-signed code-signing leaf: EKU %v, key usage %v, CA %v", leaf.ExtKeyUsage, leaf.KeyUsage, leaf.IsCA)
+		}
+		if !parsePub(t, nk).(interface{ Equal(crypto.PublicKey) bool }).Equal(leaf.PublicKey) {
+			t.Fatal("the certificate is for another key")
+		}
+		again, err := a.CertifyKey(ctx, agent.CertifyKeyRequest{KeyID: nk.ID})
+		must(t, err)
+		if len(again) != 1 || string(again[0]) != string(chain[0]) {
+			t.Fatal("a second certify made a new certificate instead of returning the stored one")
+		}
+		keys, err := a.List(ctx)
+		must(t, err)
+		for _, k := range keys {
+			if k.ID == nk.ID && (len(k.Chain) != 1 || string(k.Chain[0]) != string(chain[0])) {
+				t.Fatal("List does not carry the stored chain")
+			}
+		}
+		if _, err := a.CertifyKey(ctx, agent.CertifyKeyRequest{KeyID: deleg.ID}); !errors.Is(err, agent.ErrDenied) {
+			t.Fatalf("CertifyKey of a delegation key: %v", err)
 		}
 	})
 

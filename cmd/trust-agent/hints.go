@@ -59,7 +59,7 @@ func hintFor(err error) string {
 	case errors.Is(err, agent.ErrDenied) && strings.Contains(err.Error(), "declined through"):
 		return "the person asked said no (or closed the dialog); nothing was signed or changed"
 	case errors.Is(err, agent.ErrDenied):
-		return "the agent signs only TUF metadata of the role and repository a key serves; see the audit log"
+		return "the agent signs only what a key is made for: TUF metadata of its role and repository, or its format's payloads (notation, cosign); see the audit log"
 	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return `the agent closed the connection (did it stop?); check with trust-agent status, start it again with eval "$(trust-agent start ...)", and run the same command again: nothing was published`
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/utils"
 
+	"github.com/trust-agent/trust-agent/internal/notationplugin"
 	"github.com/trust-agent/trust-agent/internal/trust/trusttest"
 
 	"github.com/trust-agent/trust-agent/socket"
@@ -33,7 +34,8 @@ const softhsmModule = "/usr/lib/softhsm/libsofthsm2.so"
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"trust-agent": func() { os.Exit(run(os.Args[1:])) },
+		"trust-agent":          func() { os.Exit(run(os.Args[1:])) },
+		"notation-trust-agent": notationplugin.Main,
 	})
 }
 

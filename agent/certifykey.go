@@ -1,0 +1,254 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"math/big"
+	"time"
+)
+
+// Signing certificates for format keys. A Notation signature carries an
+// X.509 chain whose leaf is the signing key's certificate, with a critical
+// keyUsage digitalSignature and the code-signing EKU. CertifyKey makes a
+// self-signed one inside the agent, as CertifyRoot does for root keys (the
+// key signs a TBSCertificate the agent built itself, never a digest a
+// client chose), or stores a chain a CA issued for the key. Either way the
+// chain is kept on the hardware beside the key, as certificate objects
+// labelled ChainLabel(name, role), and KeyInfo.Chain hands it out.
+//
+// What the index accepts as a key's chain (signingChain): only
+// certificates under that label, and only when the leaf's public key is the
+// key's and the leaf is a code-signing leaf. The backend already drops a
+// certificate planted beside the key for another public key.
+
+// CertifyKeyRequest asks for a signing certificate for a format key.
+type CertifyKeyRequest struct {
+	KeyID string `json:"key_id"`
+	// Chain is a CA-issued chain to store instead, DER, leaf first; its
+	// leaf must be the key's. Empty asks for a self-signed certificate.
+	Chain [][]byte `json:"chain,omitempty"`
+	// NotAfter ends a self-signed certificate's validity; zero means a
+	// year from now.
+	NotAfter time.Time `json:"not_after,omitzero"`
+	// Renew makes a new self-signed certificate even when one is stored.
+	Renew bool `json:"renew,omitempty"`
+}
+
+// ChainStorer is a KeyStore that can keep a whole chain (a CA's
+// certificates too) beside a key. A KeyStore without it keeps a
+// one-certificate chain through StoreCertificate.
+type ChainStorer interface {
+	StoreChain(id []byte, label string, chain [][]byte) error
+}
+
+// ChainLabel is the label a format key's chain is stored under: the key's
+// name, a colon, and its role ("release:notation"). Certificates of other
+// labels beside the key are not its signing chain.
+func ChainLabel(name string, role Role) string { return name + ":" + string(role) }
+
+// maxChainLength bounds a stored chain: leaf, intermediates, root.
+const maxChainLength = 5
+
+// maxSigningCertValidity bounds a self-signed signing certificate.
+const maxSigningCertValidity = 10 * 365 * 24 * time.Hour
+
+// signingChain returns the chain stored beside key under its label, leaf
+// first, or nil when there is none the agent vouches for.
+func signingChain(key Key) [][]byte {
+	if key.Meta.Role != RoleNotation && key.Meta.Role != RoleCosign {
+		return nil
+	}
+	label := ChainLabel(key.Meta.Name, key.Meta.Role)
+	var leaf []byte
+	var rest [][]byte
+	for _, c := range key.Certs {
+		switch {
+		case c.GUN == label:
+			leaf = c.DER
+		case len(c.GUN) == len(label)+2 && c.GUN[:len(label)] == label && c.GUN[len(label)] == '/' && c.GUN[len(label)+1] >= '1' && c.GUN[len(label)+1] < '1'+maxChainLength-1:
+			i := int(c.GUN[len(label)+1] - '1')
+			for len(rest) <= i {
+				rest = append(rest, nil)
+			}
+			rest[i] = c.DER
+		}
+	}
+	if leaf == nil {
+		return nil
+	}
+	cert, err := x509.ParseCertificate(leaf)
+	if err != nil || !publicKeysEqual(key.Public(), cert.PublicKey) || checkSigningLeaf(cert) != nil {
+		return nil
+	}
+	chain := [][]byte{leaf}
+	for _, der := range rest {
+		if der == nil {
+			break
+		}
+		chain = append(chain, der)
+	}
+	if verifyChainLinks(chain) != nil {
+		return [][]byte{leaf}
+	}
+	return chain
+}
+
+// checkSigningLeaf requires what notation requires of a signing leaf.
+func checkSigningLeaf(c *x509.Certificate) error {
+	if c.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return fmt.Errorf("the leaf certificate's keyUsage lacks digitalSignature")
+	}
+	code := false
+	for _, u := range c.ExtKeyUsage {
+		code = code || u == x509.ExtKeyUsageCodeSigning
+	}
+	if !code {
+		return fmt.Errorf("the leaf certificate lacks the code-signing extended key usage")
+	}
+	if c.IsCA {
+		return fmt.Errorf("the leaf certificate is a CA certificate")
+	}
+	return nil
+}
+
+// verifyChainLinks checks that each certificate is signed by the next.
+func verifyChainLinks(chain [][]byte) error {
+	var certs []*x509.Certificate
+	for i, der := range chain {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return fmt.Errorf("certificate %d of the chain does not parse: %w", i+1, err)
+		}
+		certs = append(certs, c)
+	}
+	for i := 0; i+1 < len(certs); i++ {
+		if err := certs[i].CheckSignatureFrom(certs[i+1]); err != nil {
+			return fmt.Errorf("certificate %d of the chain is not signed by certificate %d: %w", i+1, i+2, err)
+		}
+	}
+	return nil
+}
+
+// CertifyKey makes (or stores) the signing certificate chain of a format
+// key and returns it, DER, leaf first.
+func (k *Keyring) CertifyKey(ctx context.Context, req CertifyKeyRequest) ([][]byte, error) {
+	ev := k.event(ctx, "certify-key")
+	ev.KeyID = req.KeyID
+	chain, role, err := k.certifyKey(req)
+	ev.Role = string(role)
+	if err := k.record(ev, err); err != nil {
+		return nil, err
+	}
+	return chain, nil
+}
+
+func (k *Keyring) certifyKey(req CertifyKeyRequest) ([][]byte, Role, error) {
+	e, err := k.lookup(req.KeyID)
+	if err != nil {
+		return nil, "", err
+	}
+	role := e.info.Role
+	if role != RoleNotation && role != RoleCosign {
+		return nil, role, &DeniedError{Reason: fmt.Sprintf("key %s is a %s key; signing certificates are made for notation and cosign keys (key generate NAME --role notation)", shortID(e.info.ID), role)}
+	}
+	if e.info.Name == "" {
+		return nil, role, &DeniedError{Reason: fmt.Sprintf("key %s has no name to store its certificate under", shortID(e.info.ID))}
+	}
+	now := k.opts.Now()
+	if len(req.Chain) == 0 && !req.Renew && len(e.info.Chain) > 0 {
+		if c, err := x509.ParseCertificate(e.info.Chain[0]); err == nil && !now.Before(c.NotBefore) && now.Before(c.NotAfter) {
+			return e.info.Chain, role, nil
+		}
+	}
+	var chain [][]byte
+	if len(req.Chain) > 0 {
+		if err := checkGivenChain(e, req.Chain, now); err != nil {
+			return nil, role, &DeniedError{Reason: err.Error()}
+		}
+		chain = req.Chain
+	}
+	if k.storeLocked(e.store) {
+		return nil, role, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
+	}
+	if e.info.Confirm {
+		q := fmt.Sprintf("Store a signing certificate for key %s held here (%s, %s)?\n", shortID(e.info.ID), e.info.Backend, e.info.Name)
+		if err := k.confirm([]string{fmt.Sprintf("key %s (%s) is marked to be confirmed for every use", shortID(e.info.ID), e.info.Name)}, q); err != nil {
+			return nil, role, err
+		}
+	}
+	if chain == nil {
+		der, err := signingCertificate(e.key, e.info.Name, now, req.NotAfter)
+		if err != nil {
+			return nil, role, err
+		}
+		chain = [][]byte{der}
+	}
+	k.refreshMu.Lock()
+	defer k.refreshMu.Unlock()
+	label := ChainLabel(e.info.Name, role)
+	if cs, ok := e.store.(ChainStorer); ok {
+		err = cs.StoreChain(e.key.Handle, label, chain)
+	} else if len(chain) == 1 {
+		err = e.store.StoreCertificate(e.key.Handle, label, chain[0])
+	} else {
+		err = fmt.Errorf("%w: backend %s keeps one certificate beside a key, not a chain of %d; store a self-signed certificate (key certify NAME) or keep the key on a PKCS#11 token", ErrInvalidRequest, e.store.Name(), len(chain))
+	}
+	if err != nil {
+		return nil, role, fmt.Errorf("agent: storing the signing certificate of key %s: %w", shortID(e.info.ID), err)
+	}
+	k.refreshHeld()
+	return chain, role, nil
+}
+
+// checkGivenChain checks a CA-issued chain before it is stored.
+func checkGivenChain(e *entry, chain [][]byte, now time.Time) error {
+	if len(chain) > maxChainLength {
+		return fmt.Errorf("the chain has %d certificates; the agent stores at most %d", len(chain), maxChainLength)
+	}
+	leaf, err := x509.ParseCertificate(chain[0])
+	if err != nil {
+		return fmt.Errorf("the chain's first certificate does not parse: %v", err)
+	}
+	if !publicKeysEqual(e.key.Public(), leaf.PublicKey) {
+		return fmt.Errorf("the chain's leaf certificate is for another key than %s; put the leaf first", shortID(e.info.ID))
+	}
+	if err := checkSigningLeaf(leaf); err != nil {
+		return err
+	}
+	if now.After(leaf.NotAfter) {
+		return fmt.Errorf("the leaf certificate expired on %s", leaf.NotAfter.UTC().Format(time.DateOnly))
+	}
+	return verifyChainLinks(chain)
+}
+
+// signingCertificate self-signs a code-signing certificate for key.
+func signingCertificate(key Key, name string, now, notAfter time.Time) ([]byte, error) {
+	notBefore := now.Add(-time.Minute).Truncate(time.Second)
+	if notAfter.IsZero() {
+		notAfter = now.Add(365 * 24 * time.Hour)
+	}
+	if !notAfter.After(now) || notAfter.Sub(notBefore) > maxSigningCertValidity {
+		return nil, &DeniedError{Reason: fmt.Sprintf("a signing certificate valid until %s is not allowed (at most ten years)", notAfter.UTC().Format(time.DateOnly))}
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return nil, fmt.Errorf("agent: serial number: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: name, Organization: []string{"trust-agent"}},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature, // Go marks keyUsage critical
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key.Signer)
+	if err != nil {
+		return nil, fmt.Errorf("agent: self-signing the certificate of %s: %w", name, err)
+	}
+	return der, nil
+}
