@@ -24,11 +24,11 @@ func keyNameError(name string) error {
 	return fmt.Errorf(`key name "%s" must start with lowercase alphanumeric characters and can include "-" or "_" after the first character`, name)
 }
 
-const keyGenerateSynopsis = "key generate NAME [--role delegation|targets|root] [--repo GUN] [--algorithm ecdsa|rsa] [--bits N] [--dir DIR] [--backend NAME] [--pin-policy P] [--touch-policy P] [--confirm]"
+const keyGenerateSynopsis = "key generate NAME [--role delegation|targets|root|notation|cosign] [--repo GUN] [--algorithm ecdsa|rsa] [--bits N] [--dir DIR] [--backend NAME] [--pin-policy P] [--touch-policy P] [--confirm]"
 
 func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "key generate", keyGenerateSynopsis)
-	role := fs.String("role", string(agent.RoleDelegation), "the key's role: delegation, targets or root")
+	role := fs.String("role", string(agent.RoleDelegation), "the key's role: delegation, targets or root (Docker Content Trust), notation or cosign (a key for that format only)")
 	repo := fs.String("repo", "", "the repository a targets key is bound to")
 	alg := fs.String("algorithm", agent.AlgorithmECDSA, "ecdsa (P-256) or rsa")
 	bits := fs.Int("bits", 0, "key size: ECDSA 256 (default) or 384; RSA 3072 (default) or 4096")
