@@ -115,5 +115,6 @@ fi
 
 step "The audit log: one line per request"
 tail -n 3 "$DEMO/audit.log"
+run "$TA" audit verify "$DEMO/audit.log"
 
 step "Done: $IMAGE is signed by alice, whose key never left the token. Stopping everything."
