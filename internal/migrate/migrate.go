@@ -176,7 +176,7 @@ func Run(ctx context.Context, o Options, refs ...string) ([]Result, error) {
 			return nil, err
 		}
 		if f == FormatNotation && len(k.Chain) == 0 {
-			return nil, fmt.Errorf("migrate: notation key %s has no certificate chain; make one with `trust-agent key certify %s` (or store a CA's with --chain FILE)", k.Name, k.Name)
+			return nil, fmt.Errorf("migrate: notation key %s has no certificate chain; make one with `trust-agent key certify %s` (or store a CA's with --chain FILE)", k.Name, unambiguous(keys, k))
 		}
 		m.keys[f] = k
 	}
@@ -251,6 +251,17 @@ func findKey(keys []agent.KeyInfo, format, ref string) (agent.KeyInfo, error) {
 		return agent.KeyInfo{}, fmt.Errorf("migrate: key %q is a %s key, not a %s key; make one with trust-agent key generate NAME --role %s (and pass it with --%s-key)", ref, other[0].Role, format, format, format)
 	}
 	return agent.KeyInfo{}, fmt.Errorf("migrate: the agent holds no %s key %q; see trust-agent key list, or make one with trust-agent key generate %s --role %s", format, ref, ref, format)
+}
+
+// unambiguous returns k's name when no other key has it, else its ID: what
+// a command taking NAME|ID can be given.
+func unambiguous(keys []agent.KeyInfo, k agent.KeyInfo) string {
+	for _, o := range keys {
+		if o.Name == k.Name && o.ID != k.ID {
+			return k.ID
+		}
+	}
+	return k.Name
 }
 
 type migrator struct {

@@ -148,6 +148,27 @@ func TestMigrate(t *testing.T) {
 			if !strings.Contains(progress.String(), "already signed by key "+nkey.ID[:12]) {
 				t.Errorf("progress does not say the tag was skipped:\n%s", progress.String())
 			}
+
+			// COSE: a second tag, notation only.
+			v2 := reg.PushRandom(t, "team/app", "v2")
+			dc.SignWithNotaryCLI(t, v2, "targets/releases", "targets/bob")
+			o.Formats, o.SignatureMediaType = []string{migrate.FormatNotation}, "application/cose"
+			res, err = migrate.Run(ctx, o, v2.Ref)
+			if err != nil {
+				t.Fatalf("COSE run: %v", err)
+			}
+			checkResults(t, res, map[string]string{v2.Ref + " notation": migrate.StatusSigned}, "")
+			index := getJSON(t, "http://"+reg.Host+"/v2/team/app/referrers/"+v2.Digest)
+			if !referrers {
+				index = getJSON(t, "http://"+reg.Host+"/v2/team/app/manifests/sha256-"+v2.Hex)
+			}
+			var idx struct{ Manifests []struct{ Digest string } }
+			if err := json.Unmarshal([]byte(index), &idx); err != nil || len(idx.Manifests) != 1 {
+				t.Fatalf("want one notation signature for %s: %s (%v)", v2.Ref, index, err)
+			}
+			if got := getJSON(t, "http://"+reg.Host+"/v2/team/app/manifests/"+idx.Manifests[0].Digest); !strings.Contains(got, `"mediaType":"application/cose"`) {
+				t.Errorf("no COSE signature listed for %s: %s", v2.Ref, got)
+			}
 		})
 	}
 }
