@@ -149,6 +149,35 @@ func TestMigrate(t *testing.T) {
 				t.Errorf("progress does not say the tag was skipped:\n%s", progress.String())
 			}
 
+			// Keys bound to the repository sign it too (the notation
+			// payload carries io.trust-agent.repository), beside the
+			// signatures already there.
+			cl, err := socket.Dial(sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cl.Close()
+			bn, err := cl.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleNotation, Name: "bound-n-" + name, GUN: img.Repo}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cl.CertifyKey(ctx, agent.CertifyKeyRequest{KeyID: bn.ID}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cl.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleCosign, Name: "bound-c-" + name, GUN: img.Repo}}); err != nil {
+				t.Fatal(err)
+			}
+			bo := o
+			bo.NotationKey, bo.CosignKey = "bound-n-"+name, "bound-c-"+name
+			res, err = migrate.Run(ctx, bo, img.Ref)
+			if err != nil {
+				t.Fatalf("bound keys: %v\n%s", err, progress.String())
+			}
+			checkResults(t, res, map[string]string{img.Ref + " notation": migrate.StatusSigned, img.Ref + " cosign": migrate.StatusSigned}, progress.String())
+			if sig := getJSON(t, "http://"+reg.Host+"/v2/team/app/manifests/sha256-"+img.Hex+".sig"); strings.Count(sig, migrate.CosignLayerMediaType) != 2 {
+				t.Errorf("the .sig image should keep the first key's signature and add the bound key's: %s", sig)
+			}
+
 			// COSE: a second tag, notation only.
 			v2 := reg.PushRandom(t, "team/app", "v2")
 			dc.SignWithNotaryCLI(t, v2, "targets/releases", "targets/bob")
