@@ -15,6 +15,7 @@ require (
 	github.com/spf13/pflag v1.1.0
 	github.com/theupdateframework/notary v0.7.0
 	golang.org/x/term v0.48.0
+	oras.land/oras-go/v2 v2.5.0
 )
 
 require (
@@ -27,7 +28,6 @@ require (
 	github.com/veraison/go-cose v1.3.0 // indirect
 	github.com/x448/float16 v0.8.4 // indirect
 	golang.org/x/mod v0.39.0 // indirect
-	oras.land/oras-go/v2 v2.5.0 // indirect
 )
 
 require (

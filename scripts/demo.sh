@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make demo: from nothing to a tag signed by a hardware-held delegation key.
+# make demo: from nothing to a tag signed by a hardware-held delegation key,
+# then migrated to Notation and cosign signatures (trust-agent migrate).
 # Everything lives in .demo/ and everything started here is stopped on exit.
 # With TRUST_AGENT_DEMO_PIV=1 (make demo-piv, inside piv/scripts/with-pcscd.sh
 # --card) the root key is made on the project's virtual YubiKey instead.
@@ -113,8 +114,17 @@ if command -v docker >/dev/null; then
   run docker trust inspect --pretty "$IMAGE"
 fi
 
+step "9. Off DCT: Notation and cosign signatures over the DCT-trusted digest, from keys on the token"
+run "$TA" key generate release --role notation
+echo "\$ $TA key certify release > release.crt"
+"$TA" key certify release > release.crt
+run "$TA" key generate release --role cosign --dir cosign-keys
+run "$TA" migrate --key release "$IMAGE"
+echo "(again: nothing left to do)"
+run "$TA" migrate --key release "$IMAGE"
+
 step "The audit log: one line per request"
 tail -n 3 "$DEMO/audit.log"
 run "$TA" audit verify "$DEMO/audit.log"
 
-step "Done: $IMAGE is signed by alice, whose key never left the token. Stopping everything."
+step "Done: $IMAGE is signed by alice for DCT and by release for Notation and cosign; no key left the token. Stopping everything."

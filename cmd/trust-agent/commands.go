@@ -112,6 +112,10 @@ func init() {
 			summary: "print the digest a tag is trusted at (REPO@sha256:...), or fail: the check docker pull once made",
 			example: `docker pull "$(trust-agent verify registry.example.com/team/app:v1)"`},
 
+		{name: "migrate", args: "REPO[:TAG]...", section: sectionTrust, run: cmdMigrate,
+			summary: "sign each DCT-trusted tag for notation and cosign with the agent's keys, push and verify back (a tag already signed is skipped)",
+			example: "trust-agent migrate --to all --key release registry.example.com/team/app:v1"},
+
 		{name: "notation install", section: sectionOthers, run: cmdNotationInstall,
 			summary: "install the notation plugin (notation-trust-agent) into notation's plugin folder",
 			example: "trust-agent notation install && notation sign --plugin trust-agent --id release registry.example.com/team/app@sha256:..."},
