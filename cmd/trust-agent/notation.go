@@ -58,9 +58,20 @@ func cmdKeyCertify(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	match, err := matchKey(keys, fs.Arg(0))
+	// A notation key and a cosign key may share a name (the demo's
+	// "release"): certificates are for notation keys, so look among those
+	// first, then among every key.
+	var notationKeys []agent.KeyInfo
+	for _, k := range keys {
+		if k.Role == agent.RoleNotation {
+			notationKeys = append(notationKeys, k)
+		}
+	}
+	match, err := matchKey(notationKeys, fs.Arg(0))
 	if err != nil {
-		return err
+		if match, err = matchKey(keys, fs.Arg(0)); err != nil {
+			return err
+		}
 	}
 	got, err := c.CertifyKey(ctx, agent.CertifyKeyRequest{
 		KeyID: match[0].ID, Chain: chain, Renew: *renew,
