@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# mutants.sh: plant small plausible bugs in the security code, one at a
+# time, run that package's tests, and say whether the tests caught each.
+#
+#   scripts/mutants.sh [-l] [ID...]
+#
+# Each mutation in the table below replaces one exact string (which must
+# occur exactly once in the file) by another. A mutant that does not build
+# counts as invalid, not caught. The file is restored with `git checkout`
+# after each run (and on exit), so never run this with uncommitted changes
+# to the mutated files. -l lists the mutations. Exit status: 1 when any
+# mutant survived (not caught) or was invalid.
+#
+# The PIV package's tests run inside piv/scripts/with-pcscd.sh (a private
+# pcscd); they need root for its namespaces. SECURITY.md, "Planted bugs",
+# lists the table with the test that catches each mutation.
+set -u
+cd "$(dirname "$0")/.."
+export GOFLAGS=-buildvcs=false
+
+# ID <TAB> package <TAB> file <TAB> old <TAB> new
+read -r -d '' TABLE <<'EOF'
+A1	./agent	agent/policy.go	meta.GUN != "" && req.GUN != meta.GUN	meta.GUN != "" && !strings.HasPrefix(req.GUN, meta.GUN)
+A2	./agent	agent/policy.go	if md.Type != "Targets" || req.Role != "targets" {	if md.Type != "Targets" && req.Role != "targets" {
+A3	./agent	agent/policy.go	if md.Type != "Snapshot" || req.Role != "snapshot" {	if (md.Type != "Snapshot" && md.Type != "Timestamp") || req.Role != "snapshot" {
+A4	./agent	agent/policy.go	if md.Type != "Root" || req.Role != "root" {	if md.Type != "Root" {
+A5	./agent	agent/policy.go	if md.Type != "Targets" || !delegationRoles(req.Role) {	if md.Type != "Targets" {
+A6	./agent	agent/policy.go	if !strings.HasPrefix(r, "targets/") || len(r) == len("targets/") {	if !strings.HasPrefix(r, "targets/") {
+A7	./agent	agent/policy.go	if !ValidGUN(req.GUN) { // every role	if false && !ValidGUN(req.GUN) { // every role
+A8	./agent	agent/policy.go	if version < 1 || !eok {	if !eok {
+A9	./agent	agent/policy.go	if err != nil || t.Format(time.RFC3339Nano) != s {	if err != nil {
+A10	./agent	agent/policy.go	if err != nil || base64.StdEncoding.EncodeToString(b) != s {	if err != nil {
+A11	./agent	agent/root.go	if threshold < 1 || threshold > int64(len(ids)) {	if threshold > int64(len(ids)) {
+A12	./agent	agent/root.go	if threshold < 1 || threshold > int64(len(ids)) {	if threshold < 1 {
+A13	./agent	agent/root.go	if _, ok := keys[id]; !ok {	if _, ok := keys[id]; false && !ok {
+A14	./agent	agent/root.go	if cert.Subject.CommonName != gun {	if !strings.HasPrefix(cert.Subject.CommonName, gun) {
+A15	./agent	agent/root.go	if h.info.Role != RoleTargets || h.info.GUN != gun {	if h.info.Role != RoleTargets {
+A16	./agent	agent/root.go	if h != nil && (h.info.Role != RoleSnapshot || h.info.GUN != gun) {	if h != nil && h.info.Role != RoleSnapshot {
+A17	./agent	agent/root.go	if !signerInRoot {	if false {
+A18	./agent	agent/root.go	if h.info.Role != RoleRoot {	if false {
+A19	./agent	agent/keyring.go	if k.storeLocked(e.store) {\n\t\treturn Signature{}	if false && k.storeLocked(e.store) {\n\t\treturn Signature{}
+A20	./agent	agent/keyring.go	return locked || s.Locked()	return s.Locked()
+A21	./agent	agent/keyring.go	if e.info.Confirm {\n\t\twhy = append	if false {\n\t\twhy = append
+A22	./agent	agent/confirm.go	case err == nil:	case err == nil, errors.As(err, new(*exec.ExitError)):
+A23	./agent	agent/throttle.go	if p == nil || !now.Before(p.next) {	if true {
+A24	./agent	agent/throttle.go	p.wait = min(2*p.wait, maxPINWait)	p.wait = min(p.wait, maxPINWait)
+A25	./agent	agent/throttle.go	if p.wrong < FreePINTries {	if p.wrong < 100*FreePINTries {
+A26	./agent	agent/throttle.go	p.retries = pe.Retries	_ = pe.Retries
+A27	./agent	agent/keyring.go	func (k *Keyring) unlock(req UnlockRequest) error {\n\tdefer clear(req.PIN)	func (k *Keyring) unlock(req UnlockRequest) error {
+EOF
+
+list=0
+if [ "${1:-}" = -l ]; then list=1; shift; fi
+want=" $* "
+
+replace() { # file old new: replace the one occurrence of old (\n, \t allowed)
+	perl -e '
+		my ($f, $o, $n) = @ARGV;
+		for ($o, $n) { s/\\n/\n/g; s/\\t/\t/g }
+		local $/; open my $in, "<", $f or die "$f: $!\n"; my $s = <$in>; close $in;
+		my $c = () = $s =~ /\Q$o\E/g;
+		die "$f: the text to mutate occurs $c times, not once\n" if $c != 1;
+		$s =~ s/\Q$o\E/$n/;
+		open my $out, ">", $f or die "$f: $!\n"; print $out $s; close $out;
+	' "$1" "$2" "$3"
+}
+
+current=""
+restore() { [ -n "$current" ] && git checkout -q -- "$current"; current=""; }
+trap restore EXIT INT TERM
+
+caught=0 survived=0 invalid=0
+while IFS=$'\t' read -r id pkg file old new; do
+	[ -z "$id" ] && continue
+	if [ "$want" != "  " ] && [[ "$want" != *" $id "* ]]; then continue; fi
+	if [ "$list" = 1 ]; then printf '%s\t%s\t%s\t=> %s\n' "$id" "$file" "$old" "$new"; continue; fi
+	if ! git diff --quiet -- "$file"; then echo "$id: $file has uncommitted changes; refusing"; exit 2; fi
+	current=$file
+	if ! replace "$file" "$old" "$new"; then restore; echo "$id INVALID (no match)"; invalid=$((invalid+1)); continue; fi
+	line=$(git diff -U0 -- "$file" | sed -n 's/^@@ -\([0-9]*\).*/\1/p' | head -1)
+	if ! go test -count=1 -run '^$' "$pkg" >/dev/null 2>&1; then
+		restore; echo "$id $file:$line INVALID (does not build)"; invalid=$((invalid+1)); continue
+	fi
+	log=$(mktemp)
+	case $pkg in
+	./piv*) piv/scripts/with-pcscd.sh go test -count=1 -failfast "$pkg" >"$log" 2>&1 ;;
+	*) go test -count=1 -failfast "$pkg" >"$log" 2>&1 ;;
+	esac
+	rc=$?
+	restore
+	if [ $rc -ne 0 ]; then
+		first=$(grep -m1 -o -- '--- FAIL: [^ ]*' "$log" | sed 's/--- FAIL: //')
+		echo "$id $file:$line caught by ${first:-build/other failure}"
+		caught=$((caught+1))
+	else
+		echo "$id $file:$line NOT CAUGHT"
+		survived=$((survived+1))
+	fi
+	rm -f "$log"
+done <<<"$TABLE"
+[ "$list" = 1 ] && exit 0
+echo "caught $caught, not caught $survived, invalid $invalid"
+[ $survived -eq 0 ] && [ $invalid -eq 0 ]
