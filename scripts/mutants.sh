@@ -36,10 +36,10 @@ A13	./agent	agent/root.go	if _, ok := keys[id]; !ok {	if _, ok := keys[id]; fals
 A14	./agent	agent/root.go	if cert.Subject.CommonName != gun {	if !strings.HasPrefix(cert.Subject.CommonName, gun) {
 A15	./agent	agent/root.go	if h.info.Role != RoleTargets || h.info.GUN != gun {	if h.info.Role != RoleTargets {
 A16	./agent	agent/root.go	if h != nil && (h.info.Role != RoleSnapshot || h.info.GUN != gun) {	if h != nil && h.info.Role != RoleSnapshot {
-A17	./agent	agent/root.go	if !signerInRoot {	if false {
+A17	./agent	agent/root.go	if !signerInRoot {	if !signerInRoot && false {
 A18	./agent	agent/root.go	if h.info.Role != RoleRoot {	if false {
 A19	./agent	agent/keyring.go	if k.storeLocked(e.store) {\n\t\treturn Signature{}	if false && k.storeLocked(e.store) {\n\t\treturn Signature{}
-A20	./agent	agent/keyring.go	return locked || s.Locked()	return s.Locked()
+A20	./agent	agent/keyring.go	return locked || s.Locked()	return (locked && false) || s.Locked()
 A21	./agent	agent/keyring.go	if e.info.Confirm {\n\t\twhy = append	if false {\n\t\twhy = append
 A22	./agent	agent/confirm.go	case err == nil:	case err == nil, errors.As(err, new(*exec.ExitError)):
 A23	./agent	agent/throttle.go	if p == nil || !now.Before(p.next) {	if true {
@@ -47,6 +47,20 @@ A24	./agent	agent/throttle.go	p.wait = min(2*p.wait, maxPINWait)	p.wait = min(p.
 A25	./agent	agent/throttle.go	if p.wrong < FreePINTries {	if p.wrong < 100*FreePINTries {
 A26	./agent	agent/throttle.go	p.retries = pe.Retries	_ = pe.Retries
 A27	./agent	agent/keyring.go	func (k *Keyring) unlock(req UnlockRequest) error {\n\tdefer clear(req.PIN)	func (k *Keyring) unlock(req UnlockRequest) error {
+B1	./agent	agent/audit.go	err = a.f.Sync()	_ = a.f.Sync()
+B2	./agent	agent/audit.go	if perr != nil || !os.SameFile(pfi, ffi) {	if perr != nil {
+B3	./agent	agent/audit.go	if ffi.Size() != a.size {	if ffi.Size() < a.size {
+B4	./agent	agent/audit.go	head = lineHash(line)	_ = lineHash(line)
+B5	./agent	agent/audit.go	e = e.bounded()	e = e
+B6	./agent	agent/audit.go	a.broken = err\n\t\treturn fmt.Errorf("agent: writing	_ = err\n\t\treturn fmt.Errorf("agent: writing
+B7	./agent	agent/audit_chain.go	case *rec.Seq > prevSeq+1:	case *rec.Seq > prevSeq+2:
+B8	./agent	agent/audit_chain.go	case *rec.Seq <= prevSeq:	case *rec.Seq < prevSeq:
+B9	./agent	agent/audit_chain.go	case rec.Prev != prevHash:	case false && rec.Prev != prevHash:
+B10	./agent	agent/audit_chain.go	if rec.Prev != lineHash(nonce) && !rec.Chain.Replaced {	if false && rec.Prev != lineHash(nonce) && !rec.Chain.Replaced {
+B11	./agent	agent/audit_chain.go	case !parsed && !newline:	case false && !parsed && !newline:
+B12	./agent	agent/audit_bound.go	e.GUN = truncate(e.GUN, name)	e.GUN = e.GUN
+B13	./agent	agent/audit_bound.go	e.Error = truncate(e.Error, text)	e.Error = e.Error
+B14	./agent	agent/audit_chain.go	if n == 0 {\n\t\treturn fail(1	if false {\n\t\treturn fail(1
 EOF
 
 list=0
