@@ -48,7 +48,7 @@ A25	./agent	agent/throttle.go	if p.wrong < FreePINTries {	if p.wrong < 100*FreeP
 A26	./agent	agent/throttle.go	p.retries = pe.Retries	_ = pe.Retries
 A27	./agent	agent/keyring.go	func (k *Keyring) unlock(req UnlockRequest) error {\n\tdefer clear(req.PIN)	func (k *Keyring) unlock(req UnlockRequest) error {
 B1	./agent	agent/audit.go	err = a.f.Sync()	_ = a.f.Sync()
-B2	./agent	agent/audit.go	if perr != nil || !os.SameFile(pfi, ffi) {	if perr != nil {
+B2	./agent	agent/audit.go	if perr != nil || !os.SameFile(pfi, ffi) {	if perr != nil || (false && !os.SameFile(pfi, ffi)) {
 B3	./agent	agent/audit.go	if ffi.Size() != a.size {	if ffi.Size() < a.size {
 B4	./agent	agent/audit.go	head = lineHash(line)	_ = lineHash(line)
 B5	./agent	agent/audit.go	e = e.bounded()	e = e
