@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -57,9 +58,21 @@ func TestAuditRecordBoundsItself(t *testing.T) {
 	if err := a.Record(Event{Op: "sign", Result: "refused", GUN: big, Error: big}); err != nil {
 		t.Fatal(err)
 	}
+	// A GUN of 1 KiB fits in a line; it is cut to maxAuditName all the same.
+	mid := strings.Repeat("m", 4*maxAuditName)
+	if err := a.Record(Event{Op: "sign", Result: "refused", GUN: mid}); err != nil {
+		t.Fatal(err)
+	}
 	lines := readLines(t, path)
-	if l := lines[len(lines)-1]; len(l) > maxAuditLine || !strings.Contains(l, "…[truncated ") {
+	if l := lines[len(lines)-2]; len(l) > maxAuditLine || !strings.Contains(l, "…[truncated ") {
 		t.Fatalf("a 1 MiB field wrote a %d-byte line (max %d)", len(l), maxAuditLine)
+	}
+	var e Event
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &e); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.GUN) > maxAuditName || !strings.Contains(e.GUN, "…[truncated ") {
+		t.Fatalf("a %d-byte GUN was recorded as %d bytes (max %d)", len(mid), len(e.GUN), maxAuditName)
 	}
 }
 

@@ -61,6 +61,39 @@ B11	./agent	agent/audit_chain.go	case !parsed && !newline:	case false && !parsed
 B12	./agent	agent/audit_bound.go	e.GUN = truncate(e.GUN, name)	e.GUN = e.GUN
 B13	./agent	agent/audit_bound.go	e.Error = truncate(e.Error, text)	e.Error = e.Error
 B14	./agent	agent/audit_chain.go	if n == 0 {\n\t\treturn fail(1	if false {\n\t\treturn fail(1
+C1	./socket	socket/strict.go	ft, ok := fields.byName[name]	ft, ok := fields.byName[strings.ToLower(name)]
+C2	./socket	socket/strict.go	if seen[name] {\n\t\t\ts.i = start\n\t\t\treturn s.errf("%s: field	if false && seen[name] {\n\t\t\ts.i = start\n\t\t\treturn s.errf("%s: field
+C3	./socket	socket/strict.go	if s.peek() == 'n' {	if false && s.peek() == 'n' {
+C4	./socket	socket/strict.go	if r == utf8.RuneError && n <= 1 {	if false && r == utf8.RuneError && n <= 1 {
+C5	./socket	socket/strict.go	c == '+' || c == '/' || c == '='	c == '+' || c == '/' || c == '=' || c == '\\n'
+C6	./socket	socket/strict.go	base64.StdEncoding.Strict().DecodeString(string(raw))	base64.StdEncoding.DecodeString(string(raw))
+C7	./socket	socket/strict.go	if s.i != len(s.b) {	if false && s.i != len(s.b) {
+C8	./socket	socket/frame.go	if n > limit {	if n > 2*limit {
+C9	./socket	socket/serve.go	peer.UID != os.Geteuid() && peer.UID != 0 {	peer.UID != os.Geteuid() && peer.UID != 0 && false {
+C10	./socket	socket/budget.go	if len(b.waiters) == 0 && b.used+n <= b.limit {	if len(b.waiters) == 0 {
+C11	./socket	socket/frame.go	size > smallBody && acquire != nil	size > smallBody && acquire != nil && false
+C12	./socket	socket/server.go	setRead(lim.opts.IdleTimeout)	setRead(time.Hour)
+C13	./socket	socket/server.go	setRead(lim.opts.FrameTimeout)	setRead(time.Hour)
+C14	./socket	socket/conns.go	for len(s.conns) >= s.max {	for false && len(s.conns) >= s.max {
+C15	./socket	socket/conns.go	if !tc.idleSince.IsZero() && (oldest == nil	if (oldest == nil
+C16	./socket	socket/server.go	rec.RecordRefused(ctx, op, err)	_ = rec
+C17	./socket	socket/strict.go	if _, err := time.Parse(time.RFC3339Nano, str); err != nil {	if _, err := time.Parse(time.RFC3339Nano, str); false && err != nil {
+C18	./socket	socket/strict.go	if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {	if d := utf16.DecodeRune(r, r2); true {
+C19	./socket	socket/budget.go	b.used -= n\n\t\t\tb.grantLocked()\n\t\t\tb.mu.Unlock()	b.grantLocked()\n\t\t\tb.mu.Unlock()
+D1	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),	pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
+D2	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),	pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
+D3	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),\n\t\tpkcs11.NewAttribute(pkcs11.CKA_SENSITIVE	pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),\n\t\tpkcs11.NewAttribute(pkcs11.CKA_SENSITIVE
+D4	./pkcs11	pkcs11/store.go	if si.State != pkcs11.CKS_RO_USER_FUNCTIONS && si.State != pkcs11.CKS_RW_USER_FUNCTIONS {	if false && si.State != pkcs11.CKS_RO_USER_FUNCTIONS && si.State != pkcs11.CKS_RW_USER_FUNCTIONS {
+D5	./pkcs11	pkcs11/store.go	case flags&pkcs11.CKF_USER_PIN_FINAL_TRY != 0:\n\t\treturn 1	case flags&pkcs11.CKF_USER_PIN_FINAL_TRY != 0:\n\t\treturn 3
+D6	./pkcs11	pkcs11/store.go	&agent.PINError{Retries: 0}	&agent.PINError{Retries: -1}
+D7	./pkcs11	pkcs11/keys.go	if seen[string(id)] {	if false && seen[string(id)] {
+D8	./pkcs11	pkcs11/keys.go	if string(v[0]) != label {	if false && string(v[0]) != label {
+D9	./pkcs11	pkcs11/keys.go	if len(raw) != 2*size || !ecdsa.Verify(	if len(raw) != 2*size || false && !ecdsa.Verify(
+D10	./pkcs11	pkcs11/keys.go	if len(pubs) > 1 {	if len(pubs) > 2 {
+D11	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false),	pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, true),
+D12	./pkcs11	pkcs11/cert.go	if err := s.requireLogin(sh, "store certificate"); err != nil {	if err := s.requireLogin(sh, "store certificate"); false && err != nil {
+D13	./pkcs11	pkcs11/signer.go	if err := s.requireLogin(sh, "sign"); err != nil {	if err := s.requireLogin(sh, "sign"); false && err != nil {
+D14	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, false),	pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true),
 EOF
 
 list=0
