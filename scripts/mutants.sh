@@ -65,7 +65,7 @@ C1	./socket	socket/strict.go	ft, ok := fields.byName[name]	ft, ok := fields.byNa
 C2	./socket	socket/strict.go	if seen[name] {\n\t\t\ts.i = start\n\t\t\treturn s.errf("%s: field	if false && seen[name] {\n\t\t\ts.i = start\n\t\t\treturn s.errf("%s: field
 C3	./socket	socket/strict.go	if s.peek() == 'n' {	if false && s.peek() == 'n' {
 C4	./socket	socket/strict.go	if r == utf8.RuneError && n <= 1 {	if false && r == utf8.RuneError && n <= 1 {
-C5	./socket	socket/strict.go	c == '+' || c == '/' || c == '='	c == '+' || c == '/' || c == '=' || c == '\\n'
+C5	./socket	socket/strict.go	c == '+' || c == '/' || c == '='	c == '+' || c == '/' || c == '=' || c == 10
 C6	./socket	socket/strict.go	base64.StdEncoding.Strict().DecodeString(string(raw))	base64.StdEncoding.DecodeString(string(raw))
 C7	./socket	socket/strict.go	if s.i != len(s.b) {	if false && s.i != len(s.b) {
 C8	./socket	socket/frame.go	if n > limit {	if n > 2*limit {
@@ -130,14 +130,15 @@ while IFS=$'\t' read -r id pkg file old new; do
 	fi
 	log=$(mktemp)
 	case $pkg in
-	./piv*) piv/scripts/with-pcscd.sh go test -count=1 -failfast "$pkg" >"$log" 2>&1 ;;
-	*) go test -count=1 -failfast "$pkg" >"$log" 2>&1 ;;
+	./piv*) piv/scripts/with-pcscd.sh go test -count=1 "$pkg" >"$log" 2>&1 ;;
+	*) go test -count=1 "$pkg" >"$log" 2>&1 ;;
 	esac
 	rc=$?
 	restore
 	if [ $rc -ne 0 ]; then
-		first=$(grep -m1 -o -- '--- FAIL: [^ ]*' "$log" | sed 's/--- FAIL: //')
-		echo "$id $file:$line caught by ${first:-build/other failure}"
+		# Top-level tests only: a subtest's name repeats its parent's.
+		by=$(grep -o -- '^--- FAIL: [^ /]*' "$log" | sed 's/--- FAIL: //' | sort -u | tr '\n' ' ')
+		echo "$id $file:$line caught by ${by:-build/other failure}"
 		caught=$((caught+1))
 	else
 		echo "$id $file:$line NOT CAUGHT"

@@ -1,0 +1,29 @@
+package socket
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/trust-agent/trust-agent/agent"
+)
+
+// Tests that tell a planted bug from the fix (scripts/mutants.sh;
+// SECURITY.md, "Planted bugs"): each failed on one mutation that the rest
+// of the package's tests let through.
+
+// TestStrictSurrogatePairs: a high surrogate escape followed by an escape
+// that is not a low surrogate is not UTF-8, and encoding/json would turn it
+// into U+FFFD: two clients would see different strings (C18).
+func TestStrictSurrogatePairs(t *testing.T) {
+	for _, s := range []string{`\ud800\u0041`, `\ud800\ud800`, `\udbff\ue000`, `\ud800\u`} {
+		body := `{"key_id":"aa","gun":"docker.io/a/` + s + `"}`
+		err := checkStrict([]byte(body), new(agent.SignRequest))
+		if err == nil || !strings.Contains(err.Error(), "escape") {
+			t.Errorf("checkStrict(%s) = %v, want a refusal of the escape", body, err)
+		}
+	}
+	// A real pair is one character, and passes.
+	if err := checkStrict([]byte(`{"gun":"docker.io/a/\ud83d\ude00"}`), new(agent.SignRequest)); err != nil {
+		t.Errorf("a surrogate pair was refused: %v", err)
+	}
+}
