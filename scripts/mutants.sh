@@ -94,6 +94,8 @@ D11	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false
 D12	./pkcs11	pkcs11/cert.go	if err := s.requireLogin(sh, "store certificate"); err != nil {	if err := s.requireLogin(sh, "store certificate"); false && err != nil {
 D13	./pkcs11	pkcs11/signer.go	if err := s.requireLogin(sh, "sign"); err != nil {	if err := s.requireLogin(sh, "sign"); false && err != nil {
 D14	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, false),	pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true),
+D15	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, false),	pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, true),
+D16	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false),	pkcs11.NewAttribute(pkcs11.CKA_DERIVE, true),
 EOF
 
 list=0

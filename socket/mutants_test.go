@@ -27,3 +27,16 @@ func TestStrictSurrogatePairs(t *testing.T) {
 		t.Errorf("a surrogate pair was refused: %v", err)
 	}
 }
+
+// TestStrictBase64RawLineBreak: a raw line break inside a []byte field is
+// refused by the strict check itself, as not base64 (base64's Strict
+// decoder skips \r and \n) (C5).
+func TestStrictBase64RawLineBreak(t *testing.T) {
+	for _, data := range []string{"eyJh\nIjoxfQ==", "eyJh\rIjoxfQ==", "eyJhIjoxfQ==\n"} {
+		body := `{"key_id":"aa","data":"` + data + `"}`
+		err := checkStrict([]byte(body), new(agent.SignRequest))
+		if err == nil || !strings.Contains(err.Error(), "not standard base64") {
+			t.Errorf("checkStrict(%q) = %v, want a refusal: not standard base64", body, err)
+		}
+	}
+}
