@@ -96,6 +96,18 @@ D13	./pkcs11	pkcs11/signer.go	if err := s.requireLogin(sh, "sign"); err != nil {
 D14	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, false),	pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, true),
 D15	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, false),	pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, true),
 D16	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false),	pkcs11.NewAttribute(pkcs11.CKA_DERIVE, true),
+E1	./internal/uri	internal/uri/uri.go	case "pin-value":\n	case "pin-value-x":\n
+E2	./internal/uri	internal/uri/uri.go	if !filepath.IsAbs(p) {\n\t\treturn fmt.Errorf("uri: module-path	if false && !filepath.IsAbs(p) {\n\t\treturn fmt.Errorf("uri: module-path
+E3	./internal/uri	internal/uri/uri.go	if !fi.Mode().IsRegular() {	if false && !fi.Mode().IsRegular() {
+E4	./internal/uri	internal/uri/uri.go	if perm := mode.Perm(); perm&0o077 != 0 {	if perm := mode.Perm(); perm&0o007 != 0 {
+E5	./internal/uri	internal/uri/uri.go	if owner != self && owner != 0 {	if owner != self && owner != 0 && false {
+E6	./internal/uri	internal/uri/uri.go	if len(b) > maxPINFileBytes {	if len(b) > 2*maxPINFileBytes {
+E7	./internal/uri	internal/uri/uri.go	if !filepath.IsAbs(p) {\n\t\treturn "", fmt.Errorf("uri: pin-source	if false && !filepath.IsAbs(p) {\n\t\treturn "", fmt.Errorf("uri: pin-source
+E8	./internal/uri	internal/uri/uri.go	if !strings.HasPrefix(r, "/") {	if false && !strings.HasPrefix(r, "/") {
+E9	./internal/uri	internal/uri/uri.go	s, _, _ = strings.Cut(s, "?")	_, _, _ = strings.Cut(s, "?")
+E10	./internal/uri	internal/uri/uri.go	if seen[name] {\n\t\t\treturn fmt.Errorf("uri: query attribute	if false && seen[name] {\n\t\t\treturn fmt.Errorf("uri: query attribute
+E11	./internal/uri	internal/uri/uri.go	case "module-name":	case "module-name-x":
+E12	./internal/uri	internal/uri/uri.go	if err := checkPINFile(u.PINSource, fi.Mode(), owner, os.Geteuid()); err != nil {	if err := checkPINFile(u.PINSource, fi.Mode(), owner, os.Geteuid()); false && err != nil {
 EOF
 
 list=0
