@@ -108,6 +108,14 @@ E9	./internal/uri	internal/uri/uri.go	s, _, _ = strings.Cut(s, "?")	_, _, _ = st
 E10	./internal/uri	internal/uri/uri.go	if seen[name] {\n\t\t\treturn fmt.Errorf("uri: query attribute	if false && seen[name] {\n\t\t\treturn fmt.Errorf("uri: query attribute
 E11	./internal/uri	internal/uri/uri.go	case "module-name":	case "module-name-x":
 E12	./internal/uri	internal/uri/uri.go	if err := checkPINFile(u.PINSource, fi.Mode(), owner, os.Geteuid()); err != nil {	if err := checkPINFile(u.PINSource, fi.Mode(), owner, os.Geteuid()); false && err != nil {
+F1	./piv	piv/store.go	clear(s.pin)\n\ts.pin = nil	s.pin = nil
+F2	./piv	piv/store.go	s.forgetPIN()\n\tif len(pin) < 6	if len(pin) < 6
+F3	./piv	piv/errors.go	return &agent.PINError{Retries: ae.Retries}, true	return &agent.PINError{Retries: -1}, true
+F4	./piv	piv/errors.go	return &agent.PINError{Retries: 0}, true	return &agent.PINError{Retries: -1}, true
+F5	./piv	piv/store.go	return s.pin == nil	return s.closed
+F6	./piv	piv/store.go	if s.pin == nil {\n\t\treturn "", fmt.Errorf("piv: %s needs its PIN	if false && s.pin == nil {\n\t\treturn "", fmt.Errorf("piv: %s needs its PIN
+F7	./piv	piv/store.go	s.forgetPIN()\n\ts.closed = true	s.closed = true
+F8	./piv	piv/store.go	if len(pin) < 6 || len(pin) > 8 {	if len(pin) > 8 {
 EOF
 
 list=0
