@@ -3,10 +3,14 @@
 package pkcs11
 
 import (
+	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"log/slog"
 	"math/big"
 	"strings"
 	"testing"
@@ -116,5 +120,52 @@ func TestTwoPublicObjectsRefused(t *testing.T) {
 		if string(got.Handle) == string(k.Handle) {
 			t.Fatalf("key %x listed with two public key objects beside it", k.Handle)
 		}
+	}
+}
+
+// TestTwoPrivateKeysOneID: a second private key object given a key's
+// CKA_ID (by another application holding the PIN) takes the key out of
+// service whichever object the token lists first: the listing warns that
+// two private keys share the id, and signing with it is refused (D7).
+func TestTwoPrivateKeysOneID(t *testing.T) {
+	s := openStore(t, softhsmtest.Token(t, testPIN))
+	var logged bytes.Buffer
+	s.SetLogger(slog.New(slog.NewTextHandler(&logged, nil)))
+	k, err := s.Generate(ciMeta, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	other, err := s.Import(ciMeta, theirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.session(func(sh pkcs11.SessionHandle) error {
+		for _, class := range []uint{pkcs11.CKO_PRIVATE_KEY, pkcs11.CKO_PUBLIC_KEY} {
+			objs, err := s.find(sh, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_CLASS, class), pkcs11.NewAttribute(pkcs11.CKA_ID, other.Handle)})
+			if err != nil || len(objs) != 1 {
+				t.Fatalf("%d objects of class %d, %v", len(objs), class, err)
+			}
+			if class == pkcs11.CKO_PUBLIC_KEY {
+				return s.p.DestroyObject(sh, objs[0])
+			}
+			if err := s.p.SetAttributeValue(sh, objs[0], []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_ID, k.Handle)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.handles.reset()
+	if _, err := s.Keys(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), "two private keys share this CKA_ID") {
+		t.Errorf("no warning that two private keys share the id; logged:\n%s", logged.String())
+	}
+	if _, err := k.Sign(rand.Reader, make([]byte, 32), crypto.SHA256); err == nil {
+		t.Error("signed with a key whose CKA_ID two private keys share")
 	}
 }
