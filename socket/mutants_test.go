@@ -1,8 +1,13 @@
 package socket
 
 import (
+	"errors"
+	"io"
+	"net"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
 )
@@ -38,5 +43,38 @@ func TestStrictBase64RawLineBreak(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "not standard base64") {
 			t.Errorf("checkStrict(%q) = %v, want a refusal: not standard base64", body, err)
 		}
+	}
+}
+
+// TestConnectionCapClosesAnIdleOne: with MaxConns connections idle, a new
+// client is served and one of the idle ones is closed (C14). Which one
+// depends on when each went idle, so either is accepted.
+func TestConnectionCapClosesAnIdleOne(t *testing.T) {
+	path := serveWith(t, new(fakeAgent), ServeOptions{MaxConns: 2})
+	var idle []net.Conn
+	for range 2 {
+		c := rawConn(t, path)
+		if f := rawRequest(t, c, msgList, ""); f.typ != msgList|msgSuccess {
+			t.Fatalf("idle client's request: %s", f.typ)
+		}
+		idle = append(idle, c)
+	}
+	c := rawConn(t, path)
+	if f := rawRequest(t, c, msgList, ""); f.typ != msgList|msgSuccess {
+		t.Fatalf("new client beside %d idle ones: %s", len(idle), f.typ)
+	}
+	closed := make(chan int, len(idle))
+	for i, ic := range idle {
+		go func() {
+			ic.SetReadDeadline(time.Now().Add(20 * time.Second))
+			if _, err := io.ReadAll(ic); err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+				closed <- i
+			}
+		}()
+	}
+	select {
+	case <-closed:
+	case <-time.After(25 * time.Second):
+		t.Fatal("no idle connection was closed for the new client: the cap is not enforced")
 	}
 }
