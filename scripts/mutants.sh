@@ -47,6 +47,11 @@ A24	./agent	agent/throttle.go	p.wait = min(2*p.wait, maxPINWait)	p.wait = min(p.
 A25	./agent	agent/throttle.go	if p.wrong < FreePINTries {	if p.wrong < 100*FreePINTries {
 A26	./agent	agent/throttle.go	p.retries = pe.Retries	_ = pe.Retries
 A27	./agent	agent/keyring.go	func (k *Keyring) unlock(req UnlockRequest) error {\n\tdefer clear(req.PIN)	func (k *Keyring) unlock(req UnlockRequest) error {
+A28	./agent	agent/keyring.go	if err := k.pins.check(s, k.opts.Now()); err != nil {	if err := k.pins.check(s, k.opts.Now()); false && err != nil {
+A29	./agent	agent/keyring.go	ev.Metadata = &md\n\t}\n\tif err := k.record(ev, err); err != nil {\n\t\treturn Signature{}, err	ev.Metadata = &md\n\t}\n\tif err := k.record(ev, err); err != nil {\n\t\treturn sig, err
+A30	./agent	agent/policy.go	return len(gun) <= 255 && gunPattern.MatchString(gun)	return len(gun) <= 4096 && gunPattern.MatchString(gun)
+A31	./agent	agent/root.go	if len(keysObj.keys) > maxRootKeys {	if false && len(keysObj.keys) > maxRootKeys {
+A32	./agent	agent/confirm.go	cmd.Env = append(os.Environ(), "SSH_ASKPASS_PROMPT=confirm")	cmd.Env = os.Environ()
 B1	./agent	agent/audit.go	err = a.f.Sync()	_ = a.f.Sync()
 B2	./agent	agent/audit.go	if perr != nil || !os.SameFile(pfi, ffi) {	if perr != nil || (false && !os.SameFile(pfi, ffi)) {
 B3	./agent	agent/audit.go	if ffi.Size() != a.size {	if ffi.Size() < a.size {
