@@ -21,7 +21,8 @@ import (
 // of the package's tests let through.
 
 // TestRootMutants: Roots that hand part of the repository to a key held
-// here for another purpose still need a person (A16, A18).
+// here for another purpose still need a person (A16, A18); a Root listing
+// too many keys is refused before its keys are read (A31).
 func TestRootMutants(t *testing.T) {
 	f := newRootFixture(t, agent.Options{})
 	otherSnap, err := f.k.Generate(context.Background(), agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleSnapshot, Name: "snapshot", GUN: "example.com/other/app"}})
@@ -37,6 +38,9 @@ func TestRootMutants(t *testing.T) {
 		// A18: a targets key held here added to the root role.
 		"a targets key in the root role":  {with(f.newRepo(), "root", rootRole{[]tufKey{f.rootCert, certFor(t, f.targets.PublicKey, gunA)}, 1}), "a targets key"},
 		"a snapshot key in the root role": {with(f.newRepo(), "root", rootRole{[]tufKey{f.rootCert, certFor(t, f.snap.PublicKey, gunA)}, 1}), "a snapshot key"},
+		// A31: more keys than a Root may list, counted before anything else
+		// (here the extra keys ride in a fifth role, refused after).
+		"65 keys listed": {with(f.newRepo(), "zzz", rootRole{manyKeys(t, 65), 1}), "at most 64"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
