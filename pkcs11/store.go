@@ -214,20 +214,31 @@ func (s *Store) Login(pin []byte) error {
 		return err
 	}
 	err := s.p.Login(s.base, pkcs11.CKU_USER, string(pin))
+	lerr := loginResult(s.label, err, s.retries)
+	if lerr == nil {
+		s.handles.reset() // private objects just became visible
+		s.bound.reset()
+	}
+	return lerr
+}
+
+// loginResult maps what C_Login answered to the Store's error: nil for
+// success (or already logged in), *agent.PINError for a PIN the token
+// refused, with the tries left from retries (read only then) or 0 when
+// the token says the PIN is blocked.
+func loginResult(label string, err error, retries func() int) error {
 	code, _ := rv(err)
 	switch {
 	case err == nil, code == pkcs11.CKR_USER_ALREADY_LOGGED_IN:
-		s.handles.reset() // private objects just became visible
-		s.bound.reset()
 		return nil
 	case code == pkcs11.CKR_PIN_INCORRECT, code == pkcs11.CKR_PIN_LEN_RANGE:
 		// CKR_PIN_LEN_RANGE: the PIN cannot be right; to the user it is
 		// just as wrong, and tokens do not count it as a try.
-		return fmt.Errorf("pkcs11: log in to token %q: %w", s.label, &agent.PINError{Retries: s.retries()})
+		return fmt.Errorf("pkcs11: log in to token %q: %w", label, &agent.PINError{Retries: retries()})
 	case code == pkcs11.CKR_PIN_LOCKED:
-		return fmt.Errorf("pkcs11: log in to token %q: %w", s.label, &agent.PINError{Retries: 0})
+		return fmt.Errorf("pkcs11: log in to token %q: %w", label, &agent.PINError{Retries: 0})
 	}
-	return wrap(fmt.Sprintf("log in to token %q", s.label), err)
+	return wrap(fmt.Sprintf("log in to token %q", label), err)
 }
 
 // retries reads what the token says about tries left after a wrong PIN
