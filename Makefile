@@ -9,7 +9,7 @@ BIN := bin/trust-agent
 # Debian packages the tests, the demo and the PIV fixture use.
 DEB_PACKAGES := softhsm2 opensc notary libpcsclite-dev pcscd vsmartcard-vpcd yubico-piv-tool pkg-config gcc iproute2 util-linux openssl curl jq groff-base systemd openssh-client openssh-server p11-kit p11-kit-modules postgresql postgresql-client
 
-.PHONY: all deps build test test-go test-piv conformance demo demo-piv demo-fleet bench fuzz piv-up piv-down clean
+.PHONY: test-cosign all deps build test test-go test-piv conformance demo demo-piv demo-fleet bench fuzz piv-up piv-down clean
 
 all: build
 
@@ -45,6 +45,12 @@ test-go: deps
 	cd cmd/notation-trust-agent/testdata/notation-cli && GOFLAGS=-mod=mod go build -o /dev/null github.com/notaryproject/notation/cmd/notation
 	GOPROXY=off piv/scripts/with-pcscd.sh go test -race -count=1 -v ./... 2>&1 | tee .tmp/test.log \
 	  | grep -E '^(--- |ok |FAIL|PASS$$|panic:)' || { tail -50 .tmp/test.log; exit 1; }
+
+# The cosign CLI end to end (builds cosign v2.6.5 once into .tmp: about ten
+# minutes; not part of make test).
+test-cosign: deps build
+	go build -o bin/sigstore-kms-trustagent ./cmd/sigstore-kms-trustagent
+	./scripts/cosign-e2e.sh
 
 # The PIV tests alone: the backend and the fixture through pcscd, then conformance.
 test-piv: deps
