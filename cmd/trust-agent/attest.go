@@ -188,19 +188,12 @@ func cmdKeyAttest(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() != 1 {
 		return usageError(keyAttestSynopsis)
 	}
-	c, err := dialAgent()
+	c, match, err := findKey(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	keys, err := c.List(ctx)
-	if err != nil {
-		return err
-	}
-	match, err := matchKey(keys, fs.Arg(0))
 	switch {
-	case err != nil:
-		return err
 	case !attestable(match[0]):
 		return fmt.Errorf("key %s is on %s: only keys generated on a PIV card have an attestation", match[0].Name, match[0].Backend)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/internal/trust"
+	"github.com/trust-agent/trust-agent/socket"
 )
 
 // matchKey finds the keys named or identified by ref (a name, a full ID, or
@@ -30,6 +31,26 @@ func matchKey(keys []agent.KeyInfo, ref string) ([]agent.KeyInfo, error) {
 	return match, nil
 }
 
+// findKey dials the agent and finds the keys ref names (matchKey); the
+// caller closes the client.
+func findKey(ctx context.Context, ref string) (*socket.Client, []agent.KeyInfo, error) {
+	c, err := dialAgent()
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := c.List(ctx)
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	match, err := matchKey(keys, ref)
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, match, nil
+}
+
 const keyDeleteSynopsis = "key delete NAME|ID [--backend NAME] [--force]"
 
 // cmdKeyDelete removes a key from hardware, after checking that no
@@ -47,19 +68,11 @@ func cmdKeyDelete(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() != 1 {
 		return usageError(keyDeleteSynopsis)
 	}
-	c, err := dialAgent()
+	c, match, err := findKey(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	keys, err := c.List(ctx)
-	if err != nil {
-		return err
-	}
-	match, err := matchKey(keys, fs.Arg(0))
-	if err != nil {
-		return err
-	}
 	k := match[0]
 	var where []string
 	for _, m := range match {

@@ -21,19 +21,11 @@ func cmdKeyExport(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() != 1 {
 		return usageError(keyExportSynopsis)
 	}
-	c, err := dialAgent()
+	c, match, err := findKey(ctx, fs.Arg(0))
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	keys, err := c.List(ctx)
-	if err != nil {
-		return err
-	}
-	match, err := matchKey(keys, fs.Arg(0))
-	if err != nil {
-		return err
-	}
+	c.Close()
 	if len(match[0].PublicKey) == 0 {
 		return fmt.Errorf("%w: the agent gave no public key for %s", agent.ErrNotFound, match[0].Name)
 	}
