@@ -92,7 +92,7 @@ bench: deps
 FUZZTIME ?= 2m
 FUZZ_TARGETS := FuzzReadFrame:./socket FuzzDecodeRequest:./socket FuzzCanonicalPolicy:./agent \
 	FuzzParseURI:./internal/uri FuzzParseRef:./internal/trust FuzzParseKeyFile:./internal/trust \
-	FuzzVerifyAudit:./agent FuzzParse:./format/cosign
+	FuzzVerifyAudit:./agent FuzzParse:./format/cosign FuzzCheck:./format/notation
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
