@@ -1,0 +1,199 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	notationgo "github.com/notaryproject/notation-go"
+	"github.com/notaryproject/notation-go/dir"
+	nplugin "github.com/notaryproject/notation-go/plugin"
+	"github.com/notaryproject/notation-go/signer"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	"github.com/sigstore/sigstore/pkg/signature/kms/cliplugin"
+
+	"github.com/trust-agent/trust-agent/agent"
+	_ "github.com/trust-agent/trust-agent/format/cosign" // the in-process agent serves both formats
+	_ "github.com/trust-agent/trust-agent/format/notation"
+	"github.com/trust-agent/trust-agent/internal/notationplugin"
+)
+
+// buildCmd builds the command at module path pkg to out.
+func buildCmd(b *testing.B, pkg, out string) {
+	b.Helper()
+	if out, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+		b.Fatalf("building %s: %v\n%s", pkg, err, out)
+	}
+}
+
+// fileKey writes a fresh ECDSA P-256 key (PKCS #8 PEM) and a self-signed
+// code-signing certificate for it to dir, as a user's local key files.
+func fileKey(b *testing.B, dir string) (keyPath, certPath string) {
+	b.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench", Organization: []string{"example"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keyPath, certPath = filepath.Join(dir, "bench.key"), filepath.Join(dir, "bench.crt")
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return keyPath, certPath
+}
+
+// side is one way of making a signature, timed over alternating windows.
+type side struct {
+	name string
+	sign func() error
+	t    time.Duration
+	n    int
+}
+
+// alternate runs each side for window/2, twice, in turn.
+func alternate(b *testing.B, sides ...*side) {
+	b.Helper()
+	for range 2 {
+		for _, s := range sides {
+			start := time.Now()
+			for stop := start.Add(window / 2); time.Now().Before(stop); s.n++ {
+				if err := s.sign(); err != nil {
+					b.Fatalf("%s: %v", s.name, err)
+				}
+			}
+			s.t += time.Since(start)
+		}
+	}
+}
+
+func (s *side) per() time.Duration { return s.t / time.Duration(s.n) }
+
+// BenchmarkP7 compares one signature through each plugin with the same
+// library signing with a local file key, each iteration doing what one CLI
+// invocation does apart from the CLI's own start-up:
+//
+//   - Notation: notation-go's plugin manager finds and executes the built
+//     notation-trust-agent (get-plugin-metadata, describe-key,
+//     generate-signature), which asks the agent on SoftHSM, for a JWS
+//     envelope; against signer.NewGenericSignerFromFiles reading a P-256
+//     key and its self-signed certificate and signing the same descriptor.
+//   - cosign: sigstore's cliplugin client executes the built
+//     sigstore-kms-trustagent (found on PATH, as cosign finds it) for
+//     --key trustagent://NAME and signs a simple-signing payload; against
+//     signature.LoadSigner on a P-256 key read from a PEM file.
+//
+// The agent runs with its audit log on and fsynced, as users run it. The
+// headline is the worse of the two ratios.
+func BenchmarkP7(b *testing.B) {
+	ctx := context.Background()
+	ip := startInProcess(b, false)
+
+	// Notation
+	pluginsDir := filepath.Join(b.TempDir(), "plugins")
+	buildCmd(b, "github.com/trust-agent/trust-agent/cmd/notation-trust-agent",
+		filepath.Join(pluginsDir, notationplugin.Name, "notation-"+notationplugin.Name))
+	nkey, err := ip.k.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleNotation, Name: "nbench"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := ip.k.CertifyKey(ctx, agent.CertifyKeyRequest{KeyID: nkey.ID}); err != nil {
+		b.Fatal(err)
+	}
+	keyPath, certPath := fileKey(b, b.TempDir())
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("a manifest"), Size: 10}
+	opts := notationgo.SignerSignOptions{SignatureMediaType: "application/jose+json", ExpiryDuration: time.Hour}
+	mgr := nplugin.NewCLIManager(dir.NewSysFS(pluginsDir))
+	nPlugin := &side{name: "notation through the plugin", sign: func() error {
+		pl, err := mgr.Get(ctx, notationplugin.Name)
+		if err != nil {
+			return err
+		}
+		s, err := signer.NewPluginSigner(pl, "nbench", map[string]string{"socket": ip.sock})
+		if err != nil {
+			return err
+		}
+		_, _, err = s.Sign(ctx, desc, opts)
+		return err
+	}}
+	nFile := &side{name: "notation with a file key", sign: func() error {
+		s, err := signer.NewGenericSignerFromFiles(keyPath, certPath)
+		if err != nil {
+			return err
+		}
+		_, _, err = s.Sign(ctx, desc, opts)
+		return err
+	}}
+
+	// cosign
+	binDir := b.TempDir()
+	buildCmd(b, "github.com/trust-agent/trust-agent/cmd/sigstore-kms-trustagent", filepath.Join(binDir, "sigstore-kms-trustagent"))
+	b.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	b.Setenv("TRUST_AGENT_SOCK", ip.sock)
+	if _, err := ip.k.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleCosign, Name: "cbench"}}); err != nil {
+		b.Fatal(err)
+	}
+	msg := []byte(`{"critical":{"identity":{"docker-reference":"registry.example.com/team/app"},"image":{"docker-manifest-digest":"` +
+		digest.FromString("a manifest").String() + `"},"type":"cosign container image signature"},"optional":null}`)
+	cPlugin := &side{name: "cosign through the plugin", sign: func() error {
+		sv, err := cliplugin.LoadSignerVerifier(ctx, "trustagent://cbench", crypto.SHA256)
+		if err != nil {
+			return err
+		}
+		_, err = sv.SignMessage(bytes.NewReader(msg))
+		return err
+	}}
+	cFile := &side{name: "cosign with a file key", sign: func() error {
+		raw, err := os.ReadFile(keyPath)
+		if err != nil {
+			return err
+		}
+		pk, err := cryptoutils.UnmarshalPEMToPrivateKey(raw, cryptoutils.SkipPassword)
+		if err != nil {
+			return err
+		}
+		s, err := signature.LoadSigner(pk, crypto.SHA256)
+		if err != nil {
+			return err
+		}
+		_, err = s.SignMessage(bytes.NewReader(msg))
+		return err
+	}}
+
+	alternate(b, nPlugin, nFile, cPlugin, cFile)
+	nr := float64(nPlugin.per()) / float64(nFile.per())
+	cr := float64(cPlugin.per()) / float64(cFile.per())
+	for _, s := range []*side{nPlugin, nFile, cPlugin, cFile} {
+		emit("P7: %s: %v per signature (%d signatures)", s.name, s.per().Round(time.Microsecond), s.n)
+	}
+	emit("P7: Notation %.1f, cosign %.1f (plugin ÷ file key; the CLI's own start-up, the same for both, is not in either side)", nr, cr)
+	emit("P7 %.1f", max(nr, cr))
+}
