@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,7 +159,8 @@ func BenchmarkP7(b *testing.B) {
 	buildCmd(b, "github.com/trust-agent/trust-agent/cmd/sigstore-kms-trustagent", filepath.Join(binDir, "sigstore-kms-trustagent"))
 	b.Setenv("PATH", binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	b.Setenv("TRUST_AGENT_SOCK", ip.sock)
-	if _, err := ip.k.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleCosign, Name: "cbench"}}); err != nil {
+	ckey, err := ip.k.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleCosign, Name: "cbench"}})
+	if err != nil {
 		b.Fatal(err)
 	}
 	msg := []byte(`{"critical":{"identity":{"docker-reference":"registry.example.com/team/app"},"image":{"docker-manifest-digest":"` +
@@ -193,6 +195,23 @@ func BenchmarkP7(b *testing.B) {
 	cr := float64(cPlugin.per()) / float64(cFile.per())
 	for _, s := range []*side{nPlugin, nFile, cPlugin, cFile} {
 		emit("P7: %s: %v per signature (%d signatures)", s.name, s.per().Round(time.Microsecond), s.n)
+	}
+	// Where the plugin side's time goes: one plugin process that does
+	// nothing but answer (notation's get-plugin-metadata, no agent), and
+	// the agent's own part (the cosign payload through the socket).
+	c := dial(b, ip.sock)
+	exe := &side{name: "one plugin process (get-plugin-metadata)", sign: func() error {
+		cmd := exec.Command(filepath.Join(pluginsDir, notationplugin.Name, "notation-"+notationplugin.Name), "get-plugin-metadata")
+		cmd.Stdin = strings.NewReader("{}")
+		return cmd.Run()
+	}}
+	agentOnly := &side{name: "the agent alone (SignPayload through the socket)", sign: func() error {
+		_, err := c.SignPayload(ctx, agent.PayloadRequest{KeyID: ckey.ID, Format: "cosign", Payload: msg})
+		return err
+	}}
+	alternate(b, exe, agentOnly)
+	for _, s := range []*side{exe, agentOnly} {
+		emit("P7: %s: %v per call (%d calls)", s.name, s.per().Round(time.Microsecond), s.n)
 	}
 	emit("P7: Notation %.1f, cosign %.1f (plugin ÷ file key; the CLI's own start-up, the same for both, is not in either side)", nr, cr)
 	emit("P7 %.1f", max(nr, cr))
