@@ -235,8 +235,3 @@ func BenchmarkP6(b *testing.B) {
 	emit("P6: %d-byte targets: %v per signature; %d bytes: %v (%.1f MB/s)", len(small.Data), s.Round(time.Microsecond), len(large.Data), l.Round(time.Microsecond), float64(len(large.Data))/l.Seconds()/1e6)
 	emit("P6 %.1f", float64(l)/float64(s))
 }
-
-// BenchmarkP7 has nothing to measure yet.
-func BenchmarkP7(b *testing.B) {
-	emit("P7 n/a (Notation/cosign not built yet)")
-}
