@@ -106,13 +106,13 @@ E2	./internal/uri	internal/uri/uri.go	if !filepath.IsAbs(p) {\n\t\treturn fmt.Er
 E3	./internal/uri	internal/uri/uri.go	if !fi.Mode().IsRegular() {	if false && !fi.Mode().IsRegular() {
 E4	./internal/uri	internal/uri/uri.go	if perm := mode.Perm(); perm&0o077 != 0 {	if perm := mode.Perm(); perm&0o007 != 0 {
 E5	./internal/uri	internal/uri/uri.go	if owner != self && owner != 0 {	if owner != self && owner != 0 && false {
-E6	./internal/uri	internal/uri/uri.go	if len(b) > maxPINFileBytes {	if len(b) > 2*maxPINFileBytes {
+E6	./internal/uri	internal/secretfile/secretfile.go	if len(b) > o.Max {	if len(b) > 2*o.Max {
 E7	./internal/uri	internal/uri/uri.go	if !filepath.IsAbs(p) {\n\t\treturn "", fmt.Errorf("uri: pin-source	if false && !filepath.IsAbs(p) {\n\t\treturn "", fmt.Errorf("uri: pin-source
 E8	./internal/uri	internal/uri/uri.go	if !strings.HasPrefix(r, "/") {	if false && !strings.HasPrefix(r, "/") {
 E9	./internal/uri	internal/uri/uri.go	s, _, _ = strings.Cut(s, "?")	_, _, _ = strings.Cut(s, "?")
 E10	./internal/uri	internal/uri/uri.go	if seen[name] {\n\t\t\treturn fmt.Errorf("uri: query attribute	if false && seen[name] {\n\t\t\treturn fmt.Errorf("uri: query attribute
 E11	./internal/uri	internal/uri/uri.go	case "module-name":	case "module-name-x":
-E12	./internal/uri	internal/uri/uri.go	if err := checkPINFile(u.PINSource, fi.Mode(), owner, os.Geteuid()); err != nil {	if err := checkPINFile(u.PINSource, fi.Mode(), owner, os.Geteuid()); false && err != nil {
+E12	./internal/uri	internal/uri/uri.go	return checkPINFile(u.PINSource, fi.Mode(), owner, os.Geteuid())	_ = checkPINFile(u.PINSource, fi.Mode(), owner, os.Geteuid())\n\t\t\treturn nil
 F1	./piv	piv/store.go	clear(s.pin)\n\ts.pin = nil	s.pin = nil
 F2	./piv	piv/store.go	s.forgetPIN()\n\tif len(pin) < 6	if len(pin) < 6
 F3	./piv	piv/errors.go	return &agent.PINError{Retries: ae.Retries}, true	return &agent.PINError{Retries: -1}, true

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/secretfile"
 	"github.com/trust-agent/trust-agent/internal/trust"
 )
 
@@ -176,15 +178,21 @@ func cmdKeyLoad(ctx context.Context, e *env, args []string) error {
 
 // readPrivateKeyFile refuses a key file others can read or write, as docker does.
 func readPrivateKeyFile(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
+	b, err := secretfile.ReadOptions(path, secretfile.Options{What: "private key", Max: maxKeyFileBytes, Raw: true})
+	var se *secretfile.Error
+	if errors.As(err, &se) {
+		switch se.Kind {
+		case secretfile.Mode:
+			return nil, fmt.Errorf("private key file %s must not be readable or writable by others", path)
+		case secretfile.Open:
+			return nil, se.Err
+		}
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("private key file %s must not be readable or writable by others", path)
-	}
-	return os.ReadFile(path)
+	return b, err
 }
+
+// maxKeyFileBytes caps a private key file: a PEM key is a few kilobytes.
+const maxKeyFileBytes = 1 << 20
 
 const keyListSynopsis = "key list [--json] [--attest [--attestation-roots FILE]]"
 

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
-	"os"
 	"strings"
 
+	"github.com/trust-agent/trust-agent/internal/secretfile"
 	"github.com/trust-agent/trust-agent/piv"
 )
 
@@ -75,25 +75,32 @@ func cmdPIV(ctx context.Context, e *env, args []string) error {
 
 // readSecretLines reads n lines from a file that only its owner may read.
 func readSecretLines(path string, n int) ([]string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
+	b, err := secretfile.Read(path, "secrets", maxSecretsFileBytes)
+	var se *secretfile.Error
+	if errors.As(err, &se) {
+		switch se.Kind {
+		case secretfile.Mode:
+			return nil, fmt.Errorf("%s must not be readable or writable by others (chmod 600 it)", path)
+		case secretfile.Open:
+			return nil, se.Err
+		case secretfile.Empty:
+			return nil, fmt.Errorf("%s must have %d lines, has %d", path, n, 0)
+		}
 		return nil, err
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s must not be readable or writable by others (chmod 600 it)", path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+	defer clear(b)
 	var lines []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() && len(lines) < n {
-		lines = append(lines, strings.TrimRight(sc.Text(), "\r"))
+	for _, l := range strings.Split(string(b), "\n") {
+		if len(lines) == n {
+			break
+		}
+		lines = append(lines, strings.TrimRight(l, "\r"))
 	}
 	if len(lines) != n {
 		return nil, fmt.Errorf("%s must have %d lines, has %d", path, n, len(lines))
 	}
 	return lines, nil
 }
+
+// maxSecretsFileBytes caps piv setup's secrets file: four short lines.
+const maxSecretsFileBytes = 64 << 10

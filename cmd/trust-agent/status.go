@@ -4,12 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/secretfile"
 	"github.com/trust-agent/trust-agent/internal/trust"
 )
 
@@ -236,32 +235,7 @@ func readPIN(file, prompt string) ([]byte, error) {
 // readSecretFile reads a secret (what: "PIN", "passphrase") from a file
 // only its owner can read, one trailing newline trimmed.
 func readSecretFile(file, what string) ([]byte, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("reading the "+what+" file: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat() // of what was opened: no race with a rename
-	if err != nil {
-		return nil, fmt.Errorf("reading the "+what+" file: %w", err)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("the "+what+" file %s is readable or writable by group or others (mode %04o); chmod 600 %s", file, perm, file)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxPINFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading the "+what+" file: %w", err)
-	}
-	if len(b) > maxPINFileBytes {
-		clear(b)
-		return nil, fmt.Errorf("the "+what+" file %s is longer than %d bytes; it should hold only the "+what, file, maxPINFileBytes)
-	}
-	pin := []byte(strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"))
-	clear(b)
-	if len(pin) == 0 {
-		return nil, fmt.Errorf("the "+what+" file %s is empty", file)
-	}
-	return pin, nil
+	return secretfile.Read(file, what, maxPINFileBytes)
 }
 
 // abilitiesText says what a backend can do beyond signing, from its

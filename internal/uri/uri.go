@@ -15,14 +15,14 @@
 package uri
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/trust-agent/trust-agent/internal/secretfile"
 )
 
 // Scheme is the URI scheme, with its colon.
@@ -220,37 +220,24 @@ func (u URI) ReadPIN() ([]byte, error) {
 	if u.PINSource == "" {
 		return nil, nil
 	}
-	f, err := os.Open(u.PINSource)
-	if err != nil {
-		return nil, fmt.Errorf("uri: pin-source: %w", err)
-	}
-	defer f.Close()
-	// Checked on the open file (fstat), so the file judged is the file read.
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("uri: pin-source: %w", err)
-	}
-	if owner, ok := fileOwner(fi); ok {
-		if err := checkPINFile(u.PINSource, fi.Mode(), owner, os.Geteuid()); err != nil {
-			return nil, err
+	b, err := secretfile.ReadOptions(u.PINSource, secretfile.Options{What: "PIN", Max: maxPINFileBytes, Check: func(fi fs.FileInfo) error {
+		if owner, ok := fileOwner(fi); ok {
+			return checkPINFile(u.PINSource, fi.Mode(), owner, os.Geteuid())
+		}
+		return nil
+	}})
+	var se *secretfile.Error
+	if errors.As(err, &se) {
+		switch se.Kind {
+		case secretfile.TooLong:
+			return nil, fmt.Errorf("uri: pin-source %s is longer than %d bytes; it should hold only the PIN", u.PINSource, maxPINFileBytes)
+		case secretfile.Empty:
+			return nil, fmt.Errorf("uri: pin-source %s is empty", u.PINSource)
+		default:
+			return nil, fmt.Errorf("uri: pin-source: %w", se.Err)
 		}
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxPINFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("uri: pin-source: %w", err)
-	}
-	if len(b) > maxPINFileBytes {
-		return nil, fmt.Errorf("uri: pin-source %s is longer than %d bytes; it should hold only the PIN", u.PINSource, maxPINFileBytes)
-	}
-	if bytes.HasSuffix(b, []byte("\r\n")) {
-		b = b[:len(b)-2]
-	} else {
-		b = bytes.TrimSuffix(b, []byte("\n"))
-	}
-	if len(b) == 0 {
-		return nil, fmt.Errorf("uri: pin-source %s is empty", u.PINSource)
-	}
-	return b, nil
+	return b, err
 }
 
 // checkPINFile refuses a pin-source that others could read or change: any
