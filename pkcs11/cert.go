@@ -51,38 +51,7 @@ func (s *Store) StoreCertificate(id []byte, gun string, der []byte) error {
 		if eq, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(pub) {
 			return fmt.Errorf("pkcs11: the certificate is for another public key than key %x: %w", id, agent.ErrInvalidRequest)
 		}
-		old, err := s.find(sh, []*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE),
-			pkcs11.NewAttribute(pkcs11.CKA_ID, id),
-			pkcs11.NewAttribute(pkcs11.CKA_LABEL, gun),
-		})
-		if err != nil {
-			return err
-		}
-		// Create first, then delete the old ones: a failure leaves the
-		// previous certificate rather than none.
-		_, err = s.p.CreateObject(sh, []*pkcs11.Attribute{
-			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE),
-			pkcs11.NewAttribute(pkcs11.CKA_CERTIFICATE_TYPE, pkcs11.CKC_X_509),
-			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
-			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
-			pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false),
-			pkcs11.NewAttribute(pkcs11.CKA_ID, id),
-			pkcs11.NewAttribute(pkcs11.CKA_LABEL, gun),
-			pkcs11.NewAttribute(pkcs11.CKA_SUBJECT, cert.RawSubject),
-			pkcs11.NewAttribute(pkcs11.CKA_ISSUER, cert.RawIssuer),
-			pkcs11.NewAttribute(pkcs11.CKA_SERIAL_NUMBER, serialDER(cert)),
-			pkcs11.NewAttribute(pkcs11.CKA_VALUE, der),
-		})
-		if err != nil {
-			return wrap("store certificate", err)
-		}
-		for _, o := range old {
-			if err := s.p.DestroyObject(sh, o); err != nil {
-				return wrap("replace certificate", err)
-			}
-		}
-		return nil
+		return s.replaceCertificate(sh, id, gun, cert, der, "certificate")
 	})
 }
 
@@ -170,40 +139,56 @@ func (s *Store) StoreChain(id []byte, label string, chain [][]byte) error {
 			return err
 		}
 		for n := 1; n <= maxChainLinks; n++ {
-			l := fmt.Sprintf("%s/%d", label, n)
-			old, err := s.find(sh, []*pkcs11.Attribute{
-				pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE),
-				pkcs11.NewAttribute(pkcs11.CKA_ID, id),
-				pkcs11.NewAttribute(pkcs11.CKA_LABEL, l),
-			})
-			if err != nil {
+			var cert *x509.Certificate
+			var der []byte
+			if n < len(chain) { // else: remove a link stored earlier
+				der = chain[n]
+				cert, _ = x509.ParseCertificate(der) // checked above
+			}
+			if err := s.replaceCertificate(sh, id, fmt.Sprintf("%s/%d", label, n), cert, der, "certificate chain"); err != nil {
 				return err
-			}
-			if n < len(chain) {
-				cert, _ := x509.ParseCertificate(chain[n])
-				_, err = s.p.CreateObject(sh, []*pkcs11.Attribute{
-					pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE),
-					pkcs11.NewAttribute(pkcs11.CKA_CERTIFICATE_TYPE, pkcs11.CKC_X_509),
-					pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
-					pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
-					pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false),
-					pkcs11.NewAttribute(pkcs11.CKA_ID, id),
-					pkcs11.NewAttribute(pkcs11.CKA_LABEL, l),
-					pkcs11.NewAttribute(pkcs11.CKA_SUBJECT, cert.RawSubject),
-					pkcs11.NewAttribute(pkcs11.CKA_ISSUER, cert.RawIssuer),
-					pkcs11.NewAttribute(pkcs11.CKA_SERIAL_NUMBER, serialDER(cert)),
-					pkcs11.NewAttribute(pkcs11.CKA_VALUE, chain[n]),
-				})
-				if err != nil {
-					return wrap("store certificate chain", err)
-				}
-			}
-			for _, o := range old {
-				if err := s.p.DestroyObject(sh, o); err != nil {
-					return wrap("replace certificate chain", err)
-				}
 			}
 		}
 		return nil
 	})
+}
+
+// replaceCertificate stores der (cert parsed) as a private, unmodifiable
+// certificate object with CKA_ID id and CKA_LABEL label, then destroys the
+// objects stored earlier under that id and label; with der nil it only
+// destroys them. Creating first means a failure leaves the old object
+// rather than none. what names the object in errors.
+func (s *Store) replaceCertificate(sh pkcs11.SessionHandle, id []byte, label string, cert *x509.Certificate, der []byte, what string) error {
+	old, err := s.find(sh, []*pkcs11.Attribute{
+		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE),
+		pkcs11.NewAttribute(pkcs11.CKA_ID, id),
+		pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
+	})
+	if err != nil {
+		return err
+	}
+	if der != nil {
+		_, err = s.p.CreateObject(sh, []*pkcs11.Attribute{
+			pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE),
+			pkcs11.NewAttribute(pkcs11.CKA_CERTIFICATE_TYPE, pkcs11.CKC_X_509),
+			pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
+			pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
+			pkcs11.NewAttribute(pkcs11.CKA_MODIFIABLE, false),
+			pkcs11.NewAttribute(pkcs11.CKA_ID, id),
+			pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
+			pkcs11.NewAttribute(pkcs11.CKA_SUBJECT, cert.RawSubject),
+			pkcs11.NewAttribute(pkcs11.CKA_ISSUER, cert.RawIssuer),
+			pkcs11.NewAttribute(pkcs11.CKA_SERIAL_NUMBER, serialDER(cert)),
+			pkcs11.NewAttribute(pkcs11.CKA_VALUE, der),
+		})
+		if err != nil {
+			return wrap("store "+what, err)
+		}
+	}
+	for _, o := range old {
+		if err := s.p.DestroyObject(sh, o); err != nil {
+			return wrap("replace "+what, err)
+		}
+	}
+	return nil
 }
