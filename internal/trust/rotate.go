@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -94,13 +95,26 @@ func Rotate(ctx context.Context, a agent.Agent, o RotateOptions, role string, re
 	if err != nil {
 		return err
 	}
+	// Read the current root first, so that the old root key is known to
+	// sign the transition, and a missing repository or a backend that
+	// cannot take the new key fails before anything is asked or made. The
+	// root history (every version's keys, from the server) is read once.
+	var roles []client.RoleWithSignatures
+	var keys []agent.KeyInfo
+	var hist rootKeys
+	if r == data.CanonicalRootRole || !serverManaged { // a key the agent makes
+		if roles, err = repo.ListRoles(); err != nil {
+			return notaryError(gun, err)
+		}
+		if keys, err = a.List(ctx); err != nil {
+			return fmt.Errorf("trust: listing the agent's keys: %w", err)
+		}
+		hist = rootHistory(ctx, o.Options, ref)
+	}
 	if r != data.CanonicalRootRole {
 		var reuse []string
 		if !serverManaged {
-			k, ok, err := unusedRotationKey(ctx, o.Options, a, repo, ref, agentRole(r), "")
-			if err != nil {
-				return err
-			}
+			k, ok := unusedRotationKey(roles, keys, hist, ref, agentRole(r), "")
 			if ok {
 				fmt.Fprintf(out, "Reusing %s key %s on %s, made by an earlier rotation that was not published\n", r, k.ID, k.Backend)
 				reuse = []string{k.ID}
@@ -113,19 +127,8 @@ func Rotate(ctx context.Context, a agent.Agent, o RotateOptions, role string, re
 		return nil
 	}
 
-	// Read the current root first, so that the old root key is known to
-	// sign the transition, and a missing repository or a backend that
-	// cannot take the new key fails before anything is asked or made.
-	roles, err := repo.ListRoles()
-	if err != nil {
-		return notaryError(gun, err)
-	}
-	keys, err := a.List(ctx)
-	if err != nil {
-		return fmt.Errorf("trust: listing the agent's keys: %w", err)
-	}
 	backend, copies := o.Backend, o.CopyTo
-	if current := rootKeysOf(keys, roles, gun, rootHistory(ctx, o.Options, ref).rootPubs); backend == "" && len(current) > 0 {
+	if current := rootKeysOf(keys, roles, gun, hist.rootPubs); backend == "" && len(current) > 0 {
 		backend = current[0].Backend
 		// A root key held on several backends (root custody) is
 		// replaced by one held on the same backends.
@@ -137,10 +140,7 @@ func Rotate(ctx context.Context, a agent.Agent, o RotateOptions, role string, re
 			}
 		}
 	}
-	info, reused, err := unusedRotationKey(ctx, o.Options, a, repo, ref, agent.RoleRoot, backend)
-	if err != nil {
-		return err
-	}
+	info, reused := unusedRotationKey(roles, keys, hist, ref, agent.RoleRoot, backend)
 	if !reused {
 		if err := rootRoomOn(backend, gun, repoRef, keys); err != nil {
 			return err
@@ -293,18 +293,12 @@ func agentRole(r data.RoleName) agent.Role {
 // earlier version of it lists. When the server cannot give the earlier
 // versions, only a root key with no certificate at all qualifies (a key
 // rotated out is never reused).
-func unusedRotationKey(ctx context.Context, o Options, a agent.Agent, repo client.Repository, ref imageRef, role agent.Role, backend string) (agent.KeyInfo, bool, error) {
+func unusedRotationKey(roles []client.RoleWithSignatures, keys []agent.KeyInfo, hist rootKeys, ref imageRef, role agent.Role, backend string) (agent.KeyInfo, bool) {
 	gun := ref.gun.String()
-	roles, err := repo.ListRoles()
-	if err != nil {
-		return agent.KeyInfo{}, false, notaryError(gun, err)
-	}
-	keys, err := a.List(ctx)
-	if err != nil {
-		return agent.KeyInfo{}, false, fmt.Errorf("trust: listing the agent's keys: %w", err)
-	}
-	used := rootHistory(ctx, o, ref)
-	complete := used.complete
+	// hist, plus the current root's key IDs (ListRoles gives them even
+	// when the server gave no history).
+	used := rootKeys{ids: maps.Clone(hist.ids), pubs: hist.pubs}
+	complete := hist.complete
 	for _, r := range roles {
 		for _, id := range r.KeyIDs {
 			used.ids[id] = true
@@ -328,12 +322,12 @@ func unusedRotationKey(ctx context.Context, o Options, a agent.Agent, repo clien
 		found = append(found, k)
 	}
 	if len(found) == 0 {
-		return agent.KeyInfo{}, false, nil
+		return agent.KeyInfo{}, false
 	}
 	// A root key already certified for this repository is the one a
 	// failed rotation of it made.
 	slices.SortStableFunc(found, func(x, y agent.KeyInfo) int { return len(y.Certs) - len(x.Certs) })
-	return found[0], true, nil
+	return found[0], true
 }
 
 // maxRootVersions bounds the walk through a repository's root history.
