@@ -180,6 +180,8 @@ const (
 	DefWholeRoot      = "whole-Root policy with confirmation (policy)"
 	DefRoleBinding    = "role and repository binding (policy; holds today)"
 	DefWritesBounded  = "bounded names and writes (pin)"
+	DefDeleteConfirm  = "every delete confirmed by a person (custody)"
+	DefFormatRole     = "a key signs only its own format (payload policies)"
 )
 
 // signBody is a sign request body in the field order of PROTOCOL.md.
@@ -380,6 +382,19 @@ func Attacks() []Attack {
 			Type: TypeSign, Body: withKey(rootKey, gun, "targets", good)},
 		{Name: "role/delegation-key-root-role", What: "a delegation key claiming the root role", WantCode: CodeDenied, Defence: DefRoleBinding,
 			Type: TypeSign, Body: withKey(delegKey, gun, "root", good)},
+
+		// Destroying keys: a local process deletes the root key.
+		{Name: "delete/root-key", What: "delete the root key with no person asked", WantCode: CodeDenied, Defence: DefDeleteConfirm,
+			Type: TypeDelete, Body: func(t *Target) ([]byte, error) {
+				return []byte(`{"key_id":"` + t.Root.ID + `"}`), nil
+			}},
+		// Another format through a DCT key: a delegation key asked for a
+		// cosign signature over cosign's own payload.
+		{Name: "format/delegation-key-signs-cosign", What: "a delegation key signing a cosign simple-signing payload", WantCode: CodeDenied, Defence: DefFormatRole,
+			Type: TypeSignPayload, Body: func(t *Target) ([]byte, error) {
+				payload := `{"critical":{"identity":{"docker-reference":"` + t.GUN + `"},"image":{"docker-manifest-digest":"sha256:` + strings.Repeat("ab", 32) + `"},"type":"cosign container image signature"},"optional":null}`
+				return []byte(`{"key_id":"` + t.Delegation.ID + `","format":"cosign","payload":"` + base64.StdEncoding.EncodeToString([]byte(payload)) + `"}`), nil
+			}},
 
 		// Unbounded writes.
 		{Name: "write/10KiB-key-name", What: "generate with a 10 KiB name", WantCode: CodeInvalidRequest, Defence: DefWritesBounded,

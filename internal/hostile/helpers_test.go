@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	// The agent side signs cosign payloads, as the trust-agent binary does.
 	"github.com/trust-agent/trust-agent/agent"
+	_ "github.com/trust-agent/trust-agent/format/cosign"
 	"github.com/trust-agent/trust-agent/internal/hostile"
 	"github.com/trust-agent/trust-agent/pkcs11"
 	"github.com/trust-agent/trust-agent/pkcs11/softhsmtest"

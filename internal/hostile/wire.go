@@ -23,6 +23,8 @@ const (
 	TypeUnlock      byte = 0x07
 	TypeStatus      byte = 0x08
 	TypeAttest      byte = 0x09
+	TypeDelete      byte = 0x0A
+	TypeSignPayload byte = 0x0B
 	TypeFailure     byte = 0xFF
 	successBit      byte = 0x80
 )
