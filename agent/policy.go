@@ -3,6 +3,7 @@ package agent
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/trust-agent/trust-agent/internal/canonjson"
 	"regexp"
 	"strconv"
 	"strings"
@@ -120,13 +121,13 @@ func delegationRoles(role string) bool {
 // names; every object of a known shape must have exactly notary's fields,
 // so no key that differs only in case ("VERSION", "_TYPE", "targetſ") or
 // that another TUF implementation might read can ride along.
-func parseMetadata(data []byte) (Metadata, *jsonObject, error) {
+func parseMetadata(data []byte) (Metadata, *canonjson.Object, error) {
 	var md Metadata
-	doc, err := parseCanonical(data)
+	doc, err := canonjson.Parse(data)
 	if err != nil {
 		return md, nil, fmt.Errorf("payload is not canonical TUF metadata: %w", err)
 	}
-	typ, _ := doc.vals["_type"].(string)
+	typ, _ := doc.Value("_type").(string)
 	var shape []string
 	switch typ {
 	case "Root":
@@ -139,8 +140,8 @@ func parseMetadata(data []byte) (Metadata, *jsonObject, error) {
 		return md, nil, fmt.Errorf("payload is not TUF metadata (_type %q); send the canonical JSON of a Root, Targets or Snapshot \"signed\" object", typ)
 	}
 	md.Type = typ
-	version, _ := doc.vals["version"].(int64)
-	expires, eok := doc.vals["expires"].(string)
+	version, _ := doc.Value("version").(int64)
+	expires, eok := doc.Value("expires").(string)
 	if version < 1 || !eok {
 		return md, nil, fmt.Errorf("%s metadata lacks a version or an expiry", typ)
 	}
@@ -153,7 +154,7 @@ func parseMetadata(data []byte) (Metadata, *jsonObject, error) {
 	}
 	switch typ {
 	case "Root":
-		if _, ok := doc.vals["consistent_snapshot"].(bool); !ok {
+		if _, ok := doc.Value("consistent_snapshot").(bool); !ok {
 			return md, nil, fmt.Errorf("Root metadata: consistent_snapshot is not true or false")
 		}
 	case "Targets":
@@ -167,7 +168,7 @@ func parseMetadata(data []byte) (Metadata, *jsonObject, error) {
 		if err := checkDelegations(doc); err != nil {
 			return md, nil, err
 		}
-		md.Targets = append([]string(nil), targets.keys...) // sorted: the payload is canonical
+		md.Targets = append([]string(nil), targets.Keys()...) // sorted: the payload is canonical
 		if n := len(md.Targets); n > maxAuditedTargets {
 			md.Targets = append(md.Targets[:maxAuditedTargets], fmt.Sprintf("... %d more", n-maxAuditedTargets))
 		}
@@ -194,8 +195,8 @@ func parseExpiry(s string) (time.Time, error) {
 }
 
 // exactFields requires o to have exactly the keys names.
-func exactFields(o *jsonObject, where string, names ...string) error {
-	for _, k := range o.keys {
+func exactFields(o *canonjson.Object, where string, names ...string) error {
+	for _, k := range o.Keys() {
 		known := false
 		for _, n := range names {
 			known = known || k == n
@@ -205,17 +206,17 @@ func exactFields(o *jsonObject, where string, names ...string) error {
 		}
 	}
 	for _, n := range names {
-		if _, ok := o.vals[n]; !ok {
+		if _, ok := o.Get(n); !ok {
 			return fmt.Errorf("%s lacks the field %q", where, n)
 		}
 	}
 	return nil
 }
 
-func objectField(o *jsonObject, name, where string) (*jsonObject, error) {
-	v, ok := o.vals[name].(*jsonObject)
-	if _, present := o.vals[name]; present && o.vals[name] == nil { // notary writes a nil map as null
-		v, ok = &jsonObject{vals: map[string]any{}}, true
+func objectField(o *canonjson.Object, name, where string) (*canonjson.Object, error) {
+	v, ok := o.Value(name).(*canonjson.Object)
+	if _, present := o.Get(name); present && o.Value(name) == nil { // notary writes a nil map as null
+		v, ok = &canonjson.Object{}, true
 	}
 	if !ok {
 		return nil, fmt.Errorf("%s: %s is not an object", where, name)
@@ -223,17 +224,17 @@ func objectField(o *jsonObject, name, where string) (*jsonObject, error) {
 	return v, nil
 }
 
-func intField(o *jsonObject, name, where string) (int64, error) {
-	v, ok := o.vals[name].(int64)
+func intField(o *canonjson.Object, name, where string) (int64, error) {
+	v, ok := o.Value(name).(int64)
 	if !ok {
 		return 0, fmt.Errorf("%s: %s is not an integer", where, name)
 	}
 	return v, nil
 }
 
-func stringsField(o *jsonObject, name, where string) ([]string, error) {
-	arr, ok := o.vals[name].([]any)
-	if o.vals[name] == nil { // notary writes a nil list as null
+func stringsField(o *canonjson.Object, name, where string) ([]string, error) {
+	arr, ok := o.Value(name).([]any)
+	if o.Value(name) == nil { // notary writes a nil list as null
 		arr, ok = nil, true
 	}
 	if !ok {
@@ -262,10 +263,10 @@ func base64Value(s, where string) ([]byte, error) {
 
 // eachFileMeta checks the values of a targets or meta map: notary's
 // FileMeta {custom?, hashes, length}.
-func eachFileMeta(files *jsonObject, what string) error {
-	for _, name := range files.keys {
-		fm, ok := files.vals[name].(*jsonObject)
-		if ok && len(fm.keys) == 2 && fm.keys[0] == "hashes" && fm.keys[1] == "length" && fileMetaValues(fm) {
+func eachFileMeta(files *canonjson.Object, what string) error {
+	for _, name := range files.Keys() {
+		fm, ok := files.Value(name).(*canonjson.Object)
+		if ok && len(fm.Keys()) == 2 && fm.Keys()[0] == "hashes" && fm.Keys()[1] == "length" && fileMetaValues(fm) {
 			continue // the common shape, checked without building messages
 		}
 		where := fmt.Sprintf("%s %q", what, name)
@@ -273,7 +274,7 @@ func eachFileMeta(files *jsonObject, what string) error {
 			return fmt.Errorf("%s is not an object", where)
 		}
 		fields := []string{"hashes", "length"}
-		if c, ok := fm.vals["custom"]; ok {
+		if c, ok := fm.Get("custom"); ok {
 			if c == nil { // notary omits a null custom: it never writes one
 				return fmt.Errorf("%s: custom is null", where)
 			}
@@ -289,8 +290,8 @@ func eachFileMeta(files *jsonObject, what string) error {
 		if err != nil {
 			return err
 		}
-		for _, alg := range hashes.keys {
-			s, ok := hashes.vals[alg].(string)
+		for _, alg := range hashes.Keys() {
+			s, ok := hashes.Value(alg).(string)
 			if !ok {
 				return fmt.Errorf("%s: hash %q is not a string", where, alg)
 			}
@@ -304,16 +305,16 @@ func eachFileMeta(files *jsonObject, what string) error {
 
 // fileMetaValues reports whether fm's length is a size and its hashes
 // are standard base64 strings.
-func fileMetaValues(fm *jsonObject) bool {
-	if n, ok := fm.vals["length"].(int64); !ok || n < 0 {
+func fileMetaValues(fm *canonjson.Object) bool {
+	if n, ok := fm.Value("length").(int64); !ok || n < 0 {
 		return false
 	}
-	hashes, ok := fm.vals["hashes"].(*jsonObject)
+	hashes, ok := fm.Value("hashes").(*canonjson.Object)
 	if !ok {
 		return false
 	}
-	for _, v := range hashes.vals {
-		s, ok := v.(string)
+	for _, alg := range hashes.Keys() {
+		s, ok := hashes.Value(alg).(string)
 		if !ok {
 			return false
 		}
@@ -326,7 +327,7 @@ func fileMetaValues(fm *jsonObject) bool {
 
 // checkDelegations checks a Targets "delegations" object: notary's
 // Delegations {keys, roles} with roles [{keyids, name, paths?, threshold}].
-func checkDelegations(doc *jsonObject) error {
+func checkDelegations(doc *canonjson.Object) error {
 	const where = "Targets metadata: delegations"
 	d, err := objectField(doc, "delegations", "Targets metadata")
 	if err != nil {
@@ -335,28 +336,28 @@ func checkDelegations(doc *jsonObject) error {
 	if err := exactFields(d, where, "keys", "roles"); err != nil {
 		return err
 	}
-	keys, ok := d.vals["keys"].(*jsonObject) // never null: notary reads a null Keys back as {}
+	keys, ok := d.Value("keys").(*canonjson.Object) // never null: notary reads a null Keys back as {}
 	if !ok {
 		return fmt.Errorf("%s: keys is not an object", where)
 	}
 	if _, err := parseKeys(keys, where); err != nil {
 		return err
 	}
-	roles, ok := d.vals["roles"].([]any)
-	if d.vals["roles"] == nil { // notary writes a nil list as null
+	roles, ok := d.Value("roles").([]any)
+	if d.Value("roles") == nil { // notary writes a nil list as null
 		roles, ok = nil, true
 	}
 	if !ok {
 		return fmt.Errorf("%s: roles is not a list", where)
 	}
 	for i, r := range roles {
-		role, ok := r.(*jsonObject)
+		role, ok := r.(*canonjson.Object)
 		rwhere := fmt.Sprintf("%s: role %d", where, i)
 		if !ok {
 			return fmt.Errorf("%s is not an object", rwhere)
 		}
 		fields := []string{"keyids", "name", "threshold"}
-		if _, ok := role.vals["paths"]; ok {
+		if _, ok := role.Get("paths"); ok {
 			fields = append(fields, "paths")
 			paths, err := stringsField(role, "paths", rwhere)
 			if err != nil {
@@ -369,7 +370,7 @@ func checkDelegations(doc *jsonObject) error {
 		if err := exactFields(role, rwhere, fields...); err != nil {
 			return err
 		}
-		if _, ok := role.vals["name"].(string); !ok {
+		if _, ok := role.Value("name").(string); !ok {
 			return fmt.Errorf("%s: name is not a string", rwhere)
 		}
 		if _, err := stringsField(role, "keyids", rwhere); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"github.com/trust-agent/trust-agent/internal/canonjson"
 	"strings"
 )
 
@@ -49,20 +50,20 @@ type rootDoc struct {
 // notary's fields, no private part, and the ID notary computes for it (the
 // SHA-256 of the canonical JSON of the key), so that an ID names exactly
 // one key for the agent and for notary alike.
-func parseKeys(keys *jsonObject, where string) (map[string]tufKey, error) {
-	out := make(map[string]tufKey, len(keys.keys))
-	for _, id := range keys.keys {
+func parseKeys(keys *canonjson.Object, where string) (map[string]tufKey, error) {
+	out := make(map[string]tufKey, len(keys.Keys()))
+	for _, id := range keys.Keys() {
 		kwhere := fmt.Sprintf("%s: key %q", where, shortID(id))
-		ko, ok := keys.vals[id].(*jsonObject)
+		ko, ok := keys.Value(id).(*canonjson.Object)
 		if !ok {
 			return nil, fmt.Errorf("%s is not an object", kwhere)
 		}
 		if err := exactFields(ko, kwhere, "keytype", "keyval"); err != nil {
 			return nil, err
 		}
-		typ, ok := ko.vals["keytype"].(string)
+		typ, ok := ko.Value("keytype").(string)
 		if !ok || !knownKeyTypes[typ] {
-			return nil, fmt.Errorf("%s has key type %v; notary's are ecdsa, ecdsa-x509, rsa, rsa-x509 and ed25519", kwhere, ko.vals["keytype"])
+			return nil, fmt.Errorf("%s has key type %v; notary's are ecdsa, ecdsa-x509, rsa, rsa-x509 and ed25519", kwhere, ko.Value("keytype"))
 		}
 		kv, err := objectField(ko, "keyval", kwhere)
 		if err != nil {
@@ -71,10 +72,10 @@ func parseKeys(keys *jsonObject, where string) (map[string]tufKey, error) {
 		if err := exactFields(kv, kwhere+" keyval", "private", "public"); err != nil {
 			return nil, err
 		}
-		if kv.vals["private"] != nil {
+		if kv.Value("private") != nil {
 			return nil, fmt.Errorf("%s carries a private key; metadata lists public keys only", kwhere)
 		}
-		pub, ok := kv.vals["public"].(string)
+		pub, ok := kv.Value("public").(string)
 		if !ok {
 			return nil, fmt.Errorf("%s: public is not a string", kwhere)
 		}
@@ -82,7 +83,7 @@ func parseKeys(keys *jsonObject, where string) (map[string]tufKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(encodeCanonical(nil, ko))
+		sum := sha256.Sum256(canonjson.Encode(nil, ko))
 		if want := hex.EncodeToString(sum[:]); id != want {
 			return nil, fmt.Errorf("%s is listed under an ID that is not its own (notary's ID of this key is %s)", kwhere, shortID(want))
 		}
@@ -94,13 +95,13 @@ func parseKeys(keys *jsonObject, where string) (map[string]tufKey, error) {
 // parseRoot reads and checks a Root's keys and roles: exactly the four
 // roles, each with 1 <= threshold <= its number of distinct key IDs, every
 // key ID listed in keys.
-func parseRoot(doc *jsonObject) (*rootDoc, error) {
-	keysObj, ok := doc.vals["keys"].(*jsonObject) // never null: notary reads a null Keys back as {}
+func parseRoot(doc *canonjson.Object) (*rootDoc, error) {
+	keysObj, ok := doc.Value("keys").(*canonjson.Object) // never null: notary reads a null Keys back as {}
 	if !ok {
 		return nil, fmt.Errorf("Root metadata: keys is not an object")
 	}
-	if len(keysObj.keys) > maxRootKeys {
-		return nil, fmt.Errorf("Root metadata lists %d keys; the agent signs Roots of at most %d", len(keysObj.keys), maxRootKeys)
+	if len(keysObj.Keys()) > maxRootKeys {
+		return nil, fmt.Errorf("Root metadata lists %d keys; the agent signs Roots of at most %d", len(keysObj.Keys()), maxRootKeys)
 	}
 	keys, err := parseKeys(keysObj, "Root metadata")
 	if err != nil {
@@ -116,7 +117,7 @@ func parseRoot(doc *jsonObject) (*rootDoc, error) {
 	r := &rootDoc{keys: keys, roles: map[string]RoleKeys{}}
 	for _, name := range rootRoleNames {
 		where := fmt.Sprintf("Root metadata: role %s", name)
-		ro, ok := rolesObj.vals[name].(*jsonObject)
+		ro, ok := rolesObj.Value(name).(*canonjson.Object)
 		if !ok {
 			return nil, fmt.Errorf("%s is not an object", where)
 		}

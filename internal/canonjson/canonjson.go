@@ -1,4 +1,6 @@
-package agent
+// Package canonjson reads JSON that must be exactly what notary's canonical
+// encoder writes: the agent's TUF policy signs nothing else.
+package canonjson
 
 import (
 	"bytes"
@@ -33,27 +35,39 @@ import (
 // characters, invalid UTF-8, duplicate keys, fractions, exponents) with
 // its own reason before the byte comparison would.
 
-// maxJSONDepth bounds nesting: TUF metadata is at most five levels deep
+// MaxDepth bounds nesting: TUF metadata is at most five levels deep
 // (targets → delegations → roles → role → keyids); recursion beyond a
 // small depth is an attack on the stack, not metadata.
-const maxJSONDepth = 16
+const MaxDepth = 16
 
-// jsonObject is a decoded JSON object: its keys in the order read, and
-// their values. Values are *jsonObject, []any, string, int64, bool or nil.
-type jsonObject struct {
+// Object is a decoded JSON object: its keys in the order read, and
+// their values. Values are *Object, []any, string, int64, bool or nil.
+type Object struct {
 	keys []string
 	vals map[string]any
 }
 
-// get returns the value of key, matched exactly (case-sensitively).
-func (o *jsonObject) get(key string) (any, bool) {
+// Get returns the value of key, matched exactly (case-sensitively).
+func (o *Object) Get(key string) (any, bool) {
 	v, ok := o.vals[key]
 	return v, ok
 }
 
-// parseCanonical decodes data strictly and requires it to be exactly what
+// Value returns the value of key, or nil when it is absent (or null: use
+// Get to tell the two apart).
+func (o *Object) Value(key string) any { return o.vals[key] }
+
+// Keys returns the object's keys in the order read; a parsed object's are
+// sorted, since its bytes are canonical. The slice is the object's own:
+// callers must not change it.
+func (o *Object) Keys() []string { return o.keys }
+
+// Len is the number of keys.
+func (o *Object) Len() int { return len(o.keys) }
+
+// Parse decodes data strictly and requires it to be exactly what
 // notary's canonical encoder writes for the decoded value.
-func parseCanonical(data []byte) (*jsonObject, error) {
+func Parse(data []byte) (*Object, error) {
 	p := &jsonParser{data: data}
 	if len(data) == 0 || data[0] != '{' {
 		return nil, errors.New("not a JSON object")
@@ -65,8 +79,8 @@ func parseCanonical(data []byte) (*jsonObject, error) {
 	if p.pos != len(data) {
 		return nil, fmt.Errorf("trailing data at byte %d", p.pos)
 	}
-	obj := v.(*jsonObject)
-	enc := encodeCanonical(nil, obj)
+	obj := v.(*Object)
+	enc := Encode(nil, obj)
 	if !bytes.Equal(enc, data) {
 		return nil, canonicalDiff(data, enc)
 	}
@@ -96,8 +110,8 @@ func (p *jsonParser) errorf(format string, args ...any) error {
 }
 
 func (p *jsonParser) value(depth int) (any, error) {
-	if depth > maxJSONDepth {
-		return nil, p.errorf("nested deeper than %d levels", maxJSONDepth)
+	if depth > MaxDepth {
+		return nil, p.errorf("nested deeper than %d levels", MaxDepth)
 	}
 	if p.pos >= len(p.data) {
 		return nil, p.errorf("unexpected end of data")
@@ -136,9 +150,9 @@ func (p *jsonParser) expect(c byte) error {
 	return nil
 }
 
-func (p *jsonParser) object(depth int) (*jsonObject, error) {
+func (p *jsonParser) object(depth int) (*Object, error) {
 	p.pos++ // '{'
-	obj := &jsonObject{vals: map[string]any{}}
+	obj := &Object{vals: map[string]any{}}
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
 		return obj, nil
@@ -317,10 +331,10 @@ func (p *jsonParser) number() (int64, error) {
 	return n, nil
 }
 
-// encodeCanonical appends v as notary's canonical encoder writes it.
-func encodeCanonical(b []byte, v any) []byte {
+// Encode appends v as notary's canonical encoder writes it.
+func Encode(b []byte, v any) []byte {
 	switch v := v.(type) {
-	case *jsonObject:
+	case *Object:
 		keys := append([]string(nil), v.keys...)
 		sort.Strings(keys)
 		b = append(b, '{')
@@ -330,7 +344,7 @@ func encodeCanonical(b []byte, v any) []byte {
 			}
 			b = encodeString(b, k)
 			b = append(b, ':')
-			b = encodeCanonical(b, v.vals[k])
+			b = Encode(b, v.vals[k])
 		}
 		return append(b, '}')
 	case []any:
@@ -339,7 +353,7 @@ func encodeCanonical(b []byte, v any) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = encodeCanonical(b, e)
+			b = Encode(b, e)
 		}
 		return append(b, ']')
 	case string:
@@ -351,7 +365,7 @@ func encodeCanonical(b []byte, v any) []byte {
 	case nil:
 		return append(b, "null"...)
 	}
-	panic(fmt.Sprintf("agent: encodeCanonical: unexpected %T", v))
+	panic(fmt.Sprintf("agent: Encode: unexpected %T", v))
 }
 
 // encodeString escapes '"' and '\' only: canonical mode writes every other

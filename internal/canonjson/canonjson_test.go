@@ -1,7 +1,6 @@
-package agent
+package canonjson
 
 import (
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -19,8 +18,8 @@ func TestParseCanonical(t *testing.T) {
 		`{"A":1,"_":2,"a":3}`,           // sorted by bytes: 'A' < '_' < 'a'
 		"{\"s\":1,\"ſ\":2}",
 	} {
-		if _, err := parseCanonical([]byte(ok)); err != nil {
-			t.Errorf("parseCanonical(%s) = %v", ok, err)
+		if _, err := Parse([]byte(ok)); err != nil {
+			t.Errorf("Parse(%s) = %v", ok, err)
 		}
 	}
 	for _, bad := range []struct{ in, why string }{
@@ -62,51 +61,9 @@ func TestParseCanonical(t *testing.T) {
 		{`{"a":` + strings.Repeat(`[`, 20) + strings.Repeat(`]`, 20) + `}`, "nested deeper"},
 		{`{"a":{`, "want an object key"},
 	} {
-		_, err := parseCanonical([]byte(bad.in))
+		_, err := Parse([]byte(bad.in))
 		if err == nil || !strings.Contains(err.Error(), bad.why) {
-			t.Errorf("parseCanonical(%q) = %v, want an error saying %q", bad.in, err, bad.why)
-		}
-	}
-}
-
-// TestBase64Value: []byte fields must be in the one form an encoder writes.
-func TestBase64Value(t *testing.T) {
-	if b, err := base64Value("3q2+7w==", "x"); err != nil || len(b) != 4 {
-		t.Fatalf("base64Value = %x, %v", b, err)
-	}
-	for _, bad := range []string{"3q2+7w=\n=", "3q2+7w", "3q2+7x==", "3q2-7w==", " 3q2+7w=="} {
-		if _, err := base64Value(bad, "x"); err == nil {
-			t.Errorf("base64Value(%q) accepted", bad)
-		}
-	}
-}
-
-// TestParseExpiry: only the form time.Time.MarshalJSON writes.
-func TestParseExpiry(t *testing.T) {
-	for _, ok := range []string{"2030-01-01T00:00:00Z", "2030-01-01T00:00:00.5Z", "2030-01-01T01:00:00+01:00"} {
-		if _, err := parseExpiry(ok); err != nil {
-			t.Errorf("parseExpiry(%q) = %v", ok, err)
-		}
-	}
-	for _, bad := range []string{"", "2030-01-01", "2030-01-01T00:00:00.000Z", "2030-01-01T00:00:00+00:00", "2030-01-01 00:00:00Z"} {
-		if _, err := parseExpiry(bad); err == nil {
-			t.Errorf("parseExpiry(%q) accepted", bad)
-		}
-	}
-}
-
-// BenchmarkParseMetadata reads Targets metadata listing 10,000 tags, as
-// a large repository's publish sends it.
-func BenchmarkParseMetadata(b *testing.B) {
-	tags := make([]string, 10000)
-	for i := range tags {
-		tags[i] = "v" + strconv.Itoa(i)
-	}
-	data := []byte(targetsJSON(tags...))
-	b.SetBytes(int64(len(data)))
-	for b.Loop() {
-		if _, _, err := parseMetadata(data); err != nil {
-			b.Fatal(err)
+			t.Errorf("Parse(%q) = %v, want an error saying %q", bad.in, err, bad.why)
 		}
 	}
 }

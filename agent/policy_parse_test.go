@@ -1,0 +1,48 @@
+package agent
+
+import (
+	"strconv"
+	"testing"
+)
+
+// TestBase64Value: []byte fields must be in the one form an encoder writes.
+func TestBase64Value(t *testing.T) {
+	if b, err := base64Value("3q2+7w==", "x"); err != nil || len(b) != 4 {
+		t.Fatalf("base64Value = %x, %v", b, err)
+	}
+	for _, bad := range []string{"3q2+7w=\n=", "3q2+7w", "3q2+7x==", "3q2-7w==", " 3q2+7w=="} {
+		if _, err := base64Value(bad, "x"); err == nil {
+			t.Errorf("base64Value(%q) accepted", bad)
+		}
+	}
+}
+
+// TestParseExpiry: only the form time.Time.MarshalJSON writes.
+func TestParseExpiry(t *testing.T) {
+	for _, ok := range []string{"2030-01-01T00:00:00Z", "2030-01-01T00:00:00.5Z", "2030-01-01T01:00:00+01:00"} {
+		if _, err := parseExpiry(ok); err != nil {
+			t.Errorf("parseExpiry(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "2030-01-01", "2030-01-01T00:00:00.000Z", "2030-01-01T00:00:00+00:00", "2030-01-01 00:00:00Z"} {
+		if _, err := parseExpiry(bad); err == nil {
+			t.Errorf("parseExpiry(%q) accepted", bad)
+		}
+	}
+}
+
+// BenchmarkParseMetadata reads Targets metadata listing 10,000 tags, as
+// a large repository's publish sends it.
+func BenchmarkParseMetadata(b *testing.B) {
+	tags := make([]string, 10000)
+	for i := range tags {
+		tags[i] = "v" + strconv.Itoa(i)
+	}
+	data := []byte(targetsJSON(tags...))
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, _, err := parseMetadata(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
