@@ -29,7 +29,7 @@ A6	./agent	agent/policy.go	if !strings.HasPrefix(r, "targets/") || len(r) == len
 A7	./agent	agent/policy.go	if !ValidGUN(req.GUN) { // every role	if false && !ValidGUN(req.GUN) { // every role
 A8	./agent	agent/policy.go	if version < 1 || !eok {	if !eok {
 A9	./agent	agent/policy.go	if err != nil || t.Format(time.RFC3339Nano) != s {	if err != nil {
-A10	./agent	agent/policy.go	if err != nil || base64.StdEncoding.EncodeToString(b) != s {	if err != nil {
+A10	./agent	agent/policy.go	return base64Alphabet[body[len(body)-1]]&0xf == 0	return true
 A11	./agent	agent/root.go	if threshold < 1 || threshold > int64(len(ids)) {	if threshold > int64(len(ids)) {
 A12	./agent	agent/root.go	if threshold < 1 || threshold > int64(len(ids)) {	if threshold < 1 {
 A13	./agent	agent/root.go	if _, ok := keys[id]; !ok {	if _, ok := keys[id]; false && !ok {
@@ -50,7 +50,7 @@ A27	./agent	agent/keyring.go	func (k *Keyring) unlock(req UnlockRequest) error {
 A28	./agent	agent/keyring.go	if err := k.pins.check(s, k.opts.Now()); err != nil {	if err := k.pins.check(s, k.opts.Now()); false && err != nil {
 A29	./agent	agent/keyring.go	ev.Metadata = &md\n\t}\n\tif err := k.record(ev, err); err != nil {\n\t\treturn Signature{}, err	ev.Metadata = &md\n\t}\n\tif err := k.record(ev, err); err != nil {\n\t\treturn sig, err
 A30	./agent	agent/policy.go	return len(gun) <= 255 && gunPattern.MatchString(gun)	return len(gun) <= 4096 && gunPattern.MatchString(gun)
-A31	./agent	agent/root.go	if len(keysObj.keys) > maxRootKeys {	if false && len(keysObj.keys) > maxRootKeys {
+A31	./agent	agent/root.go	if keysObj.Len() > maxRootKeys {	if false && keysObj.Len() > maxRootKeys {
 A32	./agent	agent/confirm.go	cmd.Env = append(os.Environ(), "SSH_ASKPASS_PROMPT=confirm")	cmd.Env = os.Environ()
 B1	./agent	agent/audit.go	err = a.f.Sync()	_ = a.f.Sync()
 B2	./agent	agent/audit.go	if perr != nil || !os.SameFile(pfi, ffi) {	if perr != nil || (false && !os.SameFile(pfi, ffi)) {

@@ -3,350 +3,555 @@
 package canonjson
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"sort"
 	"strconv"
-	"unicode/utf16"
+	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
 // The policy signs only bytes that notary's canonical JSON encoder
 // (github.com/docker/go/canonical/json, behind notary's
-// json.MarshalCanonical) would write for the value they decode to. It
-// decodes the payload with the strict parser below, encodes the result the
-// way that encoder does, and requires the two to be byte for byte equal.
-// Nothing else can then be read two ways: not by another JSON library, not
-// by encoding/json's case-insensitive field matching, not by a TUF
-// implementation that treats escapes, duplicates or invalid UTF-8 its own way.
+// json.MarshalCanonical) would write for the value they decode to. Parse
+// checks that in the same single pass that decodes: every rule below is a
+// rule about one place in the input, so a payload that breaks none of them
+// is, byte for byte, what that encoder writes for the decoded value (Encode
+// writes it back unchanged: FuzzParse checks this). Nothing else can then
+// be read two ways: not by another JSON library, not by encoding/json's
+// case-insensitive field matching, not by a TUF implementation that treats
+// escapes, duplicates or invalid UTF-8 its own way.
 //
-// What notary's canonical encoder writes, read from its source:
-//   - no white space; object keys sorted by their bytes (Go's string order),
-//     struct fields and map keys alike;
+// What notary's canonical encoder writes, read from its source, and the
+// check for each:
+//   - no white space: no value, key, ':' or ',' may start with one;
+//   - object keys sorted by their bytes (Go's string order), struct fields
+//     and map keys alike: each decoded key must be greater than the one
+//     before it in its object (equal is a duplicate);
 //   - strings: '"' and '\' escaped as \" and \\, every other byte written as
 //     it is (control characters, '<', '>', '&', U+2028 and invalid UTF-8
-//     included: canonical mode skips the HTML and JSONP escapes);
-//   - numbers: integers only, in Go's strconv.FormatInt form;
+//     included: canonical mode skips the HTML and JSONP escapes): any other
+//     escape is refused, raw control characters (not JSON) and invalid
+//     UTF-8 (which the encoder would copy through, but no decoder reads
+//     back the same) too;
+//   - numbers: integers only, in Go's strconv.FormatInt form (no '+', "-0",
+//     leading zero, fraction or exponent), within int64;
 //   - true, false, null.
-//
-// So a canonical payload never holds an escape other than \" and \\, and
-// the parser refuses what a canonical payload cannot hold (raw control
-// characters, invalid UTF-8, duplicate keys, fractions, exponents) with
-// its own reason before the byte comparison would.
 
 // MaxDepth bounds nesting: TUF metadata is at most five levels deep
 // (targets → delegations → roles → role → keyids); recursion beyond a
 // small depth is an attack on the stack, not metadata.
 const MaxDepth = 16
 
-// Object is a decoded JSON object: its keys in the order read, and
-// their values. Values are *Object, []any, string, int64, bool or nil.
+// Object is a decoded JSON object: its keys, strictly ascending by their
+// bytes (a parsed object's are: its bytes are canonical), and their values.
+// Values, as Get, Value and At return them, are *Object, []any, string,
+// int64, bool or nil; KeyAt and the typed accessors (StringAt, IntAt,
+// ObjectAt) read them without converting or allocating.
+//
+// The zero Object is the empty object. An Object is read-only once Parse
+// returns it, and safe to read from several goroutines.
 type Object struct {
-	keys []string
-	vals map[string]any
+	d   *document
+	mem []member // its members (an array's: its elements)
+}
+
+// document is what Parse decodes: the text, the containers (objects and
+// arrays, in chunks of objChunk), and the decoded text of the strings with
+// escapes. Members hold no pointer, so the garbage collector does not
+// scan them: a large document costs it little more than its containers.
+type document struct {
+	s     string
+	objs  [][]Object
+	unesc []string
+}
+
+// objChunk is how many containers one chunk of document.objs holds.
+const objChunk = 256
+
+func (d *document) obj(i int64) *Object { return &d.objs[i/objChunk][i%objChunk] }
+
+// member is an object's key and value, or an array's element (no key).
+type member struct {
+	key span
+	val value
+}
+
+// span is a string: d.s[off : off+n], or d.unesc[off] when n is escapedSpan.
+type span struct{ off, n uint32 }
+
+const escapedSpan = 1<<32 - 1
+
+// maxInput bounds what Parse reads, so that every offset fits a span.
+const maxInput = 1<<32 - 2
+
+type kind uint8
+
+const (
+	kindNull kind = iota
+	kindBool
+	kindInt
+	kindString
+	kindObject
+	kindArray
+)
+
+// value is one decoded value: an integer (bool: 1 for true), a string's
+// span (off<<32 | n), or an object's or array's index in d.objs.
+type value struct {
+	n int64
+	k kind
+}
+
+func (d *document) str(sp span) string {
+	if sp.n == escapedSpan {
+		return d.unesc[sp.off]
+	}
+	return d.s[sp.off : sp.off+sp.n]
+}
+
+func (d *document) any(v value) any {
+	switch v.k {
+	case kindBool:
+		return v.n != 0
+	case kindInt:
+		return v.n
+	case kindString:
+		return d.str(span{uint32(v.n >> 32), uint32(v.n)})
+	case kindObject:
+		return d.obj(v.n)
+	case kindArray:
+		a := d.obj(v.n)
+		arr := make([]any, len(a.mem))
+		for i := range arr {
+			arr[i] = d.any(a.mem[i].val)
+		}
+		return arr
+	}
+	return nil
+}
+
+func (o *Object) member(i int) *member { return &o.mem[i] }
+
+// KeyAt returns the i-th key.
+func (o *Object) KeyAt(i int) string { return o.d.str(o.member(i).key) }
+
+// Index returns the position of key (matched exactly, case-sensitively) in
+// Keys, or -1 when the object lacks it.
+func (o *Object) Index(key string) int {
+	n := len(o.mem)
+	if n <= 8 {
+		for i := range n {
+			if o.KeyAt(i) == key {
+				return i
+			}
+		}
+		return -1
+	}
+	i := sort.Search(n, func(i int) bool { return o.KeyAt(i) >= key })
+	if i < n && o.KeyAt(i) == key {
+		return i
+	}
+	return -1
 }
 
 // Get returns the value of key, matched exactly (case-sensitively).
 func (o *Object) Get(key string) (any, bool) {
-	v, ok := o.vals[key]
-	return v, ok
+	i := o.Index(key)
+	if i < 0 {
+		return nil, false
+	}
+	return o.At(i), true
 }
 
 // Value returns the value of key, or nil when it is absent (or null: use
 // Get to tell the two apart).
-func (o *Object) Value(key string) any { return o.vals[key] }
+func (o *Object) Value(key string) any {
+	v, _ := o.Get(key)
+	return v
+}
 
-// Keys returns the object's keys in the order read; a parsed object's are
-// sorted, since its bytes are canonical. The slice is the object's own:
-// callers must not change it.
-func (o *Object) Keys() []string { return o.keys }
+// At returns the value of the i-th key.
+func (o *Object) At(i int) any { return o.d.any(o.member(i).val) }
+
+// StringAt returns the value of the i-th key if it is a string.
+func (o *Object) StringAt(i int) (string, bool) {
+	v := o.member(i).val
+	if v.k != kindString {
+		return "", false
+	}
+	return o.d.str(span{uint32(v.n >> 32), uint32(v.n)}), true
+}
+
+// IntAt returns the value of the i-th key if it is an integer.
+func (o *Object) IntAt(i int) (int64, bool) {
+	v := o.member(i).val
+	if v.k != kindInt {
+		return 0, false
+	}
+	return v.n, true
+}
+
+// ObjectAt returns the value of the i-th key if it is an object (not null).
+func (o *Object) ObjectAt(i int) (*Object, bool) {
+	v := o.member(i).val
+	if v.k != kindObject {
+		return nil, false
+	}
+	return o.d.obj(v.n), true
+}
+
+// Keys returns the object's keys, strictly ascending by their bytes, in a
+// new slice: KeyAt reads one without allocating.
+func (o *Object) Keys() []string {
+	keys := make([]string, len(o.mem))
+	for i := range keys {
+		keys[i] = o.KeyAt(i)
+	}
+	return keys
+}
 
 // Len is the number of keys.
-func (o *Object) Len() int { return len(o.keys) }
+func (o *Object) Len() int { return len(o.mem) }
 
 // Parse decodes data strictly and requires it to be exactly what
-// notary's canonical encoder writes for the decoded value.
+// notary's canonical encoder writes for the decoded value; its errors say
+// at which byte, and why.
 func Parse(data []byte) (*Object, error) {
-	p := &jsonParser{data: data}
 	if len(data) == 0 || data[0] != '{' {
 		return nil, errors.New("not a JSON object")
 	}
+	if len(data) > maxInput {
+		return nil, errors.New("larger than 4 GiB")
+	}
+	// One copy: every string of the result is a part of it (the caller
+	// may reuse data), apart from the rare ones with \" or \\ escapes.
+	p := parsers.Get().(*parser)
+	defer p.release()
+	p.d = &document{s: string(data)}
+	p.s = p.d.s
 	v, err := p.value(0)
 	if err != nil {
 		return nil, err
 	}
-	if p.pos != len(data) {
+	if p.pos != len(p.s) {
 		return nil, fmt.Errorf("trailing data at byte %d", p.pos)
 	}
-	obj := v.(*Object)
-	enc := Encode(nil, obj)
-	if !bytes.Equal(enc, data) {
-		return nil, canonicalDiff(data, enc)
-	}
-	return obj, nil
+	return p.d.obj(v.n), nil
 }
 
-// canonicalDiff says where data and notary's canonical form of it part.
-func canonicalDiff(data, enc []byte) error {
-	i := 0
-	for i < len(data) && i < len(enc) && data[i] == enc[i] {
-		i++
-	}
-	snip := func(b []byte) string {
-		end := min(i+12, len(b))
-		return strconv.Quote(string(b[i:end]))
-	}
-	return fmt.Errorf("at byte %d notary's canonical encoder writes %s, the payload has %s (escapes other than \\\" and \\\\, white space and unsorted keys are not canonical)", i, snip(enc), snip(data))
+type parser struct {
+	d   *document
+	s   string // d.s
+	pos int
+	// The members of the containers being read, innermost last; a
+	// finished container's move to a slab.
+	stack []member
+	// The slab the next finished containers' members are cut from, and
+	// the length of the last one allocated: containers cost a few
+	// allocations a document, not one each, and none is copied again.
+	slab  []member
+	chunk int
+	nobj  int64
 }
 
-type jsonParser struct {
-	data []byte
-	pos  int
+// parsers keeps parsers' stacks from one Parse to the next.
+var parsers = sync.Pool{New: func() any { return new(parser) }}
+
+// maxPooledStack bounds the stack a pooled parser keeps (members).
+const maxPooledStack = 1 << 16
+
+func (p *parser) release() {
+	stack := p.stack[:0]
+	if cap(stack) > maxPooledStack {
+		stack = nil
+	}
+	*p = parser{stack: stack}
+	parsers.Put(p)
 }
 
-func (p *jsonParser) errorf(format string, args ...any) error {
+// Slabs start at minSlab members and double up to maxSlab; a container of
+// more than maxSlab/4 members gets a slice of its own.
+const (
+	minSlab = 32
+	maxSlab = 1 << 14
+)
+
+// finish makes the members pushed since base a container, and returns
+// its index in d.objs.
+func (p *parser) finish(base int) int64 {
+	n := len(p.stack) - base
+	var mem []member
+	switch {
+	case n == 0:
+	case n > maxSlab/4:
+		mem = make([]member, n)
+	default:
+		if len(p.slab) < n {
+			p.chunk = min(max(2*p.chunk, minSlab), maxSlab)
+			p.slab = make([]member, p.chunk)
+		}
+		mem, p.slab = p.slab[:n:n], p.slab[n:]
+	}
+	copy(mem, p.stack[base:])
+	p.stack = p.stack[:base]
+	d := p.d
+	if p.nobj%objChunk == 0 {
+		d.objs = append(d.objs, make([]Object, 0, objChunk))
+	}
+	last := &d.objs[len(d.objs)-1]
+	*last = append(*last, Object{d: d, mem: mem})
+	p.nobj++
+	return p.nobj - 1
+}
+
+func (p *parser) errorf(format string, args ...any) error {
 	return fmt.Errorf("at byte %d: %s", p.pos, fmt.Sprintf(format, args...))
 }
 
-func (p *jsonParser) value(depth int) (any, error) {
+func (p *parser) value(depth int) (value, error) {
 	if depth > MaxDepth {
-		return nil, p.errorf("nested deeper than %d levels", MaxDepth)
+		return value{}, p.errorf("nested deeper than %d levels", MaxDepth)
 	}
-	if p.pos >= len(p.data) {
-		return nil, p.errorf("unexpected end of data")
+	if p.pos >= len(p.s) {
+		return value{}, p.errorf("unexpected end of data")
 	}
-	switch c := p.data[p.pos]; {
-	case c == '{':
-		return p.object(depth)
-	case c == '[':
-		return p.array(depth)
+	switch c := p.s[p.pos]; {
 	case c == '"':
-		return p.string()
+		sp, err := p.string()
+		return value{k: kindString, n: int64(sp.off)<<32 | int64(sp.n)}, err
+	case c == '{':
+		i, err := p.object(depth)
+		return value{k: kindObject, n: i}, err
 	case c == '-' || ('0' <= c && c <= '9'):
-		return p.number()
-	case bytes.HasPrefix(p.data[p.pos:], []byte("true")):
+		n, err := p.number()
+		return value{k: kindInt, n: n}, err
+	case c == '[':
+		i, err := p.array(depth)
+		return value{k: kindArray, n: i}, err
+	case strings.HasPrefix(p.s[p.pos:], "true"):
 		p.pos += 4
-		return true, nil
-	case bytes.HasPrefix(p.data[p.pos:], []byte("false")):
+		return value{k: kindBool, n: 1}, nil
+	case strings.HasPrefix(p.s[p.pos:], "false"):
 		p.pos += 5
-		return false, nil
-	case bytes.HasPrefix(p.data[p.pos:], []byte("null")):
+		return value{k: kindBool}, nil
+	case strings.HasPrefix(p.s[p.pos:], "null"):
 		p.pos += 4
-		return nil, nil
+		return value{}, nil
 	default:
-		return nil, p.errorf("unexpected %q (white space is not canonical)", c)
+		return value{}, p.errorf("unexpected %q (white space is not canonical)", c)
 	}
 }
 
-func (p *jsonParser) expect(c byte) error {
-	if p.pos >= len(p.data) {
+func (p *parser) expect(c byte) error {
+	if p.pos >= len(p.s) {
 		return p.errorf("unexpected end of data, want %q", c)
 	}
-	if p.data[p.pos] != c {
-		return p.errorf("unexpected %q, want %q", p.data[p.pos], c)
+	if p.s[p.pos] != c {
+		return p.errorf("unexpected %q, want %q", p.s[p.pos], c)
 	}
 	p.pos++
 	return nil
 }
 
-func (p *jsonParser) object(depth int) (*Object, error) {
+// object reads an object whose keys must be strictly ascending, and
+// returns its index in d.objs.
+func (p *parser) object(depth int) (int64, error) {
 	p.pos++ // '{'
-	obj := &Object{vals: map[string]any{}}
-	if p.pos < len(p.data) && p.data[p.pos] == '}' {
+	base := len(p.stack)
+	if p.pos < len(p.s) && p.s[p.pos] == '}' {
 		p.pos++
-		return obj, nil
+		return p.finish(base), nil
 	}
+	var prev string
 	for {
-		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
-			return nil, p.errorf("want an object key")
+		if p.pos >= len(p.s) || p.s[p.pos] != '"' {
+			return 0, p.errorf("want an object key")
 		}
 		at := p.pos
-		key, err := p.string()
-		if err != nil {
-			return nil, err
-		}
-		if _, dup := obj.vals[key]; dup {
-			return nil, fmt.Errorf("at byte %d: duplicate key %q", at, key)
-		}
-		if err := p.expect(':'); err != nil {
-			return nil, err
-		}
-		v, err := p.value(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		obj.keys = append(obj.keys, key)
-		obj.vals[key] = v
-		if p.pos < len(p.data) && p.data[p.pos] == '}' {
-			p.pos++
-			return obj, nil
-		}
-		if err := p.expect(','); err != nil {
-			return nil, err
-		}
-	}
-}
-
-func (p *jsonParser) array(depth int) ([]any, error) {
-	p.pos++ // '['
-	arr := []any{}
-	if p.pos < len(p.data) && p.data[p.pos] == ']' {
-		p.pos++
-		return arr, nil
-	}
-	for {
-		v, err := p.value(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		arr = append(arr, v)
-		if p.pos < len(p.data) && p.data[p.pos] == ']' {
-			p.pos++
-			return arr, nil
-		}
-		if err := p.expect(','); err != nil {
-			return nil, err
-		}
-	}
-}
-
-// string decodes a JSON string, refusing what RFC 8259 refuses (raw
-// control characters, bad escapes, lone surrogates) and invalid UTF-8.
-func (p *jsonParser) string() (string, error) {
-	p.pos++ // '"'
-	var b []byte
-	for {
-		if p.pos >= len(p.data) {
-			return "", p.errorf("unterminated string")
-		}
-		c := p.data[p.pos]
-		switch {
-		case c == '"':
-			p.pos++
-			return string(b), nil
-		case c < 0x20:
-			return "", p.errorf("control character 0x%02x in a string", c)
-		case c == '\\':
-			r, err := p.escape()
-			if err != nil {
-				return "", err
-			}
-			b = utf8.AppendRune(b, r)
-		case c < utf8.RuneSelf:
-			b = append(b, c)
-			p.pos++
-		default:
-			r, size := utf8.DecodeRune(p.data[p.pos:])
-			if r == utf8.RuneError && size == 1 {
-				return "", p.errorf("invalid UTF-8")
-			}
-			b = append(b, p.data[p.pos:p.pos+size]...)
-			p.pos += size
-		}
-	}
-}
-
-func (p *jsonParser) escape() (rune, error) {
-	if p.pos+1 >= len(p.data) {
-		return 0, p.errorf("unterminated escape")
-	}
-	c := p.data[p.pos+1]
-	p.pos += 2
-	switch c {
-	case '"', '\\', '/':
-		return rune(c), nil
-	case 'b':
-		return '\b', nil
-	case 'f':
-		return '\f', nil
-	case 'n':
-		return '\n', nil
-	case 'r':
-		return '\r', nil
-	case 't':
-		return '\t', nil
-	case 'u':
-		r, err := p.hex4()
+		sp, err := p.string()
 		if err != nil {
 			return 0, err
 		}
-		if utf16.IsSurrogate(r) {
-			if !bytes.HasPrefix(p.data[p.pos:], []byte(`\u`)) {
-				return 0, p.errorf("lone UTF-16 surrogate")
-			}
-			p.pos += 2
-			r2, err := p.hex4()
-			if err != nil {
-				return 0, err
-			}
-			r = utf16.DecodeRune(r, r2)
-			if r == utf8.RuneError {
-				return 0, p.errorf("invalid UTF-16 surrogate pair")
+		key := p.d.str(sp)
+		if len(p.stack) > base {
+			switch {
+			case key == prev:
+				return 0, fmt.Errorf("at byte %d: duplicate key %q", at, key)
+			case key < prev:
+				return 0, fmt.Errorf("at byte %d: key %q after %q: notary's canonical encoder writes keys sorted by their bytes", at, key, prev)
 			}
 		}
-		return r, nil
+		prev = key
+		if err := p.expect(':'); err != nil {
+			return 0, err
+		}
+		v, err := p.value(depth + 1)
+		if err != nil {
+			return 0, err
+		}
+		p.stack = append(p.stack, member{key: sp, val: v})
+		if p.pos < len(p.s) && p.s[p.pos] == '}' {
+			p.pos++
+			return p.finish(base), nil
+		}
+		if err := p.expect(','); err != nil {
+			return 0, err
+		}
 	}
-	return 0, p.errorf("invalid escape \\%c", c)
 }
 
-func (p *jsonParser) hex4() (rune, error) {
-	if p.pos+4 > len(p.data) {
-		return 0, p.errorf("short \\u escape")
+// array reads an array, and returns its index in d.objs.
+func (p *parser) array(depth int) (int64, error) {
+	p.pos++ // '['
+	base := len(p.stack)
+	if p.pos < len(p.s) && p.s[p.pos] == ']' {
+		p.pos++
+		return p.finish(base), nil
 	}
-	n, err := strconv.ParseUint(string(p.data[p.pos:p.pos+4]), 16, 16)
-	if err != nil {
-		return 0, p.errorf("invalid \\u escape")
+	for {
+		v, err := p.value(depth + 1)
+		if err != nil {
+			return 0, err
+		}
+		p.stack = append(p.stack, member{val: v})
+		if p.pos < len(p.s) && p.s[p.pos] == ']' {
+			p.pos++
+			return p.finish(base), nil
+		}
+		if err := p.expect(','); err != nil {
+			return 0, err
+		}
 	}
-	p.pos += 4
-	return rune(n), nil
+}
+
+// plain marks the string bytes that stand for themselves and need no
+// further look: printable ASCII other than '"' and '\'.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// string decodes a JSON string as the canonical encoder writes it: no
+// escapes other than \" and \\, no raw control characters (RFC 8259
+// refuses them), valid UTF-8. The result is a part of p.s unless it holds
+// an escape.
+func (p *parser) string() (span, error) {
+	s := p.s
+	start := p.pos + 1
+	escaped := false
+	for i := start; ; {
+		for i < len(s) && plain[s[i]] {
+			i++
+		}
+		if i >= len(s) {
+			p.pos = i
+			return span{}, p.errorf("unterminated string")
+		}
+		switch c := s[i]; {
+		case c == '"':
+			p.pos = i + 1
+			if escaped {
+				p.d.unesc = append(p.d.unesc, unescape(s[start:i]))
+				return span{uint32(len(p.d.unesc) - 1), escapedSpan}, nil
+			}
+			return span{uint32(start), uint32(i - start)}, nil
+		case c == '\\':
+			p.pos = i
+			if i+1 >= len(s) {
+				return span{}, p.errorf("unterminated escape")
+			}
+			switch e := s[i+1]; e {
+			case '"', '\\':
+				escaped = true
+				i += 2
+			case '/', 'b', 'f', 'n', 'r', 't':
+				return span{}, p.errorf("escape \\%c is not canonical (notary's canonical encoder writes only \\\" and \\\\ as escapes, every other character as it is)", e)
+			case 'u':
+				if i+6 > len(s) {
+					return span{}, p.errorf("short \\u escape")
+				}
+				if _, err := strconv.ParseUint(s[i+2:i+6], 16, 16); err != nil {
+					return span{}, p.errorf("invalid \\u escape")
+				}
+				return span{}, p.errorf("escape %s is not canonical (notary's canonical encoder writes only \\\" and \\\\ as escapes, every other character as it is)", s[i:i+6])
+			default:
+				return span{}, p.errorf("invalid escape \\%c", e)
+			}
+		case c < 0x20:
+			p.pos = i
+			return span{}, p.errorf("control character 0x%02x in a string", c)
+		default: // c >= 0x80
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				p.pos = i
+				return span{}, p.errorf("invalid UTF-8")
+			}
+			i += size
+		}
+	}
+}
+
+// unescape undoes \" and \\, the only escapes string lets through.
+func unescape(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' {
+			i++
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
 }
 
 // number accepts the integers notary writes: -?(0|[1-9][0-9]*) within
 // int64, no "-0", no fraction, no exponent.
-func (p *jsonParser) number() (int64, error) {
+func (p *parser) number() (int64, error) {
+	s := p.s
 	start := p.pos
-	if p.data[p.pos] == '-' {
-		p.pos++
+	i := start
+	if s[i] == '-' {
+		i++
 	}
-	digits := p.pos
-	for p.pos < len(p.data) && '0' <= p.data[p.pos] && p.data[p.pos] <= '9' {
-		p.pos++
+	digits := i
+	var u uint64
+	for i < len(s) && '0' <= s[i] && s[i] <= '9' {
+		if i-digits < 19 { // 19 digits fit in a uint64; more are out of range
+			u = 10*u + uint64(s[i]-'0')
+		}
+		i++
 	}
-	lit := string(p.data[start:p.pos])
+	p.pos = i
+	lit := s[start:i]
+	neg := digits > start
 	switch {
-	case p.pos == digits:
+	case i == digits:
 		return 0, p.errorf("invalid number %q", lit)
-	case p.pos < len(p.data) && (p.data[p.pos] == '.' || p.data[p.pos] == 'e' || p.data[p.pos] == 'E'):
+	case i < len(s) && (s[i] == '.' || s[i] == 'e' || s[i] == 'E'):
 		return 0, p.errorf("number %q has a fraction or exponent; notary writes integers only", lit)
-	case p.data[digits] == '0' && p.pos-digits > 1:
+	case s[digits] == '0' && i-digits > 1:
 		return 0, p.errorf("number %q has a leading zero", lit)
 	case lit == "-0":
 		return 0, p.errorf("number -0 is not canonical")
-	}
-	n, err := strconv.ParseInt(lit, 10, 64)
-	if err != nil {
+	case i-digits > 19, !neg && u > 1<<63-1, neg && u > 1<<63:
 		return 0, p.errorf("number %q is out of range", lit)
 	}
-	return n, nil
+	if neg {
+		return int64(-u), nil // -(1<<63) wraps to itself
+	}
+	return int64(u), nil
 }
 
-// Encode appends v as notary's canonical encoder writes it.
+// Encode appends v as notary's canonical encoder writes it: v is what
+// Parse returns or one of its values (*Object, []any, string, int64, bool,
+// nil). Encode of a parsed object is the bytes it was parsed from.
 func Encode(b []byte, v any) []byte {
 	switch v := v.(type) {
 	case *Object:
-		keys := append([]string(nil), v.keys...)
-		sort.Strings(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = encodeString(b, k)
-			b = append(b, ':')
-			b = Encode(b, v.vals[k])
-		}
-		return append(b, '}')
+		return encodeObject(b, v)
 	case []any:
 		b = append(b, '[')
 		for i, e := range v {
@@ -365,7 +570,46 @@ func Encode(b []byte, v any) []byte {
 	case nil:
 		return append(b, "null"...)
 	}
-	panic(fmt.Sprintf("agent: Encode: unexpected %T", v))
+	panic(fmt.Sprintf("canonjson: Encode: unexpected %T", v))
+}
+
+// encodeObject writes o's members in order: an Object's keys are sorted,
+// as Parse requires.
+func encodeObject(b []byte, o *Object) []byte {
+	b = append(b, '{')
+	for i := range o.mem {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		m := &o.mem[i]
+		b = encodeString(b, o.d.str(m.key))
+		b = append(b, ':')
+		b = encodeValue(b, o.d, m.val)
+	}
+	return append(b, '}')
+}
+
+func encodeValue(b []byte, d *document, v value) []byte {
+	switch v.k {
+	case kindObject:
+		return encodeObject(b, d.obj(v.n))
+	case kindArray:
+		b = append(b, '[')
+		for i, m := range d.obj(v.n).mem {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = encodeValue(b, d, m.val)
+		}
+		return append(b, ']')
+	case kindString:
+		return encodeString(b, d.str(span{uint32(v.n >> 32), uint32(v.n)}))
+	case kindInt:
+		return strconv.AppendInt(b, v.n, 10)
+	case kindBool:
+		return strconv.AppendBool(b, v.n != 0)
+	}
+	return append(b, "null"...)
 }
 
 // encodeString escapes '"' and '\' only: canonical mode writes every other
