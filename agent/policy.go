@@ -226,7 +226,7 @@ func objectField(o *canonjson.Object, name, where string) (*canonjson.Object, er
 		return nil, fmt.Errorf("%s: %s is not an object", where, name)
 	}
 	if v, ok := o.ObjectAt(i); ok {
-		return v, nil
+		return &v, nil
 	}
 	if o.At(i) == nil { // notary writes a nil map as null
 		return &canonjson.Object{}, nil
@@ -327,7 +327,8 @@ func canonicalBase64(s string) bool {
 // FileMeta {custom?, hashes, length}.
 func eachFileMeta(files *canonjson.Object, what string) error {
 	for i := range files.Len() {
-		fm, ok := files.ObjectAt(i)
+		fmv, ok := files.ObjectAt(i)
+		fm := &fmv
 		if ok && fm.Len() == 2 && fm.Index("hashes") == 0 && fm.Index("length") == 1 && fileMetaValues(fm) {
 			continue // the common shape, checked without building messages
 		}

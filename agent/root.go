@@ -55,7 +55,8 @@ func parseKeys(keys *canonjson.Object, where string) (map[string]tufKey, error) 
 	for i := range keys.Len() {
 		id := keys.KeyAt(i)
 		kwhere := fmt.Sprintf("%s: key %q", where, shortID(id))
-		ko, ok := keys.ObjectAt(i)
+		kov, ok := keys.ObjectAt(i)
+		ko := &kov
 		if !ok {
 			return nil, fmt.Errorf("%s is not an object", kwhere)
 		}

@@ -50,41 +50,54 @@ const MaxDepth = 16
 // int64, bool or nil; KeyAt and the typed accessors (StringAt, IntAt,
 // ObjectAt) read them without converting or allocating.
 //
-// The zero Object is the empty object. An Object is read-only once Parse
-// returns it, and safe to read from several goroutines.
+// An Object is a small handle (a document and a slice of its members),
+// cheap to copy. The zero Object is the empty object. An Object is
+// read-only once Parse returns it, and safe to read from several
+// goroutines.
 type Object struct {
 	d   *document
 	mem []member // its members (an array's: its elements)
 }
 
-// document is what Parse decodes: the text, the containers (objects and
-// arrays, in chunks of objChunk), and the decoded text of the strings with
-// escapes. Members hold no pointer, so the garbage collector does not
-// scan them: a large document costs it little more than its containers.
+// document is what Parse decodes: the text, the containers' members in
+// slabs, where each container's are, and the decoded text of the strings
+// with escapes. Members and containers hold no pointers: the garbage
+// collector does not scan them, and writing them costs no write barrier.
 type document struct {
 	s     string
-	objs  [][]Object
+	slabs [][]member
+	conts [][]cont // in chunks of contChunk
 	unesc []string
 }
 
-// objChunk is how many containers one chunk of document.objs holds.
-const objChunk = 256
+// contChunk is how many containers' places one chunk of document.conts
+// holds: chunks, not one growing slice, so none is copied as it grows.
+const contChunk = 1024
 
-func (d *document) obj(i int64) *Object { return &d.objs[i/objChunk][i%objChunk] }
+// cont is where an object's members (or an array's elements) are:
+// slabs[slab][off : off+n].
+type cont struct{ slab, off, n uint32 }
 
 // member is an object's key and value, or an array's element (no key).
+// The key is s[koff : koff+klen], or unesc[koff] when it had escapes;
+// kmeta is klen<<4 | escaped<<3 | the value's kind. The value is n: an
+// integer (bool: 1 for true), a string (off<<32 | len, or index<<32 |
+// escapedLen: unesc[index]), or a container's index in conts.
 type member struct {
-	key span
-	val value
+	koff  uint32
+	kmeta uint32
+	n     int64
 }
 
-// span is a string: d.s[off : off+n], or d.unesc[off] when n is escapedSpan.
-type span struct{ off, n uint32 }
+const (
+	kindMask   = 7
+	keyEscaped = 8
+	escapedLen = 1<<32 - 1
+)
 
-const escapedSpan = 1<<32 - 1
-
-// maxInput bounds what Parse reads, so that every offset fits a span.
-const maxInput = 1<<32 - 2
+// maxInput bounds what Parse reads, so that a length fits a member's
+// 28 bits; frames are far smaller (socket's maxFrameBytes, 16 MiB).
+const maxInput = 1<<28 - 1
 
 type kind uint8
 
@@ -97,45 +110,55 @@ const (
 	kindArray
 )
 
-// value is one decoded value: an integer (bool: 1 for true), a string's
-// span (off<<32 | n), or an object's or array's index in d.objs.
-type value struct {
-	n int64
-	k kind
-}
+func (m *member) kind() kind { return kind(m.kmeta & kindMask) }
 
-func (d *document) str(sp span) string {
-	if sp.n == escapedSpan {
-		return d.unesc[sp.off]
+func (d *document) key(m *member) string {
+	if m.kmeta&keyEscaped != 0 {
+		return d.unesc[m.koff]
 	}
-	return d.s[sp.off : sp.off+sp.n]
+	return d.s[m.koff : m.koff+m.kmeta>>4]
 }
 
-func (d *document) any(v value) any {
-	switch v.k {
+func (d *document) str(n int64) string {
+	off, l := uint32(n>>32), uint32(n)
+	if l == escapedLen {
+		return d.unesc[off]
+	}
+	return d.s[off : off+l]
+}
+
+func (d *document) cont(i int64) Object {
+	c := d.conts[i/contChunk][i%contChunk]
+	if c.n == 0 {
+		return Object{d: d}
+	}
+	return Object{d: d, mem: d.slabs[c.slab][c.off : c.off+c.n : c.off+c.n]}
+}
+
+func (d *document) any(m *member) any {
+	switch m.kind() {
 	case kindBool:
-		return v.n != 0
+		return m.n != 0
 	case kindInt:
-		return v.n
+		return m.n
 	case kindString:
-		return d.str(span{uint32(v.n >> 32), uint32(v.n)})
+		return d.str(m.n)
 	case kindObject:
-		return d.obj(v.n)
+		o := d.cont(m.n)
+		return &o
 	case kindArray:
-		a := d.obj(v.n)
+		a := d.cont(m.n)
 		arr := make([]any, len(a.mem))
 		for i := range arr {
-			arr[i] = d.any(a.mem[i].val)
+			arr[i] = d.any(&a.mem[i])
 		}
 		return arr
 	}
 	return nil
 }
 
-func (o *Object) member(i int) *member { return &o.mem[i] }
-
 // KeyAt returns the i-th key.
-func (o *Object) KeyAt(i int) string { return o.d.str(o.member(i).key) }
+func (o *Object) KeyAt(i int) string { return o.d.key(&o.mem[i]) }
 
 // Index returns the position of key (matched exactly, case-sensitively) in
 // Keys, or -1 when the object lacks it.
@@ -173,33 +196,33 @@ func (o *Object) Value(key string) any {
 }
 
 // At returns the value of the i-th key.
-func (o *Object) At(i int) any { return o.d.any(o.member(i).val) }
+func (o *Object) At(i int) any { return o.d.any(&o.mem[i]) }
 
 // StringAt returns the value of the i-th key if it is a string.
 func (o *Object) StringAt(i int) (string, bool) {
-	v := o.member(i).val
-	if v.k != kindString {
+	m := &o.mem[i]
+	if m.kind() != kindString {
 		return "", false
 	}
-	return o.d.str(span{uint32(v.n >> 32), uint32(v.n)}), true
+	return o.d.str(m.n), true
 }
 
 // IntAt returns the value of the i-th key if it is an integer.
 func (o *Object) IntAt(i int) (int64, bool) {
-	v := o.member(i).val
-	if v.k != kindInt {
+	m := &o.mem[i]
+	if m.kind() != kindInt {
 		return 0, false
 	}
-	return v.n, true
+	return m.n, true
 }
 
 // ObjectAt returns the value of the i-th key if it is an object (not null).
-func (o *Object) ObjectAt(i int) (*Object, bool) {
-	v := o.member(i).val
-	if v.k != kindObject {
-		return nil, false
+func (o *Object) ObjectAt(i int) (Object, bool) {
+	m := &o.mem[i]
+	if m.kind() != kindObject {
+		return Object{}, false
 	}
-	return o.d.obj(v.n), true
+	return o.d.cont(m.n), true
 }
 
 // Keys returns the object's keys, strictly ascending by their bytes, in a
@@ -223,22 +246,23 @@ func Parse(data []byte) (*Object, error) {
 		return nil, errors.New("not a JSON object")
 	}
 	if len(data) > maxInput {
-		return nil, errors.New("larger than 4 GiB")
+		return nil, fmt.Errorf("larger than %d bytes", maxInput)
 	}
-	// One copy: every string of the result is a part of it (the caller
-	// may reuse data), apart from the rare ones with \" or \\ escapes.
 	p := parsers.Get().(*parser)
 	defer p.release()
+	// One copy: every string of the result is a part of it (the caller
+	// may reuse data), apart from the rare ones with escapes.
 	p.d = &document{s: string(data)}
 	p.s = p.d.s
-	v, err := p.value(0)
+	root, err := p.value(0)
 	if err != nil {
 		return nil, err
 	}
 	if p.pos != len(p.s) {
 		return nil, fmt.Errorf("trailing data at byte %d", p.pos)
 	}
-	return p.d.obj(v.n), nil
+	o := p.d.cont(root.n)
+	return &o, nil
 }
 
 type parser struct {
@@ -248,12 +272,15 @@ type parser struct {
 	// The members of the containers being read, innermost last; a
 	// finished container's move to a slab.
 	stack []member
-	// The slab the next finished containers' members are cut from, and
-	// the length of the last one allocated: containers cost a few
-	// allocations a document, not one each, and none is copied again.
+	// The slab finished containers' members are cut from, how much of it
+	// they use, and the length of the last one allocated: containers cost
+	// a few allocations a document, not one each.
 	slab  []member
+	slabi uint32 // slab's index in d.slabs
+	used  int
 	chunk int
-	nobj  int64
+	// nconts is how many containers d.conts holds.
+	nconts int64
 }
 
 // parsers keeps parsers' stacks from one Parse to the next.
@@ -272,77 +299,85 @@ func (p *parser) release() {
 }
 
 // Slabs start at minSlab members and double up to maxSlab; a container of
-// more than maxSlab/4 members gets a slice of its own.
+// more than maxSlab/4 members gets a slab of its own.
 const (
-	minSlab = 32
+	minSlab = 64
 	maxSlab = 1 << 14
 )
 
 // finish makes the members pushed since base a container, and returns
-// its index in d.objs.
+// its index in d.conts.
 func (p *parser) finish(base int) int64 {
+	d := p.d
 	n := len(p.stack) - base
-	var mem []member
+	var c cont
 	switch {
 	case n == 0:
 	case n > maxSlab/4:
-		mem = make([]member, n)
+		c = cont{slab: uint32(len(d.slabs)), n: uint32(n)}
+		d.slabs = append(d.slabs, append([]member(nil), p.stack[base:]...))
+		p.stack = p.stack[:base]
 	default:
-		if len(p.slab) < n {
+		if len(p.slab)-p.used < n {
 			p.chunk = min(max(2*p.chunk, minSlab), maxSlab)
-			p.slab = make([]member, p.chunk)
+			p.slab, p.slabi, p.used = make([]member, p.chunk), uint32(len(d.slabs)), 0
+			d.slabs = append(d.slabs, p.slab)
 		}
-		mem, p.slab = p.slab[:n:n], p.slab[n:]
+		c = cont{slab: p.slabi, off: uint32(p.used), n: uint32(n)}
+		p.used += copy(p.slab[p.used:], p.stack[base:])
+		p.stack = p.stack[:base]
 	}
-	copy(mem, p.stack[base:])
-	p.stack = p.stack[:base]
-	d := p.d
-	if p.nobj%objChunk == 0 {
-		d.objs = append(d.objs, make([]Object, 0, objChunk))
+	if p.nconts%contChunk == 0 {
+		d.conts = append(d.conts, make([]cont, 0, contChunk))
 	}
-	last := &d.objs[len(d.objs)-1]
-	*last = append(*last, Object{d: d, mem: mem})
-	p.nobj++
-	return p.nobj - 1
+	last := &d.conts[len(d.conts)-1]
+	*last = append(*last, c)
+	p.nconts++
+	return p.nconts - 1
 }
 
 func (p *parser) errorf(format string, args ...any) error {
 	return fmt.Errorf("at byte %d: %s", p.pos, fmt.Sprintf(format, args...))
 }
 
-func (p *parser) value(depth int) (value, error) {
+// value reads a value into a member without its key.
+func (p *parser) value(depth int) (member, error) {
 	if depth > MaxDepth {
-		return value{}, p.errorf("nested deeper than %d levels", MaxDepth)
+		return member{}, p.errorf("nested deeper than %d levels", MaxDepth)
 	}
 	if p.pos >= len(p.s) {
-		return value{}, p.errorf("unexpected end of data")
+		return member{}, p.errorf("unexpected end of data")
 	}
 	switch c := p.s[p.pos]; {
 	case c == '"':
 		sp, err := p.string()
-		return value{k: kindString, n: int64(sp.off)<<32 | int64(sp.n)}, err
+		return member{kmeta: uint32(kindString), n: int64(sp.off)<<32 | int64(sp.n)}, err
 	case c == '{':
 		i, err := p.object(depth)
-		return value{k: kindObject, n: i}, err
+		return member{kmeta: uint32(kindObject), n: i}, err
 	case c == '-' || ('0' <= c && c <= '9'):
 		n, err := p.number()
-		return value{k: kindInt, n: n}, err
+		return member{kmeta: uint32(kindInt), n: n}, err
 	case c == '[':
 		i, err := p.array(depth)
-		return value{k: kindArray, n: i}, err
+		return member{kmeta: uint32(kindArray), n: i}, err
 	case strings.HasPrefix(p.s[p.pos:], "true"):
 		p.pos += 4
-		return value{k: kindBool, n: 1}, nil
+		return member{kmeta: uint32(kindBool), n: 1}, nil
 	case strings.HasPrefix(p.s[p.pos:], "false"):
 		p.pos += 5
-		return value{k: kindBool}, nil
+		return member{kmeta: uint32(kindBool)}, nil
 	case strings.HasPrefix(p.s[p.pos:], "null"):
 		p.pos += 4
-		return value{}, nil
+		return member{}, nil
 	default:
-		return value{}, p.errorf("unexpected %q (white space is not canonical)", c)
+		return member{}, p.errorf("unexpected %q (white space is not canonical)", c)
 	}
 }
+
+// span is a string read: s[off : off+n], or unesc[off] when n is
+// escapedLen.
+type span struct{ off, n uint32 }
 
 func (p *parser) expect(c byte) error {
 	if p.pos >= len(p.s) {
@@ -374,7 +409,7 @@ func (p *parser) object(depth int) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		key := p.d.str(sp)
+		key := p.d.str(int64(sp.off)<<32 | int64(sp.n))
 		if len(p.stack) > base {
 			switch {
 			case key == prev:
@@ -387,11 +422,16 @@ func (p *parser) object(depth int) (int64, error) {
 		if err := p.expect(':'); err != nil {
 			return 0, err
 		}
-		v, err := p.value(depth + 1)
+		m, err := p.value(depth + 1)
 		if err != nil {
 			return 0, err
 		}
-		p.stack = append(p.stack, member{key: sp, val: v})
+		if m.koff = sp.off; sp.n == escapedLen {
+			m.kmeta |= keyEscaped
+		} else {
+			m.kmeta |= sp.n << 4
+		}
+		p.stack = append(p.stack, m)
 		if p.pos < len(p.s) && p.s[p.pos] == '}' {
 			p.pos++
 			return p.finish(base), nil
@@ -411,11 +451,11 @@ func (p *parser) array(depth int) (int64, error) {
 		return p.finish(base), nil
 	}
 	for {
-		v, err := p.value(depth + 1)
+		m, err := p.value(depth + 1)
 		if err != nil {
 			return 0, err
 		}
-		p.stack = append(p.stack, member{val: v})
+		p.stack = append(p.stack, m)
 		if p.pos < len(p.s) && p.s[p.pos] == ']' {
 			p.pos++
 			return p.finish(base), nil
@@ -456,7 +496,7 @@ func (p *parser) string() (span, error) {
 			p.pos = i + 1
 			if escaped {
 				p.d.unesc = append(p.d.unesc, unescape(s[start:i]))
-				return span{uint32(len(p.d.unesc) - 1), escapedSpan}, nil
+				return span{uint32(len(p.d.unesc) - 1), escapedLen}, nil
 			}
 			return span{uint32(start), uint32(i - start)}, nil
 		case c == '\\':
@@ -581,33 +621,34 @@ func encodeObject(b []byte, o *Object) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		m := &o.mem[i]
-		b = encodeString(b, o.d.str(m.key))
+		b = encodeString(b, o.d.key(&o.mem[i]))
 		b = append(b, ':')
-		b = encodeValue(b, o.d, m.val)
+		b = encodeValue(b, o.d, &o.mem[i])
 	}
 	return append(b, '}')
 }
 
-func encodeValue(b []byte, d *document, v value) []byte {
-	switch v.k {
+func encodeValue(b []byte, d *document, m *member) []byte {
+	switch m.kind() {
 	case kindObject:
-		return encodeObject(b, d.obj(v.n))
+		o := d.cont(m.n)
+		return encodeObject(b, &o)
 	case kindArray:
+		a := d.cont(m.n)
 		b = append(b, '[')
-		for i, m := range d.obj(v.n).mem {
+		for i := range a.mem {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = encodeValue(b, d, m.val)
+			b = encodeValue(b, d, &a.mem[i])
 		}
 		return append(b, ']')
 	case kindString:
-		return encodeString(b, d.str(span{uint32(v.n >> 32), uint32(v.n)}))
+		return encodeString(b, d.str(m.n))
 	case kindInt:
-		return strconv.AppendInt(b, v.n, 10)
+		return strconv.AppendInt(b, m.n, 10)
 	case kindBool:
-		return strconv.AppendBool(b, v.n != 0)
+		return strconv.AppendBool(b, m.n != 0)
 	}
 	return append(b, "null"...)
 }
