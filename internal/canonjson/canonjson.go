@@ -3,6 +3,7 @@
 package canonjson
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -253,7 +254,7 @@ func Parse(data []byte) (*Object, error) {
 	// One copy: every string of the result is a part of it (the caller
 	// may reuse data), apart from the rare ones with escapes.
 	p.d = &document{s: string(data)}
-	p.s = p.d.s
+	p.s, p.b = p.d.s, data
 	root, err := p.value(0)
 	if err != nil {
 		return nil, err
@@ -268,6 +269,7 @@ func Parse(data []byte) (*Object, error) {
 type parser struct {
 	d   *document
 	s   string // d.s
+	b   []byte // the caller's data, read 8 bytes at a time in strings
 	pos int
 	// The members of the containers being read, innermost last; a
 	// finished container's move to a slab.
@@ -475,15 +477,31 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
+// special reports whether any of the 8 bytes in x (read little-endian)
+// is one that plain does not mark: '"', '\\', below 0x20 or from 0x80 on.
+// The bit tricks are the usual haszero and hasless, exact as a yes or no
+// (TestSpecial compares them with plain).
+func special(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(lo*'"'), x^(lo*'\\')
+	control := (x - lo*0x20) &^ x
+	quote = (quote - lo) &^ quote
+	backslash = (backslash - lo) &^ backslash
+	return (control|quote|backslash|x)&hi != 0
+}
+
 // string decodes a JSON string as the canonical encoder writes it: no
 // escapes other than \" and \\, no raw control characters (RFC 8259
 // refuses them), valid UTF-8. The result is a part of p.s unless it holds
 // an escape.
 func (p *parser) string() (span, error) {
-	s := p.s
+	s, b := p.s, p.b
 	start := p.pos + 1
 	escaped := false
 	for i := start; ; {
+		for i+8 <= len(b) && !special(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(s) && plain[s[i]] {
 			i++
 		}

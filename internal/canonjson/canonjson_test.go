@@ -1,7 +1,9 @@
 package canonjson
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -171,5 +173,42 @@ func TestObjectAccessors(t *testing.T) {
 	var zero Object
 	if zero.Len() != 0 || zero.Index("a") != -1 || len(zero.Keys()) != 0 || string(Encode(nil, &zero)) != "{}" {
 		t.Error("the zero Object is not the empty object")
+	}
+}
+
+// TestSpecial: the 8-byte test agrees with the byte table, for every byte
+// value at every position among plain ones, and for random words.
+func TestSpecial(t *testing.T) {
+	check := func(w [8]byte) {
+		want := false
+		for _, c := range w {
+			want = want || !plain[c]
+		}
+		if got := special(binary.LittleEndian.Uint64(w[:])); got != want {
+			t.Fatalf("special(%q) = %v", w, got)
+		}
+	}
+	for pos := range 8 {
+		for c := range 256 {
+			for _, fill := range []byte{'a', ' ', '~', '!', '#', '[', ']', 0x7f} {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[pos] = byte(c)
+				check(w)
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 1 << 20 {
+		var w [8]byte
+		binary.LittleEndian.PutUint64(w[:], r.Uint64())
+		for i := range w { // mostly plain bytes, as in metadata
+			if r.IntN(4) != 0 {
+				w[i] = byte(0x20 + r.IntN(0x60))
+			}
+		}
+		check(w)
 	}
 }
