@@ -303,12 +303,16 @@ var base64Alphabet = func() (t [256]byte) {
 // base64.StdEncoding writes: whole quanta of 4, the standard alphabet, "="
 // padding only at the end and only as much as the last quantum needs, and
 // no bits set past the data (so one byte string has exactly one form).
-func canonicalBase64(s string) bool {
+func canonicalBase64[T string | []byte](s T) bool {
 	if len(s)%4 != 0 {
 		return false
 	}
-	body := strings.TrimSuffix(s, "=")
-	body = strings.TrimSuffix(body, "=")
+	body := s
+	for range 2 {
+		if len(body) > 0 && body[len(body)-1] == '=' {
+			body = body[:len(body)-1]
+		}
+	}
 	for i := range len(body) {
 		if base64Alphabet[body[i]] == 0xff {
 			return false
@@ -382,7 +386,7 @@ func fileMetaValues(fm *canonjson.Object) bool {
 		return false
 	}
 	for j := range hashes.Len() {
-		if s, ok := hashes.StringAt(j); !ok || !canonicalBase64(s) {
+		if s, ok := hashes.StringBytesAt(j); !ok || !canonicalBase64(s) {
 			return false
 		}
 	}

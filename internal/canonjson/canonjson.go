@@ -3,12 +3,12 @@
 package canonjson
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"unicode/utf8"
 )
@@ -65,10 +65,10 @@ type Object struct {
 // with escapes. Members and containers hold no pointers: the garbage
 // collector does not scan them, and writing them costs no write barrier.
 type document struct {
-	s     string
+	b     []byte // the caller's data: not copied
 	slabs [][]member
 	conts [][]cont // in chunks of contChunk
-	unesc []string
+	unesc [][]byte
 }
 
 // contChunk is how many containers' places one chunk of document.conts
@@ -80,7 +80,7 @@ const contChunk = 1024
 type cont struct{ slab, off, n uint32 }
 
 // member is an object's key and value, or an array's element (no key).
-// The key is s[koff : koff+klen], or unesc[koff] when it had escapes;
+// The key is b[koff : koff+klen], or unesc[koff] when it had escapes;
 // kmeta is klen<<4 | escaped<<3 | the value's kind. The value is n: an
 // integer (bool: 1 for true), a string (off<<32 | len, or index<<32 |
 // escapedLen: unesc[index]), or a container's index in conts.
@@ -113,19 +113,21 @@ const (
 
 func (m *member) kind() kind { return kind(m.kmeta & kindMask) }
 
-func (d *document) key(m *member) string {
+// key is m's key, a part of d.b (or of d.unesc): string(key) copies it.
+func (d *document) key(m *member) []byte {
 	if m.kmeta&keyEscaped != 0 {
 		return d.unesc[m.koff]
 	}
-	return d.s[m.koff : m.koff+m.kmeta>>4]
+	return d.b[m.koff : m.koff+m.kmeta>>4]
 }
 
-func (d *document) str(n int64) string {
+// str is the string n, a part of d.b (or of d.unesc).
+func (d *document) str(n int64) []byte {
 	off, l := uint32(n>>32), uint32(n)
 	if l == escapedLen {
 		return d.unesc[off]
 	}
-	return d.s[off : off+l]
+	return d.b[off : off+l]
 }
 
 func (d *document) cont(i int64) Object {
@@ -143,7 +145,7 @@ func (d *document) any(m *member) any {
 	case kindInt:
 		return m.n
 	case kindString:
-		return d.str(m.n)
+		return string(d.str(m.n))
 	case kindObject:
 		o := d.cont(m.n)
 		return &o
@@ -158,23 +160,24 @@ func (d *document) any(m *member) any {
 	return nil
 }
 
-// KeyAt returns the i-th key.
-func (o *Object) KeyAt(i int) string { return o.d.key(&o.mem[i]) }
+// KeyAt returns the i-th key (a copy).
+func (o *Object) KeyAt(i int) string { return string(o.d.key(&o.mem[i])) }
 
 // Index returns the position of key (matched exactly, case-sensitively) in
 // Keys, or -1 when the object lacks it.
 func (o *Object) Index(key string) int {
 	n := len(o.mem)
+	// string(…) in a comparison does not copy.
 	if n <= 8 {
 		for i := range n {
-			if o.KeyAt(i) == key {
+			if string(o.d.key(&o.mem[i])) == key {
 				return i
 			}
 		}
 		return -1
 	}
-	i := sort.Search(n, func(i int) bool { return o.KeyAt(i) >= key })
-	if i < n && o.KeyAt(i) == key {
+	i := sort.Search(n, func(i int) bool { return string(o.d.key(&o.mem[i])) >= key })
+	if i < n && string(o.d.key(&o.mem[i])) == key {
 		return i
 	}
 	return -1
@@ -199,11 +202,20 @@ func (o *Object) Value(key string) any {
 // At returns the value of the i-th key.
 func (o *Object) At(i int) any { return o.d.any(&o.mem[i]) }
 
-// StringAt returns the value of the i-th key if it is a string.
+// StringAt returns the value of the i-th key (a copy) if it is a string.
 func (o *Object) StringAt(i int) (string, bool) {
+	b, ok := o.StringBytesAt(i)
+	return string(b), ok
+}
+
+// StringBytesAt returns the value of the i-th key if it is a string,
+// without copying it: the bytes are a part of the data Parse read (or of
+// the object, for a string with escapes), to read while the object is in
+// use, never to change or keep.
+func (o *Object) StringBytesAt(i int) ([]byte, bool) {
 	m := &o.mem[i]
 	if m.kind() != kindString {
-		return "", false
+		return nil, false
 	}
 	return o.d.str(m.n), true
 }
@@ -226,8 +238,8 @@ func (o *Object) ObjectAt(i int) (Object, bool) {
 	return o.d.cont(m.n), true
 }
 
-// Keys returns the object's keys, strictly ascending by their bytes, in a
-// new slice: KeyAt reads one without allocating.
+// Keys returns copies of the object's keys, strictly ascending by their
+// bytes; Index and Len, with KeyAt, read fewer.
 func (o *Object) Keys() []string {
 	keys := make([]string, len(o.mem))
 	for i := range keys {
@@ -242,6 +254,11 @@ func (o *Object) Len() int { return len(o.mem) }
 // Parse decodes data strictly and requires it to be exactly what
 // notary's canonical encoder writes for the decoded value; its errors say
 // at which byte, and why.
+//
+// The result refers to data, which is not copied: the caller must not
+// change data while it uses the result. Every string the result hands out
+// (Get, Value, At, Keys, KeyAt, StringAt) is a copy, safe to keep; only
+// StringBytesAt's are not.
 func Parse(data []byte) (*Object, error) {
 	if len(data) == 0 || data[0] != '{' {
 		return nil, errors.New("not a JSON object")
@@ -251,15 +268,13 @@ func Parse(data []byte) (*Object, error) {
 	}
 	p := parsers.Get().(*parser)
 	defer p.release()
-	// One copy: every string of the result is a part of it (the caller
-	// may reuse data), apart from the rare ones with escapes.
-	p.d = &document{s: string(data)}
-	p.s, p.b = p.d.s, data
+	p.d = &document{b: data}
+	p.b = data
 	root, err := p.value(0)
 	if err != nil {
 		return nil, err
 	}
-	if p.pos != len(p.s) {
+	if p.pos != len(p.b) {
 		return nil, fmt.Errorf("trailing data at byte %d", p.pos)
 	}
 	o := p.d.cont(root.n)
@@ -268,8 +283,7 @@ func Parse(data []byte) (*Object, error) {
 
 type parser struct {
 	d   *document
-	s   string // d.s
-	b   []byte // the caller's data, read 8 bytes at a time in strings
+	b   []byte // the caller's data
 	pos int
 	// The members of the containers being read, innermost last; a
 	// finished container's move to a slab.
@@ -347,10 +361,10 @@ func (p *parser) value(depth int) (member, error) {
 	if depth > MaxDepth {
 		return member{}, p.errorf("nested deeper than %d levels", MaxDepth)
 	}
-	if p.pos >= len(p.s) {
+	if p.pos >= len(p.b) {
 		return member{}, p.errorf("unexpected end of data")
 	}
-	switch c := p.s[p.pos]; {
+	switch c := p.b[p.pos]; {
 	case c == '"':
 		sp, err := p.string()
 		return member{kmeta: uint32(kindString), n: int64(sp.off)<<32 | int64(sp.n)}, err
@@ -363,13 +377,13 @@ func (p *parser) value(depth int) (member, error) {
 	case c == '[':
 		i, err := p.array(depth)
 		return member{kmeta: uint32(kindArray), n: i}, err
-	case strings.HasPrefix(p.s[p.pos:], "true"):
+	case p.literal("true"):
 		p.pos += 4
 		return member{kmeta: uint32(kindBool), n: 1}, nil
-	case strings.HasPrefix(p.s[p.pos:], "false"):
+	case p.literal("false"):
 		p.pos += 5
 		return member{kmeta: uint32(kindBool)}, nil
-	case strings.HasPrefix(p.s[p.pos:], "null"):
+	case p.literal("null"):
 		p.pos += 4
 		return member{}, nil
 	default:
@@ -377,16 +391,21 @@ func (p *parser) value(depth int) (member, error) {
 	}
 }
 
-// span is a string read: s[off : off+n], or unesc[off] when n is
+// literal reports whether w is next.
+func (p *parser) literal(w string) bool {
+	return len(p.b)-p.pos >= len(w) && string(p.b[p.pos:p.pos+len(w)]) == w
+}
+
+// span is a string read: b[off : off+n], or unesc[off] when n is
 // escapedLen.
 type span struct{ off, n uint32 }
 
 func (p *parser) expect(c byte) error {
-	if p.pos >= len(p.s) {
+	if p.pos >= len(p.b) {
 		return p.errorf("unexpected end of data, want %q", c)
 	}
-	if p.s[p.pos] != c {
-		return p.errorf("unexpected %q, want %q", p.s[p.pos], c)
+	if p.b[p.pos] != c {
+		return p.errorf("unexpected %q, want %q", p.b[p.pos], c)
 	}
 	p.pos++
 	return nil
@@ -397,13 +416,13 @@ func (p *parser) expect(c byte) error {
 func (p *parser) object(depth int) (int64, error) {
 	p.pos++ // '{'
 	base := len(p.stack)
-	if p.pos < len(p.s) && p.s[p.pos] == '}' {
+	if p.pos < len(p.b) && p.b[p.pos] == '}' {
 		p.pos++
 		return p.finish(base), nil
 	}
-	var prev string
+	var prev []byte
 	for {
-		if p.pos >= len(p.s) || p.s[p.pos] != '"' {
+		if p.pos >= len(p.b) || p.b[p.pos] != '"' {
 			return 0, p.errorf("want an object key")
 		}
 		at := p.pos
@@ -413,10 +432,10 @@ func (p *parser) object(depth int) (int64, error) {
 		}
 		key := p.d.str(int64(sp.off)<<32 | int64(sp.n))
 		if len(p.stack) > base {
-			switch {
-			case key == prev:
+			switch bytes.Compare(key, prev) {
+			case 0:
 				return 0, fmt.Errorf("at byte %d: duplicate key %q", at, key)
-			case key < prev:
+			case -1:
 				return 0, fmt.Errorf("at byte %d: key %q after %q: notary's canonical encoder writes keys sorted by their bytes", at, key, prev)
 			}
 		}
@@ -434,7 +453,7 @@ func (p *parser) object(depth int) (int64, error) {
 			m.kmeta |= sp.n << 4
 		}
 		p.stack = append(p.stack, m)
-		if p.pos < len(p.s) && p.s[p.pos] == '}' {
+		if p.pos < len(p.b) && p.b[p.pos] == '}' {
 			p.pos++
 			return p.finish(base), nil
 		}
@@ -448,7 +467,7 @@ func (p *parser) object(depth int) (int64, error) {
 func (p *parser) array(depth int) (int64, error) {
 	p.pos++ // '['
 	base := len(p.stack)
-	if p.pos < len(p.s) && p.s[p.pos] == ']' {
+	if p.pos < len(p.b) && p.b[p.pos] == ']' {
 		p.pos++
 		return p.finish(base), nil
 	}
@@ -458,7 +477,7 @@ func (p *parser) array(depth int) (int64, error) {
 			return 0, err
 		}
 		p.stack = append(p.stack, m)
-		if p.pos < len(p.s) && p.s[p.pos] == ']' {
+		if p.pos < len(p.b) && p.b[p.pos] == ']' {
 			p.pos++
 			return p.finish(base), nil
 		}
@@ -492,50 +511,50 @@ func special(x uint64) bool {
 
 // string decodes a JSON string as the canonical encoder writes it: no
 // escapes other than \" and \\, no raw control characters (RFC 8259
-// refuses them), valid UTF-8. The result is a part of p.s unless it holds
+// refuses them), valid UTF-8. The result is a part of p.b unless it holds
 // an escape.
 func (p *parser) string() (span, error) {
-	s, b := p.s, p.b
+	b := p.b
 	start := p.pos + 1
 	escaped := false
 	for i := start; ; {
 		for i+8 <= len(b) && !special(binary.LittleEndian.Uint64(b[i:])) {
 			i += 8
 		}
-		for i < len(s) && plain[s[i]] {
+		for i < len(b) && plain[b[i]] {
 			i++
 		}
-		if i >= len(s) {
+		if i >= len(b) {
 			p.pos = i
 			return span{}, p.errorf("unterminated string")
 		}
-		switch c := s[i]; {
+		switch c := b[i]; {
 		case c == '"':
 			p.pos = i + 1
 			if escaped {
-				p.d.unesc = append(p.d.unesc, unescape(s[start:i]))
+				p.d.unesc = append(p.d.unesc, unescape(b[start:i]))
 				return span{uint32(len(p.d.unesc) - 1), escapedLen}, nil
 			}
 			return span{uint32(start), uint32(i - start)}, nil
 		case c == '\\':
 			p.pos = i
-			if i+1 >= len(s) {
+			if i+1 >= len(b) {
 				return span{}, p.errorf("unterminated escape")
 			}
-			switch e := s[i+1]; e {
+			switch e := b[i+1]; e {
 			case '"', '\\':
 				escaped = true
 				i += 2
 			case '/', 'b', 'f', 'n', 'r', 't':
 				return span{}, p.errorf("escape \\%c is not canonical (notary's canonical encoder writes only \\\" and \\\\ as escapes, every other character as it is)", e)
 			case 'u':
-				if i+6 > len(s) {
+				if i+6 > len(b) {
 					return span{}, p.errorf("short \\u escape")
 				}
-				if _, err := strconv.ParseUint(s[i+2:i+6], 16, 16); err != nil {
+				if _, err := strconv.ParseUint(string(b[i+2:i+6]), 16, 16); err != nil {
 					return span{}, p.errorf("invalid \\u escape")
 				}
-				return span{}, p.errorf("escape %s is not canonical (notary's canonical encoder writes only \\\" and \\\\ as escapes, every other character as it is)", s[i:i+6])
+				return span{}, p.errorf("escape %s is not canonical (notary's canonical encoder writes only \\\" and \\\\ as escapes, every other character as it is)", b[i:i+6])
 			default:
 				return span{}, p.errorf("invalid escape \\%c", e)
 			}
@@ -543,7 +562,7 @@ func (p *parser) string() (span, error) {
 			p.pos = i
 			return span{}, p.errorf("control character 0x%02x in a string", c)
 		default: // c >= 0x80
-			r, size := utf8.DecodeRuneInString(s[i:])
+			r, size := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && size == 1 {
 				p.pos = i
 				return span{}, p.errorf("invalid UTF-8")
@@ -554,7 +573,7 @@ func (p *parser) string() (span, error) {
 }
 
 // unescape undoes \" and \\, the only escapes string lets through.
-func unescape(s string) string {
+func unescape(s []byte) []byte {
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		if s[i] == '\\' {
@@ -562,13 +581,13 @@ func unescape(s string) string {
 		}
 		b = append(b, s[i])
 	}
-	return string(b)
+	return b
 }
 
 // number accepts the integers notary writes: -?(0|[1-9][0-9]*) within
 // int64, no "-0", no fraction, no exponent.
 func (p *parser) number() (int64, error) {
-	s := p.s
+	s := p.b
 	start := p.pos
 	i := start
 	if s[i] == '-' {
@@ -583,7 +602,7 @@ func (p *parser) number() (int64, error) {
 		i++
 	}
 	p.pos = i
-	lit := s[start:i]
+	lit := s[start:i] // for messages: %q prints bytes as a string
 	neg := digits > start
 	switch {
 	case i == digits:
@@ -592,7 +611,7 @@ func (p *parser) number() (int64, error) {
 		return 0, p.errorf("number %q has a fraction or exponent; notary writes integers only", lit)
 	case s[digits] == '0' && i-digits > 1:
 		return 0, p.errorf("number %q has a leading zero", lit)
-	case lit == "-0":
+	case neg && s[digits] == '0':
 		return 0, p.errorf("number -0 is not canonical")
 	case i-digits > 19, !neg && u > 1<<63-1, neg && u > 1<<63:
 		return 0, p.errorf("number %q is out of range", lit)
@@ -673,7 +692,7 @@ func encodeValue(b []byte, d *document, m *member) []byte {
 
 // encodeString escapes '"' and '\' only: canonical mode writes every other
 // byte as it is.
-func encodeString(b []byte, s string) []byte {
+func encodeString[T string | []byte](b []byte, s T) []byte {
 	b = append(b, '"')
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c == '"' || c == '\\' {
