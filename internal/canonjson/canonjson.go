@@ -336,7 +336,7 @@ func (p *parser) finish(base int) int64 {
 	default:
 		if len(p.slab)-p.used < n {
 			p.chunk = min(max(2*p.chunk, minSlab), maxSlab)
-			p.slab, p.slabi, p.used = make([]member, p.chunk), uint32(len(d.slabs)), 0
+			p.slab, p.slabi, p.used = make([]member, max(p.chunk, n)), uint32(len(d.slabs)), 0
 			d.slabs = append(d.slabs, p.slab)
 		}
 		c = cont{slab: p.slabi, off: uint32(p.used), n: uint32(n)}

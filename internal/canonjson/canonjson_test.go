@@ -93,6 +93,8 @@ func TestParseEncodeRoundTrip(t *testing.T) {
 		`{}`, `{"a":[]}`, `{"a":[[],{},[1,[2,{"b":null}]]],"b":"\"\\"}`,
 		`{"a":-9223372036854775808,"b":true,"c":false,"d":null,"e":""}`,
 		string(targets1MiB()),
+		bigObjects(1000, 3, 5000, 70, 4096, 4097, 16384, 1),
+		`{"a":` + string(bigObjects(1000)) + `,"b":` + string(bigObjects(4000, 4000, 4000, 4000, 4000)) + `}`,
 	} {
 		o, err := Parse([]byte(in))
 		if err != nil {
@@ -211,4 +213,26 @@ func TestSpecial(t *testing.T) {
 		}
 		check(w)
 	}
+}
+
+// bigObjects is an object holding objects of the given sizes, in turn, so
+// that containers of every size meet slabs of every fill.
+func bigObjects(sizes ...int) string {
+	var b strings.Builder
+	b.WriteString(`{`)
+	for i, n := range sizes {
+		if i > 0 {
+			b.WriteString(`,`)
+		}
+		fmt.Fprintf(&b, `"o%03d":{`, i)
+		for j := range n {
+			if j > 0 {
+				b.WriteString(`,`)
+			}
+			fmt.Fprintf(&b, `"k%06d":%d`, j, j)
+		}
+		b.WriteString(`}`)
+	}
+	b.WriteString(`}`)
+	return b.String()
 }
