@@ -61,29 +61,31 @@ type Object struct {
 }
 
 // document is what Parse decodes: the text, the containers' members in
-// slabs, where each container's are, and the decoded text of the strings
-// with escapes. Members and containers hold no pointers: the garbage
-// collector does not scan them, and writing them costs no write barrier.
+// slabs, and the decoded text of the strings with escapes. Members hold no
+// pointers: the garbage collector does not scan them, and writing them
+// costs no write barrier.
 type document struct {
 	b     []byte // the caller's data: not copied
 	slabs [][]member
-	conts [][]cont // in chunks of contChunk
 	unesc [][]byte
 }
 
-// contChunk is how many containers' places one chunk of document.conts
-// holds: chunks, not one growing slice, so none is copied as it grows.
-const contChunk = 1024
-
-// cont is where an object's members (or an array's elements) are:
-// slabs[slab][off : off+n].
-type cont struct{ slab, off, n uint32 }
+// A container's place is slabs[slab][off : off+n], packed in an int64 as
+// slab<<contSlabShift | off<<contOffShift | n. Parse's bounds keep each
+// part in its bits: n < 2^28 (maxInput), off < maxSlab = 2^14 (a container
+// of more than maxSlab/4 members has a slab of its own, at 0), and fewer
+// than 2^17 slabs (each but the last few holds at least maxSlab*3/4
+// members or is a large container's, and a member takes 2 bytes or more).
+const (
+	contOffShift  = 30
+	contSlabShift = 44
+)
 
 // member is an object's key and value, or an array's element (no key).
 // The key is b[koff : koff+klen], or unesc[koff] when it had escapes;
 // kmeta is klen<<4 | escaped<<3 | the value's kind. The value is n: an
 // integer (bool: 1 for true), a string (off<<32 | len, or index<<32 |
-// escapedLen: unesc[index]), or a container's index in conts.
+// escapedLen: unesc[index]), or a container's place.
 type member struct {
 	koff  uint32
 	kmeta uint32
@@ -130,12 +132,13 @@ func (d *document) str(n int64) []byte {
 	return d.b[off : off+l]
 }
 
-func (d *document) cont(i int64) Object {
-	c := d.conts[i/contChunk][i%contChunk]
-	if c.n == 0 {
+func (d *document) cont(c int64) Object {
+	n := c & (1<<contOffShift - 1)
+	if n == 0 {
 		return Object{d: d}
 	}
-	return Object{d: d, mem: d.slabs[c.slab][c.off : c.off+c.n : c.off+c.n]}
+	off := c >> contOffShift & (1<<(contSlabShift-contOffShift) - 1)
+	return Object{d: d, mem: d.slabs[c>>contSlabShift][off : off+n : off+n]}
 }
 
 func (d *document) any(m *member) any {
@@ -295,8 +298,6 @@ type parser struct {
 	slabi uint32 // slab's index in d.slabs
 	used  int
 	chunk int
-	// nconts is how many containers d.conts holds.
-	nconts int64
 }
 
 // parsers keeps parsers' stacks from one Parse to the next.
@@ -322,15 +323,15 @@ const (
 )
 
 // finish makes the members pushed since base a container, and returns
-// its index in d.conts.
+// its place.
 func (p *parser) finish(base int) int64 {
 	d := p.d
 	n := len(p.stack) - base
-	var c cont
+	var slab, off int
 	switch {
 	case n == 0:
 	case n > maxSlab/4:
-		c = cont{slab: uint32(len(d.slabs)), n: uint32(n)}
+		slab = len(d.slabs)
 		d.slabs = append(d.slabs, append([]member(nil), p.stack[base:]...))
 		p.stack = p.stack[:base]
 	default:
@@ -339,17 +340,14 @@ func (p *parser) finish(base int) int64 {
 			p.slab, p.slabi, p.used = make([]member, max(p.chunk, n)), uint32(len(d.slabs)), 0
 			d.slabs = append(d.slabs, p.slab)
 		}
-		c = cont{slab: p.slabi, off: uint32(p.used), n: uint32(n)}
+		slab, off = int(p.slabi), p.used
 		p.used += copy(p.slab[p.used:], p.stack[base:])
 		p.stack = p.stack[:base]
 	}
-	if p.nconts%contChunk == 0 {
-		d.conts = append(d.conts, make([]cont, 0, contChunk))
+	if slab >= 1<<(63-contSlabShift) { // cannot happen within maxInput
+		panic("canonjson: too many slabs")
 	}
-	last := &d.conts[len(d.conts)-1]
-	*last = append(*last, c)
-	p.nconts++
-	return p.nconts - 1
+	return int64(slab)<<contSlabShift | int64(off)<<contOffShift | int64(n)
 }
 
 func (p *parser) errorf(format string, args ...any) error {
@@ -412,7 +410,7 @@ func (p *parser) expect(c byte) error {
 }
 
 // object reads an object whose keys must be strictly ascending, and
-// returns its index in d.objs.
+// returns its place.
 func (p *parser) object(depth int) (int64, error) {
 	p.pos++ // '{'
 	base := len(p.stack)
@@ -463,7 +461,7 @@ func (p *parser) object(depth int) (int64, error) {
 	}
 }
 
-// array reads an array, and returns its index in d.objs.
+// array reads an array, and returns its place.
 func (p *parser) array(depth int) (int64, error) {
 	p.pos++ // '['
 	base := len(p.stack)
