@@ -116,7 +116,7 @@ func delegationRoles(role string) bool {
 }
 
 // parseMetadata reads the fields the policy and audit need from the
-// canonical JSON of a TUF "signed" object. It decodes with parseCanonical
+// canonical JSON of a TUF "signed" object. It decodes with canonjson.Parse
 // (byte-exact notary canonical JSON) and reads fields by their exact
 // names; every object of a known shape must have exactly notary's fields,
 // so no key that differs only in case ("VERSION", "_TYPE", "targetſ") or

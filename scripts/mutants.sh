@@ -121,6 +121,18 @@ F5	./piv	piv/store.go	return s.pin == nil	return s.closed
 F6	./piv	piv/store.go	if s.pin == nil {\n\t\treturn "", fmt.Errorf("piv: %s needs its PIN	if false && s.pin == nil {\n\t\treturn "", fmt.Errorf("piv: %s needs its PIN
 F7	./piv	piv/store.go	s.forgetPIN()\n\ts.closed = true	s.closed = true
 F8	./piv	piv/store.go	if len(pin) < 6 || len(pin) > 8 {	if len(pin) > 8 {
+G1	./internal/canonjson	internal/canonjson/canonjson.go	case -1:	case 2:
+G2	./internal/canonjson	internal/canonjson/canonjson.go	case 0:	case 3:
+G3	./internal/canonjson	internal/canonjson/canonjson.go	case '"', '\\':	case '"', '\\', '/':
+G4	./internal/canonjson	internal/canonjson/canonjson.go	case c < 0x20:	case c < 0x1f:
+G5	./internal/canonjson	internal/canonjson/canonjson.go	if r == utf8.RuneError && size == 1 {	if false && r == utf8.RuneError && size == 1 {
+G6	./internal/canonjson	internal/canonjson/canonjson.go	return (control|quote|backslash|x)&hi != 0	return (control|quote|backslash)&hi != 0
+G7	./internal/canonjson	internal/canonjson/canonjson.go	case s[digits] == '0' && i-digits > 1:	case false && i-digits > 1:
+G8	./internal/canonjson	internal/canonjson/canonjson.go	case neg && s[digits] == '0':	case false:
+G9	./internal/canonjson	internal/canonjson/canonjson.go	case i-digits > 19, !neg && u > 1<<63-1, neg && u > 1<<63:	case i-digits > 19:
+G10	./internal/canonjson	internal/canonjson/canonjson.go	if depth > MaxDepth {	if depth > 64*MaxDepth {
+G11	./internal/canonjson	internal/canonjson/canonjson.go	if p.pos != len(p.b) {	if false {
+G12	./internal/canonjson	internal/canonjson/canonjson.go	make([]member, max(p.chunk, n))	make([]member, p.chunk)
 EOF
 
 list=0
