@@ -123,7 +123,7 @@ F7	./piv	piv/store.go	s.forgetPIN()\n\ts.closed = true	s.closed = true
 F8	./piv	piv/store.go	if len(pin) < 6 || len(pin) > 8 {	if len(pin) > 8 {
 G1	./internal/canonjson	internal/canonjson/canonjson.go	case -1:	case 2:
 G2	./internal/canonjson	internal/canonjson/canonjson.go	case 0:	case 3:
-G3	./internal/canonjson	internal/canonjson/canonjson.go	case '"', '\\':	case '"', '\\', '/':
+G3	./internal/canonjson	internal/canonjson/canonjson.go	case '"', '\\':\n\t\t\t\tescaped = true\n\t\t\t\ti += 2\n\t\t\tcase '/', 'b',	case '"', '\\', '/':\n\t\t\t\tescaped = true\n\t\t\t\ti += 2\n\t\t\tcase 'b',
 G4	./internal/canonjson	internal/canonjson/canonjson.go	case c < 0x20:	case c < 0x1f:
 G5	./internal/canonjson	internal/canonjson/canonjson.go	if r == utf8.RuneError && size == 1 {	if false && r == utf8.RuneError && size == 1 {
 G6	./internal/canonjson	internal/canonjson/canonjson.go	return (control|quote|backslash|x)&hi != 0	return (control|quote|backslash)&hi != 0
