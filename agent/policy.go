@@ -333,7 +333,7 @@ func eachFileMeta(files *canonjson.Object, what string) error {
 	for i := range files.Len() {
 		fmv, ok := files.ObjectAt(i)
 		fm := &fmv
-		if ok && fm.Len() == 2 && fm.Index("hashes") == 0 && fm.Index("length") == 1 && fileMetaValues(fm) {
+		if ok && fm.Len() == 2 && fm.KeyIs(0, "hashes") && fm.KeyIs(1, "length") && fileMetaValues(fm) {
 			continue // the common shape, checked without building messages
 		}
 		where := fmt.Sprintf("%s %q", what, files.KeyAt(i))

@@ -72,10 +72,11 @@ type document struct {
 
 // A container's place is slabs[slab][off : off+n], packed in an int64 as
 // slab<<contSlabShift | off<<contOffShift | n. Parse's bounds keep each
-// part in its bits: n < 2^28 (maxInput), off < maxSlab = 2^14 (a container
+// part in its bits: n < 2^28 (maxInput), off < maxSlab = 2^11 (a container
 // of more than maxSlab/4 members has a slab of its own, at 0), and fewer
-// than 2^17 slabs (each but the last few holds at least maxSlab*3/4
-// members or is a large container's, and a member takes 2 bytes or more).
+// than 2^19 slabs: a member takes 2 bytes of input or more, so there are
+// at most 2^28/1024 large containers' slabs and 2^28/3072 shared ones (each
+// but the last few filled to maxSlab*3/4 members at least).
 const (
 	contOffShift  = 30
 	contSlabShift = 44
@@ -165,6 +166,9 @@ func (d *document) any(m *member) any {
 
 // KeyAt returns the i-th key (a copy).
 func (o *Object) KeyAt(i int) string { return string(o.d.key(&o.mem[i])) }
+
+// KeyIs reports whether the i-th key is key, without copying it.
+func (o *Object) KeyIs(i int, key string) bool { return string(o.d.key(&o.mem[i])) == key }
 
 // Index returns the position of key (matched exactly, case-sensitively) in
 // Keys, or -1 when the object lacks it.
@@ -319,7 +323,7 @@ func (p *parser) release() {
 // more than maxSlab/4 members gets a slab of its own.
 const (
 	minSlab = 64
-	maxSlab = 1 << 14
+	maxSlab = 1 << 11
 )
 
 // finish makes the members pushed since base a container, and returns

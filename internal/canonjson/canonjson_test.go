@@ -236,3 +236,16 @@ func bigObjects(sizes ...int) string {
 	b.WriteString(`}`)
 	return b.String()
 }
+
+// TestKeyIs: exact, case-sensitive, escapes decoded.
+func TestKeyIs(t *testing.T) {
+	o, err := Parse([]byte(`{"\"q":1,"a":2,"ab":3}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range []string{`"q`, "a", "ab"} {
+		if !o.KeyIs(i, k) || o.KeyIs(i, k+"x") || o.KeyIs(i, strings.ToUpper(k)) {
+			t.Errorf("KeyIs(%d, %q) wrong", i, k)
+		}
+	}
+}
