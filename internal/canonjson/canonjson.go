@@ -345,7 +345,14 @@ func (p *parser) finish(base int) int64 {
 			d.slabs = append(d.slabs, p.slab)
 		}
 		slab, off = int(p.slabi), p.used
-		p.used += copy(p.slab[p.used:], p.stack[base:])
+		if n <= 2 { // most containers of metadata: a call to memmove costs more
+			for i, m := range p.stack[base:] {
+				p.slab[p.used+i] = m
+			}
+			p.used += n
+		} else {
+			p.used += copy(p.slab[p.used:], p.stack[base:])
+		}
 		p.stack = p.stack[:base]
 	}
 	if slab >= 1<<(63-contSlabShift) { // cannot happen within maxInput
@@ -442,8 +449,10 @@ func (p *parser) object(depth int) (int64, error) {
 			}
 		}
 		prev = key
-		if err := p.expect(':'); err != nil {
-			return 0, err
+		if p.pos < len(p.b) && p.b[p.pos] == ':' { // expect's common case, inline
+			p.pos++
+		} else {
+			return 0, p.expect(':')
 		}
 		m, err := p.value(depth + 1)
 		if err != nil {
@@ -459,8 +468,10 @@ func (p *parser) object(depth int) (int64, error) {
 			p.pos++
 			return p.finish(base), nil
 		}
-		if err := p.expect(','); err != nil {
-			return 0, err
+		if p.pos < len(p.b) && p.b[p.pos] == ',' {
+			p.pos++
+		} else {
+			return 0, p.expect(',')
 		}
 	}
 }
@@ -483,8 +494,10 @@ func (p *parser) array(depth int) (int64, error) {
 			p.pos++
 			return p.finish(base), nil
 		}
-		if err := p.expect(','); err != nil {
-			return 0, err
+		if p.pos < len(p.b) && p.b[p.pos] == ',' {
+			p.pos++
+		} else {
+			return 0, p.expect(',')
 		}
 	}
 }
