@@ -126,7 +126,7 @@ G2	./internal/canonjson	internal/canonjson/canonjson.go	case 0:	case 3:
 G3	./internal/canonjson	internal/canonjson/canonjson.go	case '"', '\\':\n\t\t\t\tescaped = true\n\t\t\t\ti += 2\n\t\t\tcase '/', 'b',	case '"', '\\', '/':\n\t\t\t\tescaped = true\n\t\t\t\ti += 2\n\t\t\tcase 'b',
 G4	./internal/canonjson	internal/canonjson/canonjson.go	case c < 0x20:	case c < 0x1f:
 G5	./internal/canonjson	internal/canonjson/canonjson.go	if r == utf8.RuneError && size == 1 {	if false && r == utf8.RuneError && size == 1 {
-G6	./internal/canonjson	internal/canonjson/canonjson.go	return (control|quote|backslash|x)&hi != 0	return (control|quote|backslash)&hi != 0
+G6	./internal/canonjson	internal/canonjson/canonjson.go	return (control | quote | backslash | x) & hi	return (control | quote | backslash) & hi
 G7	./internal/canonjson	internal/canonjson/canonjson.go	case s[digits] == '0' && i-digits > 1:	case false && i-digits > 1:
 G8	./internal/canonjson	internal/canonjson/canonjson.go	case neg && s[digits] == '0':	case false:
 G9	./internal/canonjson	internal/canonjson/canonjson.go	case i-digits > 19, !neg && u > 1<<63-1, neg && u > 1<<63:	case i-digits > 19:

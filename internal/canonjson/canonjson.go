@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"sort"
 	"strconv"
 	"sync"
@@ -511,17 +512,18 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
-// special reports whether any of the 8 bytes in x (read little-endian)
-// is one that plain does not mark: '"', '\\', below 0x20 or from 0x80 on.
-// The bit tricks are the usual haszero and hasless, exact as a yes or no
-// (TestSpecial compares them with plain).
-func special(x uint64) bool {
+// special marks the bytes of x (8 bytes read little-endian) that plain
+// does not: '"', '\\', below 0x20 or from 0x80 on, by the high bit of each
+// byte. The bit tricks are the usual haszero and hasless: a borrow can
+// mark a byte above a marked one, never below, so the lowest mark is
+// exactly the first such byte (TestSpecial compares with plain).
+func special(x uint64) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	quote, backslash := x^(lo*'"'), x^(lo*'\\')
 	control := (x - lo*0x20) &^ x
 	quote = (quote - lo) &^ quote
 	backslash = (backslash - lo) &^ backslash
-	return (control|quote|backslash|x)&hi != 0
+	return (control | quote | backslash | x) & hi
 }
 
 // string decodes a JSON string as the canonical encoder writes it: no
@@ -533,10 +535,14 @@ func (p *parser) string() (span, error) {
 	start := p.pos + 1
 	escaped := false
 	for i := start; ; {
-		for i+8 <= len(b) && !special(binary.LittleEndian.Uint64(b[i:])) {
+		for i+8 <= len(b) {
+			if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
 			i += 8
 		}
-		for i < len(b) && plain[b[i]] {
+		for i < len(b) && plain[b[i]] { // the last 7 bytes
 			i++
 		}
 		if i >= len(b) {
