@@ -95,6 +95,7 @@ func TestParseEncodeRoundTrip(t *testing.T) {
 		`{"a":-9223372036854775808,"b":true,"c":false,"d":null,"e":""}`,
 		string(targets1MiB()),
 		bigObjects(1000, 3, 5000, 70, 4096, 4097, 16384, 1),
+		bigObjects(100, 300, 500, 511, 512, 513, 2, 2047, 2048, 2049),
 		`{"a":` + string(bigObjects(1000)) + `,"b":` + string(bigObjects(4000, 4000, 4000, 4000, 4000)) + `}`,
 	} {
 		o, err := Parse([]byte(in))
