@@ -49,8 +49,8 @@ const MaxDepth = 16
 // Object is a decoded JSON object: its keys, strictly ascending by their
 // bytes (a parsed object's are: its bytes are canonical), and their values.
 // Values, as Get, Value and At return them, are *Object, []any, string,
-// int64, bool or nil; KeyAt and the typed accessors (StringAt, IntAt,
-// ObjectAt) read them without converting or allocating.
+// int64, bool or nil. Index, KeyIs, IntAt, ObjectAt and StringBytesAt read
+// without allocating; KeyAt, Keys and StringAt return copies.
 //
 // An Object is a small handle (a document and a slice of its members),
 // cheap to copy. The zero Object is the empty object. An Object is
