@@ -53,8 +53,8 @@ A30	./agent	agent/policy.go	return len(gun) <= 255 && gunPattern.MatchString(gun
 A31	./agent	agent/root.go	if len(keysObj.keys) > maxRootKeys {	if false && len(keysObj.keys) > maxRootKeys {
 A32	./agent	agent/confirm.go	cmd.Env = append(os.Environ(), "SSH_ASKPASS_PROMPT=confirm")	cmd.Env = os.Environ()
 B1	./agent	agent/audit.go	err = a.f.Sync()	_ = a.f.Sync()
-B2	./agent	agent/audit.go	if perr != nil || !os.SameFile(pfi, ffi) {	if perr != nil || (false && !os.SameFile(pfi, ffi)) {
-B3	./agent	agent/audit.go	if ffi.Size() != a.size {	if ffi.Size() < a.size {
+B2	./agent	agent/audit.go	if perr != nil || !os.SameFile(pfi, a.fi) {	if perr != nil || (false && !os.SameFile(pfi, a.fi)) {
+B3	./agent	agent/audit.go	if pfi.Size() != a.size {	if pfi.Size() < a.size {
 B4	./agent	agent/audit.go	head = lineHash(line)	_ = lineHash(line)
 B5	./agent	agent/audit.go	e = e.bounded()	e = e
 B6	./agent	agent/audit.go	a.broken = err\n\t\treturn fmt.Errorf("agent: writing	_ = err\n\t\treturn fmt.Errorf("agent: writing
