@@ -61,7 +61,8 @@ func hammer(conns []*socket.Client, d time.Duration, req agent.SignRequest, lat 
 //
 // The pairs' ratios spread widely (a quarter of them below 0.6 or above
 // 1.3 under load), so the median needs many: as many pairs as fit in
-// p1Budget, 500 to 1,500 on 2 cores, and at least p1MinPairs.
+// p1Budget (250 to 1,350 here, by the disk and the load), and at least
+// p1MinPairs.
 const (
 	p1Budget   = 6 * time.Second
 	p1MinPairs = 64
@@ -128,7 +129,6 @@ func BenchmarkP1(b *testing.B) {
 		_, err := c.Sign(context.Background(), req)
 		return err
 	}
-	// window runs sign for p1Window and returns the signatures and time.
 	// turn runs sign p1Turn times and returns how long that took.
 	turn := func(sign func() error) time.Duration {
 		start := time.Now()
