@@ -7,6 +7,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/pflag"
 
+	"github.com/trust-agent/trust-agent/internal/attestation"
 	"github.com/trust-agent/trust-agent/internal/trust"
 )
 
@@ -87,7 +88,7 @@ func cmdSignerAdd(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		o.VerifyAttestation = attestationVerifier(roots)
+		o.VerifyAttestation = attestation.Verifier(roots)
 	}
 	a, err := dialAgent()
 	if err != nil {
