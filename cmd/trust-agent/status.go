@@ -118,7 +118,7 @@ func custodyWarnings(keys []agent.KeyInfo, o trust.Options, now time.Time) []str
 				shortKeyID(k.ID), strings.Join(repos, ", "), k.Backend, repos[0], k.Backend))
 		}
 		for _, gun := range repos {
-			exp, err := trust.CachedExpiry(o, gun)
+			exp, err := trust.CachedExpiry(trust.CachedExpiryOptions{Options: o, GUN: gun})
 			if err != nil {
 				continue
 			}

@@ -36,9 +36,9 @@ func cmdInspect(ctx context.Context, e *env, args []string) error {
 		return usageError(inspectSynopsis)
 	}
 	if *pretty {
-		return trust.InspectPretty(ctx, o, e.stdout, fs.Args()...)
+		return trust.InspectPretty(ctx, trust.InspectOptions{Options: o, Out: e.stdout, Refs: fs.Args()})
 	}
-	repos, err := trust.Inspect(ctx, o, fs.Args()...)
+	repos, err := trust.Inspect(ctx, trust.InspectOptions{Options: o, Refs: fs.Args()})
 	if werr := trust.WriteJSON(e.stdout, repos); werr != nil {
 		return werr
 	}
@@ -58,7 +58,7 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() != 1 {
 		return usageError(verifySynopsis)
 	}
-	v, err := trust.Verify(ctx, o, fs.Arg(0))
+	v, err := trust.Verify(ctx, trust.VerifyOptions{Options: o, Ref: fs.Arg(0)})
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,8 @@ func cmdSignerAdd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	return trust.SignerAdd(ctx, withTouchNotice(a, e.stderr), o, fs.Arg(0), *keys, fs.Args()[1:]...)
+	o.Agent, o.Name, o.KeyFiles, o.Repos = withTouchNotice(a, e.stderr), fs.Arg(0), *keys, fs.Args()[1:]
+	return trust.SignerAdd(ctx, o)
 }
 
 const signSynopsis = "sign [--digest sha256:HEX --size N] REPO:TAG [REPO:TAG...]"
@@ -119,5 +120,6 @@ func cmdSign(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	return trust.Sign(ctx, withTouchNotice(a, e.stderr), o, fs.Args()...)
+	o.Agent, o.Refs = withTouchNotice(a, e.stderr), fs.Args()
+	return trust.Sign(ctx, o)
 }
