@@ -20,6 +20,14 @@
 // starts a daemon, not what the daemon is. Anything else that wants to run
 // an agent (a test, another binary) calls Run.
 //
+// # Backends
+//
+// Run opens each Options.Backends URI through agent/backend, by scheme,
+// and knows no backend by name: the binary imports the backend packages
+// it supports for their registration (cmd/trust-agent/backends.go; the
+// tests import pkcs11). An unknown scheme is an error naming the known
+// ones.
+//
 // # Order and errors
 //
 // Run checks the socket's directory first (and creates it 0700), then opens
