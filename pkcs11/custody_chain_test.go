@@ -6,11 +6,9 @@ import (
 	"slices"
 	"testing"
 
-	"bytes"
 	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/pkcs11"
 	"github.com/trust-agent/trust-agent/pkcs11/softhsmtest"
-	"slices"
 )
 
 // TestCertifyKeyOnEveryCopy: a notation key kept in custody on two SoftHSM
