@@ -204,9 +204,10 @@ func BenchmarkP7(b *testing.B) {
 	// nothing but answer (notation's get-plugin-metadata, no agent), and
 	// the agent's own part (the cosign payload through the socket).
 	c := dial(b, ip.sock)
-	// The plugin process's own CPU time (user + system, from the kernel)
-	// beside the wall time: on a loaded machine the wall time is mostly
-	// waiting for a CPU.
+	// The plugin process's own CPU time (user + system of all its
+	// threads, from the kernel; it can exceed the wall time) beside the
+	// wall time: on a loaded machine the wall time is mostly waiting for
+	// a CPU.
 	var exeCPU time.Duration
 	exe := &side{name: "one plugin process (get-plugin-metadata)", sign: func() error {
 		cmd := exec.Command(filepath.Join(pluginsDir, notationplugin.Name, "notation-"+notationplugin.Name), "get-plugin-metadata")
@@ -222,7 +223,7 @@ func BenchmarkP7(b *testing.B) {
 		return err
 	}}
 	alternate(b, exe, agentOnly)
-	emit("P7: %s: %v per call, %v of it the process's CPU time (%d calls)", exe.name, exe.per().Round(time.Microsecond), (exeCPU / time.Duration(exe.n)).Round(time.Microsecond), exe.n)
+	emit("P7: %s: %v per call; the process's CPU time, all its threads, %v (%d calls)", exe.name, exe.per().Round(time.Microsecond), (exeCPU / time.Duration(exe.n)).Round(time.Microsecond), exe.n)
 	emit("P7: %s: %v per call (%d calls)", agentOnly.name, agentOnly.per().Round(time.Microsecond), agentOnly.n)
 	wholeCosign(b, msg)
 	emit("P7: Notation %.1f, cosign %.1f (plugin ÷ file key; the CLI's own start-up, the same for both, is not in either side)", nr, cr)
