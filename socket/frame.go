@@ -117,7 +117,12 @@ func splitBulk(body []byte) (js, bulk []byte, err error) {
 	}
 	n := binary.BigEndian.Uint32(body)
 	if uint64(n) > uint64(len(body)-jsonLenBytes) {
-		return nil, nil, fmt.Errorf("the JSON length %d is more than the %d bytes that follow it", n, len(body)-jsonLenBytes)
+		hint := ""
+		if body[0] == '{' {
+			hint = " (the body starts with '{': a version-1 body, the bulk field in the JSON?)"
+		}
+		return nil, nil, fmt.Errorf("the JSON length %d is more than the %d bytes that follow it%s; a version-2 request with a bulk field is the JSON's length, the JSON, then the bulk bytes",
+			n, len(body)-jsonLenBytes, hint)
 	}
 	return body[jsonLenBytes : jsonLenBytes+n], body[jsonLenBytes+n:], nil
 }

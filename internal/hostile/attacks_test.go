@@ -63,12 +63,12 @@ func TestGoodRootSigned(t *testing.T) {
 	}
 	// Notary asks for the root key by its certificate's ID.
 	certID := hostile.CertKey(tg.Root.Algorithm, tg.RootCert).ID
-	body := fmt.Appendf(nil, `{"key_id":%q,"gun":%q,"role":"root","data":%q}`, certID, tg.GUN, b64(hostile.RootJSON(spec)))
+	body := hostile.SignBody(certID, tg.GUN, "root", hostile.RootJSON(spec))
 	if r := hostile.Send(tg.Path, hostile.TypeSign, body); !r.Accepted {
 		t.Fatalf("the agent refused a good Root: %s", r)
 	}
 	// And plain Targets metadata, the other attacks' control.
-	body = fmt.Appendf(nil, `{"key_id":%q,"gun":%q,"role":"targets","data":%q}`, tg.Targets.ID, tg.GUN, b64(hostile.TargetsJSON(2, "latest")))
+	body = hostile.SignBody(tg.Targets.ID, tg.GUN, "targets", hostile.TargetsJSON(2, "latest"))
 	if r := hostile.Send(tg.Path, hostile.TypeSign, body); !r.Accepted {
 		t.Fatalf("the agent refused good Targets: %s", r)
 	}
@@ -82,7 +82,7 @@ func TestRootAuditLineNamesRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := fmt.Appendf(nil, `{"key_id":%q,"gun":%q,"role":"root","data":%q}`, tg.Root.ID, tg.GUN, b64(hostile.RootJSON(spec)))
+	body := hostile.SignBody(tg.Root.ID, tg.GUN, "root", hostile.RootJSON(spec))
 	if r := hostile.Send(tg.Path, hostile.TypeSign, body); !r.Accepted {
 		t.Fatalf("the agent refused a good Root: %s", r)
 	}
@@ -114,7 +114,7 @@ func TestAuditFileReplaced(t *testing.T) {
 	if err := os.Rename(tmp, e.audit); err != nil {
 		t.Fatal(err)
 	}
-	body := fmt.Appendf(nil, `{"key_id":%q,"gun":%q,"role":"targets","data":%q}`, tg.Targets.ID, tg.GUN, b64(hostile.TargetsJSON(3, "v1")))
+	body := hostile.SignBody(tg.Targets.ID, tg.GUN, "targets", hostile.TargetsJSON(3, "v1"))
 	for i := range 5 {
 		if r := hostile.Send(tg.Path, hostile.TypeSign, body); !r.Accepted {
 			t.Fatalf("signature %d after the audit file was replaced: %s", i+1, r)
