@@ -180,9 +180,9 @@ func readFrameBudget(r io.Reader, limit uint32, acquire func(n int) (release fun
 		}
 	}
 	// A budgeted body is allocated whole at once: the budget already
-	// counts its bytes, and reading into one buffer leaves nothing to copy
-	// (the bulk bytes reach the agent in place). Pages not yet written are
-	// not resident, so a stalled frame still costs about what it sent.
+	// counts its bytes (so stalled big frames hold at most the budget),
+	// and reading into one buffer leaves nothing to copy: the bulk bytes
+	// reach the agent in place.
 	body, err := readBody(r, int(n-2), acquire != nil && int(n-2) > smallBody)
 	if err != nil {
 		release()
