@@ -74,6 +74,36 @@ func TestGoodRootSigned(t *testing.T) {
 	}
 }
 
+// TestVersion1ClientToldWhy: a client of protocol version 1 (PROTOCOL.md
+// "Versions") sends a sign request the old way, data in base64 inside the
+// JSON. The agent answers in version 1, so that client can read it: code 8
+// with a message that says what to do; nothing is signed, and the
+// connection goes on for a client that then speaks version 2.
+func TestVersion1ClientToldWhy(t *testing.T) {
+	_, tg := prepare(t)
+	c, err := hostile.Dial(tg.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	v1 := fmt.Appendf(nil, `{"key_id":%q,"gun":%q,"role":"targets","data":%q}`, tg.Targets.ID, tg.GUN, b64(hostile.TargetsJSON(2, "latest")))
+	if err := c.Write(hostile.Frame(1, hostile.TypeSign, v1)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := c.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Version != 1 || !rep.Failed() || rep.Code != hostile.CodeUnsupportedVersion ||
+		!strings.Contains(rep.Message, "this agent speaks protocol version 2, the client version 1") ||
+		!strings.Contains(rep.Message, "of one release") {
+		t.Fatalf("answer to a version-1 sign: version %d, %s", rep.Version, rep)
+	}
+	if rep, err := c.Do(hostile.TypeStatus, nil); err != nil || !rep.OK(hostile.TypeStatus) || rep.Version != hostile.Version {
+		t.Fatalf("the connection did not go on in version 2: %v %v", rep, err)
+	}
+}
+
 // TestRootAuditLineNamesRoles: the audit line of a Root signature looked
 // like any other. Defence (policy branch): it records each role's key IDs.
 func TestRootAuditLineNamesRoles(t *testing.T) {
