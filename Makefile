@@ -90,7 +90,7 @@ bench: deps
 # Each fuzz target for FUZZTIME (make fuzz FUZZTIME=10m), one after the
 # other; their seed corpora (testdata/fuzz/FuzzX) also run in every go test.
 FUZZTIME ?= 2m
-FUZZ_TARGETS := FuzzReadFrame:./socket FuzzDecodeRequest:./socket FuzzCanonicalPolicy:./agent \
+FUZZ_TARGETS := FuzzReadFrame:./socket FuzzDecodeRequest:./socket FuzzCanonicalPolicy:./format/tuf \
 	FuzzParseURI:./internal/uri FuzzParseRef:./internal/trust FuzzParseKeyFile:./internal/trust \
 	FuzzVerifyAudit:./agent FuzzParse:./format/cosign FuzzCheck:./format/notation
 
