@@ -86,6 +86,7 @@ C16	./socket	socket/server.go	rec.RecordRefused(ctx, op, err)	_ = rec
 C17	./socket	socket/strict.go	if _, err := time.Parse(time.RFC3339Nano, str); err != nil {	if _, err := time.Parse(time.RFC3339Nano, str); false && err != nil {
 C18	./socket	socket/strict.go	if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {	if d := utf16.DecodeRune(r, r2); true {
 C19	./socket	socket/budget.go	b.used -= n\n\t\t\tb.grantLocked()\n\t\t\tb.mu.Unlock()	b.grantLocked()\n\t\t\tb.mu.Unlock()
+C20	./socket	socket/strict.go	if top := where == "body"; top && s.bulk != "" && name == s.bulk {	if top := where == "body"; false && top && s.bulk != "" && name == s.bulk {
 D1	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),	pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
 D2	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),	pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
 D3	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),\n\t\tpkcs11.NewAttribute(pkcs11.CKA_SENSITIVE	pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),\n\t\tpkcs11.NewAttribute(pkcs11.CKA_SENSITIVE
