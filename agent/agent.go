@@ -15,8 +15,9 @@ type Agent interface {
 	// List returns every key the agent holds, across all backends.
 	List(ctx context.Context) ([]KeyInfo, error)
 	// Sign signs TUF metadata (or nothing: see Policy) with the key
-	// req.KeyID. The signature is in TUF's format: ECDSA raw r||s over
-	// SHA-256 of req.Data, RSA-PSS with SHA-256 and a 32-byte salt.
+	// req.KeyID, through the format registered as TUFFormat (format/tuf).
+	// The signature is in TUF's format: ECDSA raw r||s over SHA-256 of
+	// req.Data, RSA-PSS with SHA-256 and a 32-byte salt.
 	Sign(ctx context.Context, req SignRequest) (Signature, error)
 	// CertifyRoot makes (or returns the stored) self-signed X.509
 	// certificate for a root key and a repository, as notary's root.json

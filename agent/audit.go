@@ -76,10 +76,11 @@ type AuditFile struct {
 
 	// Owned by the committer (busy) or by OpenAuditFile and Close.
 	f      auditIO
-	size   int64  // the file's size after the agent's last write
-	seq    uint64 // sequence number of the last line written
-	head   string // "sha256:<hex>" of the last line written
-	broken error  // the last write or fsync failed: reopen first
+	fi     os.FileInfo // f's, from attach: its device and inode for check
+	size   int64       // the file's size after the agent's last write
+	seq    uint64      // sequence number of the last line written
+	head   string      // "sha256:<hex>" of the last line written
+	broken error       // the last write or fsync failed: reopen first
 	now    func() time.Time
 
 	lastMu sync.Mutex
@@ -274,19 +275,18 @@ func (a *AuditFile) check() error {
 	if a.f == nil {
 		return a.reopen(fmt.Sprintf("the audit log %s was replaced or removed while the agent had it open, and the agent could not open it again until now; it refused requests meanwhile", a.path), linkReplaced)
 	}
-	ffi, err := a.f.Stat()
-	if err != nil {
-		a.broken = err
-		return fmt.Errorf("agent: audit log %s: %w", a.path, err)
-	}
+	// One lstat of the path answers both questions: the path still names
+	// the open file when it has the device and inode that attach saw on
+	// the open file (an inode is not reused while the agent holds it
+	// open), and then the size lstat gives is the open file's.
 	pfi, perr := os.Lstat(a.path)
-	if perr != nil || !os.SameFile(pfi, ffi) {
+	if perr != nil || !os.SameFile(pfi, a.fi) {
 		a.f.Close()
 		a.f = nil
 		return a.reopen(fmt.Sprintf("the audit log %s was replaced or removed while the agent had it open (sed -i, mv, rm?); this line continues the chain of the file the agent was writing", a.path), linkReplaced)
 	}
-	if ffi.Size() != a.size {
-		return a.attach(fmt.Sprintf("the audit log changed under the agent: %d bytes where the agent left %d (another process wrote to it or truncated it)", ffi.Size(), a.size), linkHead)
+	if pfi.Size() != a.size {
+		return a.attach(fmt.Sprintf("the audit log changed under the agent: %d bytes where the agent left %d (another process wrote to it or truncated it)", pfi.Size(), a.size), linkHead)
 	}
 	return nil
 }
@@ -328,6 +328,7 @@ func (a *AuditFile) attach(reason string, link attachLink) error {
 		a.broken = err
 		return fmt.Errorf("agent: audit log %s: %w", a.path, err)
 	}
+	a.fi = fi
 	var nonce [32]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
 		return fmt.Errorf("agent: audit log nonce: %w", err)

@@ -5,8 +5,11 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
 	"time"
 )
 
@@ -140,4 +143,40 @@ func (k *Keyring) attest(req AttestRequest, ev *Event) ([][]byte, error) {
 		return nil, fmt.Errorf("agent: %s returned an empty attestation chain for key %s", e.store.Name(), shortID(e.info.ID))
 	}
 	return chain, nil
+}
+
+// maxRootValidity caps what a client may ask for; notary uses 10 years.
+const maxRootValidity = 20 * 365 * 24 * time.Hour
+
+// rootCertificate makes the self-signed certificate notary expects for a
+// root key: the template of notary's utils.NewCertificate (CN = repository,
+// digital signature, code signing), signed by the key itself.
+func rootCertificate(key Key, gun string, notBefore, notAfter, now time.Time) ([]byte, error) {
+	if notBefore.IsZero() {
+		notBefore = now
+	}
+	if notAfter.IsZero() {
+		notAfter = notBefore.Add(10 * 365 * 24 * time.Hour)
+	}
+	if !notAfter.After(notBefore) || notAfter.Sub(notBefore) > maxRootValidity {
+		return nil, &DeniedError{Reason: fmt.Sprintf("root certificate validity %s to %s is not allowed", notBefore.Format(time.DateOnly), notAfter.Format(time.DateOnly))}
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return nil, fmt.Errorf("agent: serial number: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: gun},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key.Signer)
+	if err != nil {
+		return nil, fmt.Errorf("agent: self-signing the root certificate for %s: %w", gun, err)
+	}
+	return der, nil
 }

@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 )
 
@@ -158,12 +160,28 @@ func (k *Keyring) certifyKey(req CertifyKeyRequest) ([][]byte, Role, error) {
 		return nil, role, &DeniedError{Reason: fmt.Sprintf("key %s has no name to store its certificate under", shortID(e.info.ID))}
 	}
 	now := k.opts.Now()
-	if len(req.Chain) == 0 && !req.Renew && len(e.info.Chain) > 0 {
-		if c, err := x509.ParseCertificate(e.info.Chain[0]); err == nil && !now.Before(c.NotBefore) && now.Before(c.NotAfter) {
-			return e.info.Chain, role, nil
+	copies := k.copiesOf(e)
+	var chain [][]byte
+	if len(req.Chain) == 0 && !req.Renew {
+		// A valid chain stored beside any copy is the key's (the newest by
+		// NotBefore when copies disagree, as when one was renewed through
+		// another token; on a tie, the first backend's):
+		// handed back as it is, and stored below beside the copies that
+		// lack it.
+		var newest time.Time
+		for _, c := range copies {
+			if len(c.info.Chain) == 0 {
+				continue
+			}
+			if leaf, err := x509.ParseCertificate(c.info.Chain[0]); err == nil && !now.Before(leaf.NotBefore) && now.Before(leaf.NotAfter) &&
+				(chain == nil || leaf.NotBefore.After(newest)) {
+				chain, newest = c.info.Chain, leaf.NotBefore
+			}
+		}
+		if chain != nil && len(k.lackingChain(copies, chain)) == 0 {
+			return chain, role, nil
 		}
 	}
-	var chain [][]byte
 	if len(req.Chain) > 0 {
 		if err := checkGivenChain(e, req.Chain, now); err != nil {
 			return nil, role, &DeniedError{Reason: err.Error()}
@@ -189,18 +207,55 @@ func (k *Keyring) certifyKey(req CertifyKeyRequest) ([][]byte, Role, error) {
 	k.refreshMu.Lock()
 	defer k.refreshMu.Unlock()
 	label := ChainLabel(e.info.Name, role)
-	if cs, ok := e.store.(ChainStorer); ok {
-		err = cs.StoreChain(e.key.Handle, label, chain)
-	} else if len(chain) == 1 {
-		err = e.store.StoreCertificate(e.key.Handle, label, chain[0])
-	} else {
-		err = fmt.Errorf("%w: backend %s keeps one certificate beside a key, not a chain of %d; store a self-signed certificate (key certify NAME) or keep the key on a PKCS#11 token", ErrInvalidRequest, e.store.Name(), len(chain))
+	// Root custody: every copy of the key keeps the chain, so a signature
+	// made with any copy carries it. The copy the request reached must
+	// take it; the others are written in the same request, and one that
+	// cannot be (locked, unplugged, a backend that keeps no chain) is
+	// logged and gets the chain from the next `key certify NAME` that
+	// finds it unlocked (the chain is then reused, not made again).
+	if !sameChain(e.info.Chain, chain) {
+		if err := storeChain(e, label, chain); err != nil {
+			return nil, role, fmt.Errorf("agent: storing the signing certificate of key %s: %w", shortID(e.info.ID), err)
+		}
 	}
-	if err != nil {
-		return nil, role, fmt.Errorf("agent: storing the signing certificate of key %s: %w", shortID(e.info.ID), err)
+	for _, c := range k.lackingChain(copies, chain) {
+		if c == e {
+			continue
+		}
+		if err := storeChain(c, label, chain); err != nil {
+			k.logf("agent: could not store the signing certificate of key %s on %s: %v", shortID(e.info.ID), c.store.Name(), err)
+		}
 	}
 	k.refreshHeld()
 	return chain, role, nil
+}
+
+// storeChain stores chain beside c's key under label.
+func storeChain(c *entry, label string, chain [][]byte) error {
+	if cs, ok := c.store.(ChainStorer); ok {
+		return cs.StoreChain(c.key.Handle, label, chain)
+	}
+	if len(chain) == 1 {
+		return c.store.StoreCertificate(c.key.Handle, label, chain[0])
+	}
+	return fmt.Errorf("%w: backend %s keeps one certificate beside a key, not a chain of %d; store a self-signed certificate (key certify NAME) or keep the key on a PKCS#11 token", ErrInvalidRequest, c.store.Name(), len(chain))
+}
+
+// lackingChain are the copies whose backend is unlocked and that do not
+// hold chain yet.
+func (k *Keyring) lackingChain(copies []*entry, chain [][]byte) []*entry {
+	var out []*entry
+	for _, c := range copies {
+		if !sameChain(c.info.Chain, chain) && !k.storeLocked(c.store) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// sameChain reports whether a and b are the same certificates in order.
+func sameChain(a, b [][]byte) bool {
+	return slices.EqualFunc(a, b, func(x, y []byte) bool { return bytes.Equal(x, y) })
 }
 
 // checkGivenChain checks a CA-issued chain before it is stored.

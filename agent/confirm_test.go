@@ -76,6 +76,25 @@ exit 0
 	}
 }
 
+// TestAskpassAskedAsConfirm: the program is run as ssh-agent runs
+// SSH_ASKPASS for a key added with ssh-add -c: the question as argv[1] and
+// SSH_ASKPASS_PROMPT=confirm, so an ssh-askpass shows yes/no, not a
+// passphrase field (A32).
+func TestAskpassAskedAsConfirm(t *testing.T) {
+	k, info, dir := confirmKeyring(t, `printf '%s' "$SSH_ASKPASS_PROMPT" > "$D/prompt"
+printf '%s' "$1" > "$D/question"
+exit 0
+`, 0)
+	if err := signTargets(k, info.ID); err != nil {
+		t.Fatal(err)
+	}
+	prompt, _ := os.ReadFile(filepath.Join(dir, "prompt"))
+	question, _ := os.ReadFile(filepath.Join(dir, "question"))
+	if string(prompt) != "confirm" || !strings.HasPrefix(string(question), "Sign Targets metadata version 1 for example.com/app") {
+		t.Fatalf("askpass ran with SSH_ASKPASS_PROMPT=%q and question %q", prompt, question)
+	}
+}
+
 // TestAskpassMissing: a program that cannot run is a refusal naming it.
 func TestAskpassMissing(t *testing.T) {
 	k := New(Options{Stores: []KeyStore{&softStore{name: "soft", in: true}}, Askpass: "/nonexistent/askpass"})

@@ -1,6 +1,8 @@
 // Package agent is trust-agent's core: a registry of hardware-held keys
-// that signs Docker Content Trust (TUF) metadata under a policy, locks and
-// unlocks its backends, and writes an audit line for every request.
+// that signs payloads (Docker Content Trust's TUF metadata, Notation and
+// cosign payloads) under each format's policy, locks and unlocks its
+// backends, asks a person where a policy or a key wants it, and writes an
+// audit line for every request.
 //
 // # What
 //
@@ -16,15 +18,19 @@
 // Abilities travel in Status and every KeyInfo, so no client decides from
 // a backend's name). Backends are opened by URI scheme through package
 // agent/backend; every one passes the suite in agent/agenttest. Formats
-// other than TUF are PayloadPolicies registered with RegisterFormat. See
-// docs/DESIGN.md, "Adding a format, adding a backend".
-// This package imports no backend and no notary code.
+// are PayloadPolicies in their own packages (format/tuf, format/notation,
+// format/cosign) registered with RegisterFormat; Sign goes to the one
+// registered as TUFFormat, SignPayload to the others. See docs/DESIGN.md,
+// "Adding a format, adding a backend". This package imports no backend,
+// no format and no notary code.
 //
 // # Policy
 //
-// The agent is not a signing oracle. Sign accepts only canonical TUF
-// metadata (compact JSON with sorted keys, as notary's encoder writes it)
-// whose type fits the key's role: Targets for repository and delegation
+// The agent is not a signing oracle: it signs nothing a registered format
+// has not parsed and accepted, and only with a key made for that format.
+// Sign, through format/tuf, accepts only canonical TUF metadata (compact
+// JSON with sorted keys, as notary's encoder writes it) whose type fits
+// the key's role: Targets for repository and delegation
 // keys, Snapshot for snapshot keys, Root for root keys, and then only when
 // every root certificate in it names the repository being signed. A
 // repository or snapshot key signs only for the repository it is bound to.

@@ -3,20 +3,32 @@ package agent
 import (
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
 
-// Formats other than TUF. Each is a PayloadPolicy in its own package
-// (format/notation, format/cosign) that registers itself with
-// RegisterFormat; the agent knows nothing of their payloads. A key signs
-// for a format only when its role is the format's role, so a DCT key never
-// becomes a cosign key by accident.
+// Payload formats. Each format (TUF, Notation, cosign) is a PayloadPolicy
+// in its own package (format/tuf, format/notation, format/cosign) that
+// registers itself with RegisterFormat; the agent knows nothing of their
+// payloads. The agent keeps what every format shares: it finds the key,
+// refuses a key not made for the format, asks the policy, refuses while
+// the key's backend is locked, asks a person when the policy or the key
+// says so, signs through the policy, and writes the audit line with what
+// the policy saw. A key signs for a format only when its role is one of
+// the format's roles, so a DCT key never becomes a cosign key by accident.
+
+// TUFFormat is the format format/tuf registers. Sign (TUF metadata, with
+// the repository and role it is for) signs through it; SignPayload does
+// not accept it.
+const TUFFormat = "tuf"
 
 // PayloadRequest asks for a signature over a payload of a registered
-// format.
+// format other than TUF.
 type PayloadRequest struct {
 	KeyID   string `json:"key_id"`
 	Format  string `json:"format"`  // a registered format: "notation", "cosign"
@@ -31,19 +43,64 @@ type PayloadSignature struct {
 	Signature []byte `json:"sig"`
 }
 
-// PayloadPolicy is one format's policy: which key role signs it, what a
+// PolicyRequest is what a format's policy decides on.
+type PolicyRequest struct {
+	// Key is the key asked to sign, one of the format's Roles.
+	Key KeyInfo
+	// Payload is what would be signed, whole.
+	Payload []byte
+	// GUN and Role are what a TUF client says it signs (SignRequest's
+	// fields: the repository, the TUF role); empty for other formats.
+	GUN, Role string
+	// Now is the agent's clock.
+	Now time.Time
+	// Held is a read-only view of the keys this agent holds, for a policy
+	// that must say who holds the keys a payload names (a TUF Root). It
+	// is never nil when the Keyring calls.
+	Held Held
+}
+
+// Held is a read-only view of the keys an agent holds: one snapshot of
+// its index, taken when first asked.
+type Held interface {
+	// ByID returns the key whose canonical key ID is id.
+	ByID(id string) (KeyInfo, bool)
+	// ByPublicKey returns the key whose public key equals pub.
+	ByPublicKey(pub crypto.PublicKey) (KeyInfo, bool)
+}
+
+// Decision is a policy's answer about a payload, refused or not: what the
+// audit line shows, and whether a person must say yes first.
+type Decision struct {
+	// Facts are what the audit line's "facts" show (artifact digest,
+	// media type, reference: short strings, at most 16).
+	Facts map[string]string
+	// Metadata is TUF's structured record, the audit line's "metadata";
+	// the agent sets Confirmed on it when a person said yes.
+	Metadata *Metadata
+	// Confirm are the reasons a person must confirm this signature (a Root
+	// that hands trust away); empty when the policy needs nobody.
+	Confirm []string
+	// Question is what the person is asked when anyone must confirm (the
+	// policy's reasons, or a key marked Confirm); empty asks about the key
+	// and the Facts.
+	Question string
+}
+
+// PayloadPolicy is one format's policy: which key roles sign it, what a
 // payload must be, and how the signature is made. Implementations must be
 // safe for concurrent use.
 type PayloadPolicy interface {
-	// Role is the key role that signs this format.
-	Role() Role
-	// Check parses payload and decides whether key may sign it at now. It
-	// returns what the audit line shows (artifact digest, media type,
-	// reference: short strings), or an error that says why not (the agent
-	// reports it as *DeniedError).
-	Check(key KeyInfo, payload []byte, now time.Time) (facts map[string]string, err error)
+	// Roles are the key roles that sign this format.
+	Roles() []Role
+	// Check parses req.Payload and decides whether req.Key may sign it. It
+	// returns what the audit line shows, refused or not, and an error that
+	// says why not: the agent reports it as *DeniedError (one that is a
+	// *DeniedError already is passed on as it is).
+	Check(req PolicyRequest) (Decision, error)
 	// Sign hashes payload and signs it with signer, encoded as the format
-	// wants (raw r||s, DER, PSS), and names the algorithm.
+	// wants (raw r||s, DER, PSS), and names the algorithm. The signer's own
+	// errors should come back unwrapped: the agent adds the key's location.
 	Sign(signer crypto.Signer, payload []byte) (sig []byte, algorithm string, err error)
 }
 
@@ -90,9 +147,18 @@ const maxPayloadFacts = 16
 func (k *Keyring) SignPayload(ctx context.Context, req PayloadRequest) (PayloadSignature, error) {
 	ev := k.event(ctx, "sign-payload")
 	ev.KeyID, ev.Role = req.KeyID, req.Format
-	sig, facts, err := k.signPayload(req)
-	if len(facts) > 0 {
-		ev.Facts = facts
+	var sig PayloadSignature
+	var d Decision
+	var err error
+	if req.Format == TUFFormat {
+		// TUF needs the repository and role the client signs for, and the
+		// CLI signs it through Sign: one way in, one policy check.
+		err = fmt.Errorf("%w: TUF metadata is signed with the sign request (message 0x02), which names its repository and role, not as a payload", ErrInvalidRequest)
+	} else {
+		sig, d, err = k.signFormat(req.Format, req.KeyID, PolicyRequest{Payload: req.Payload})
+	}
+	if len(d.Facts) > 0 {
+		ev.Facts = d.Facts
 	}
 	if err := k.record(ev, err); err != nil {
 		return PayloadSignature{}, err
@@ -100,42 +166,101 @@ func (k *Keyring) SignPayload(ctx context.Context, req PayloadRequest) (PayloadS
 	return sig, nil
 }
 
-func (k *Keyring) signPayload(req PayloadRequest) (PayloadSignature, map[string]string, error) {
-	p, ok := formatPolicy(req.Format)
+// signFormat is every format's signature: the key, its role, the format's
+// policy, the lock, a person when one must confirm, the signature. It
+// returns the policy's Decision, refused or not, for the audit line.
+func (k *Keyring) signFormat(format, keyID string, req PolicyRequest) (PayloadSignature, Decision, error) {
+	p, ok := formatPolicy(format)
+	if !ok && format == TUFFormat {
+		return PayloadSignature{}, Decision{}, fmt.Errorf("%w: this agent signs no TUF metadata: the format %q is not registered; the program serving the agent must import github.com/trust-agent/trust-agent/format/tuf", ErrInvalidRequest, TUFFormat)
+	}
 	if !ok {
-		return PayloadSignature{}, nil, fmt.Errorf("%w: unknown format %q; this agent signs %v", ErrInvalidRequest, req.Format, Formats())
+		return PayloadSignature{}, Decision{}, fmt.Errorf("%w: unknown format %q; this agent signs %v", ErrInvalidRequest, format, Formats())
 	}
-	e, err := k.lookup(req.KeyID)
+	e, err := k.lookup(keyID)
 	if err != nil {
-		return PayloadSignature{}, nil, err
+		return PayloadSignature{}, Decision{}, err
 	}
-	if e.info.Role != p.Role() {
-		return PayloadSignature{}, nil, &DeniedError{Reason: fmt.Sprintf("key %s is a %s key; %s payloads are signed only by keys made for them (key generate NAME --role %s)", shortID(e.info.ID), e.info.Role, req.Format, p.Role())}
+	if roles := p.Roles(); !slices.Contains(roles, e.info.Role) {
+		names := make([]string, len(roles))
+		for i, r := range roles {
+			names[i] = string(r)
+		}
+		return PayloadSignature{}, Decision{}, &DeniedError{Reason: fmt.Sprintf("key %s is a %s key; %s payloads are signed only by keys made for them (key generate NAME --role %s)", shortID(e.info.ID), e.info.Role, format, strings.Join(names, "|"))}
 	}
-	facts, err := p.Check(e.info, req.Payload, k.opts.Now())
-	if len(facts) > maxPayloadFacts {
-		facts = nil
+	req.Key, req.Now, req.Held = e.info, k.opts.Now(), &heldView{k: k}
+	d, err := p.Check(req)
+	if len(d.Facts) > maxPayloadFacts {
+		d.Facts = nil
 	}
 	if err != nil {
-		return PayloadSignature{}, facts, &DeniedError{Reason: err.Error()}
+		if de := (*DeniedError)(nil); !errors.As(err, &de) {
+			err = &DeniedError{Reason: err.Error()}
+		}
+		return PayloadSignature{}, d, err
+	}
+	why := d.Confirm
+	if e.info.Confirm {
+		why = append(why, fmt.Sprintf("key %s (%s) is marked to be confirmed for every use", shortID(e.info.ID), e.info.Name))
 	}
 	if k.storeLocked(e.store) {
-		return PayloadSignature{}, facts, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
+		return PayloadSignature{}, d, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
 	}
-	if e.info.Confirm {
-		q := fmt.Sprintf("Sign a %s payload with key %s held here (%s, %s)?\n", req.Format, shortID(e.info.ID), e.info.Backend, e.info.Name)
-		for _, name := range sortedKeys(facts) {
-			q += fmt.Sprintf("%s: %s\n", name, facts[name])
+	if len(why) > 0 {
+		q := d.Question
+		if q == "" {
+			q = fmt.Sprintf("Sign a %s payload with key %s held here (%s, %s)?\n", format, shortID(e.info.ID), e.info.Backend, e.info.Name)
+			for _, name := range sortedKeys(d.Facts) {
+				q += fmt.Sprintf("%s: %s\n", name, d.Facts[name])
+			}
 		}
-		if err := k.confirm([]string{fmt.Sprintf("key %s (%s) is marked to be confirmed for every use", shortID(e.info.ID), e.info.Name)}, q); err != nil {
-			return PayloadSignature{}, facts, err
+		if err := k.confirm(why, q); err != nil {
+			return PayloadSignature{}, d, err
+		}
+		if d.Metadata != nil {
+			d.Metadata.Confirmed = true
 		}
 	}
 	sig, alg, err := p.Sign(e.key, req.Payload)
 	if err != nil {
-		return PayloadSignature{}, facts, fmt.Errorf("agent: signing with %s: %w", e.key.Location, err)
+		return PayloadSignature{}, d, fmt.Errorf("agent: signing with %s: %w", e.key.Location, err)
 	}
-	return PayloadSignature{KeyID: e.info.ID, Algorithm: alg, Signature: sig}, facts, nil
+	return PayloadSignature{KeyID: e.info.ID, Algorithm: alg, Signature: sig}, d, nil
+}
+
+// heldView is the Held a policy sees: the index as it was when the policy
+// first asked, so one review reads one consistent set of keys.
+type heldView struct {
+	k    *Keyring
+	once sync.Once
+	list []*entry
+}
+
+func (h *heldView) entries() []*entry {
+	h.once.Do(func() {
+		h.k.mu.RLock()
+		h.list = slices.Clone(h.k.list)
+		h.k.mu.RUnlock()
+	})
+	return h.list
+}
+
+func (h *heldView) ByID(id string) (KeyInfo, bool) {
+	for _, e := range h.entries() {
+		if e.info.ID == id {
+			return e.info, true
+		}
+	}
+	return KeyInfo{}, false
+}
+
+func (h *heldView) ByPublicKey(pub crypto.PublicKey) (KeyInfo, bool) {
+	for _, e := range h.entries() {
+		if publicKeysEqual(e.key.Public(), pub) {
+			return e.info, true
+		}
+	}
+	return KeyInfo{}, false
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
 )
@@ -21,14 +20,14 @@ import (
 // stands for format/notation and format/cosign, which test themselves.
 type testFormat struct{}
 
-func (testFormat) Role() agent.Role { return agent.RoleCosign }
+func (testFormat) Roles() []agent.Role { return []agent.Role{agent.RoleCosign} }
 
-func (testFormat) Check(key agent.KeyInfo, payload []byte, now time.Time) (map[string]string, error) {
-	rest, ok := bytes.CutPrefix(payload, []byte("ok:"))
+func (testFormat) Check(req agent.PolicyRequest) (agent.Decision, error) {
+	rest, ok := bytes.CutPrefix(req.Payload, []byte("ok:"))
 	if !ok {
-		return nil, fmt.Errorf("not a test payload")
+		return agent.Decision{}, fmt.Errorf("not a test payload")
 	}
-	return map[string]string{"what": string(rest)}, nil
+	return agent.Decision{Facts: map[string]string{"what": string(rest)}}, nil
 }
 
 func (testFormat) Sign(s crypto.Signer, payload []byte) ([]byte, string, error) {

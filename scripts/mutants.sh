@@ -20,41 +20,41 @@ export GOFLAGS=-buildvcs=false
 
 # ID <TAB> package <TAB> file <TAB> old <TAB> new
 read -r -d '' TABLE <<'EOF'
-A1	./agent	agent/policy.go	meta.GUN != "" && req.GUN != meta.GUN	meta.GUN != "" && !strings.HasPrefix(req.GUN, meta.GUN)
-A2	./agent	agent/policy.go	if md.Type != "Targets" || req.Role != "targets" {	if md.Type != "Targets" && req.Role != "targets" {
-A3	./agent	agent/policy.go	if md.Type != "Snapshot" || req.Role != "snapshot" {	if (md.Type != "Snapshot" && md.Type != "Timestamp") || req.Role != "snapshot" {
-A4	./agent	agent/policy.go	if md.Type != "Root" || req.Role != "root" {	if md.Type != "Root" {
-A5	./agent	agent/policy.go	if md.Type != "Targets" || !delegationRoles(req.Role) {	if md.Type != "Targets" {
-A6	./agent	agent/policy.go	if !strings.HasPrefix(r, "targets/") || len(r) == len("targets/") {	if !strings.HasPrefix(r, "targets/") {
-A7	./agent	agent/policy.go	if !ValidGUN(req.GUN) { // every role	if false && !ValidGUN(req.GUN) { // every role
-A8	./agent	agent/policy.go	if version < 1 || !eok {	if !eok {
-A9	./agent	agent/policy.go	if err != nil || t.Format(time.RFC3339Nano) != s {	if err != nil {
-A10	./agent	agent/policy.go	return base64Alphabet[body[len(body)-1]]&0xf == 0	return true
-A11	./agent	agent/root.go	if threshold < 1 || threshold > int64(len(ids)) {	if threshold > int64(len(ids)) {
-A12	./agent	agent/root.go	if threshold < 1 || threshold > int64(len(ids)) {	if threshold < 1 {
-A13	./agent	agent/root.go	if _, ok := keys[id]; !ok {	if _, ok := keys[id]; false && !ok {
-A14	./agent	agent/root.go	if cert.Subject.CommonName != gun {	if !strings.HasPrefix(cert.Subject.CommonName, gun) {
-A15	./agent	agent/root.go	if h.info.Role != RoleTargets || h.info.GUN != gun {	if h.info.Role != RoleTargets {
-A16	./agent	agent/root.go	if h != nil && (h.info.Role != RoleSnapshot || h.info.GUN != gun) {	if h != nil && h.info.Role != RoleSnapshot {
-A17	./agent	agent/root.go	if !signerInRoot {	if !signerInRoot && false {
-A18	./agent	agent/root.go	if h.info.Role != RoleRoot {	if false {
-A19	./agent	agent/keyring.go	if k.storeLocked(e.store) {\n\t\treturn Signature{}	if false && k.storeLocked(e.store) {\n\t\treturn Signature{}
-A20	./agent	agent/keyring.go	return locked || s.Locked()	return (locked && false) || s.Locked()
-A21	./agent	agent/keyring.go	if e.info.Confirm {\n\t\twhy = append	if false {\n\t\twhy = append
+A1	./format/tuf	format/tuf/policy.go	meta.GUN != "" && req.GUN != meta.GUN	meta.GUN != "" && !strings.HasPrefix(req.GUN, meta.GUN)
+A2	./format/tuf	format/tuf/policy.go	if md.Type != "Targets" || req.Role != "targets" {	if md.Type != "Targets" && req.Role != "targets" {
+A3	./format/tuf	format/tuf/policy.go	if md.Type != "Snapshot" || req.Role != "snapshot" {	if (md.Type != "Snapshot" && md.Type != "Timestamp") || req.Role != "snapshot" {
+A4	./format/tuf	format/tuf/policy.go	if md.Type != "Root" || req.Role != "root" {	if md.Type != "Root" {
+A5	./format/tuf	format/tuf/policy.go	if md.Type != "Targets" || !delegationRoles(req.Role) {	if md.Type != "Targets" {
+A6	./format/tuf	format/tuf/policy.go	if !strings.HasPrefix(r, "targets/") || len(r) == len("targets/") {	if !strings.HasPrefix(r, "targets/") {
+A7	./format/tuf	format/tuf/policy.go	if !agent.ValidGUN(req.GUN) { // every role	if false && !agent.ValidGUN(req.GUN) { // every role
+A8	./format/tuf	format/tuf/policy.go	if version < 1 || !eok {	if !eok {
+A9	./format/tuf	format/tuf/policy.go	if err != nil || t.Format(time.RFC3339Nano) != s {	if err != nil {
+A10	./format/tuf	format/tuf/policy.go	return base64Alphabet[body[len(body)-1]]&0xf == 0	return true
+A11	./format/tuf	format/tuf/root.go	if threshold < 1 || threshold > int64(len(ids)) {	if threshold > int64(len(ids)) {
+A12	./format/tuf	format/tuf/root.go	if threshold < 1 || threshold > int64(len(ids)) {	if threshold < 1 {
+A13	./format/tuf	format/tuf/root.go	if _, ok := keys[id]; !ok {	if _, ok := keys[id]; false && !ok {
+A14	./format/tuf	format/tuf/root.go	if cert.Subject.CommonName != gun {	if !strings.HasPrefix(cert.Subject.CommonName, gun) {
+A15	./format/tuf	format/tuf/review.go	if h.Role != agent.RoleTargets || h.GUN != gun {	if h.Role != agent.RoleTargets {
+A16	./format/tuf	format/tuf/review.go	if h != nil && (h.Role != agent.RoleSnapshot || h.GUN != gun) {	if h != nil && h.Role != agent.RoleSnapshot {
+A17	./format/tuf	format/tuf/review.go	if !signerInRoot {	if !signerInRoot && false {
+A18	./format/tuf	format/tuf/review.go	if h.Role != agent.RoleRoot {	if false {
+A19	./agent	agent/payload.go	if k.storeLocked(e.store) {\n\t\treturn PayloadSignature{}	if false && k.storeLocked(e.store) {\n\t\treturn PayloadSignature{}
+A20	./agent	agent/lock.go	return locked || s.Locked()	return (locked && false) || s.Locked()
+A21	./agent	agent/payload.go	if e.info.Confirm {\n\t\twhy = append	if false {\n\t\twhy = append
 A22	./agent	agent/confirm.go	case err == nil:	case err == nil, errors.As(err, new(*exec.ExitError)):
 A23	./agent	agent/throttle.go	if p == nil || !now.Before(p.next) {	if true {
 A24	./agent	agent/throttle.go	p.wait = min(2*p.wait, maxPINWait)	p.wait = min(p.wait, maxPINWait)
 A25	./agent	agent/throttle.go	if p.wrong < FreePINTries {	if p.wrong < 100*FreePINTries {
 A26	./agent	agent/throttle.go	p.retries = pe.Retries	_ = pe.Retries
-A27	./agent	agent/keyring.go	func (k *Keyring) unlock(req UnlockRequest) error {\n\tdefer clear(req.PIN)	func (k *Keyring) unlock(req UnlockRequest) error {
-A28	./agent	agent/keyring.go	if err := k.pins.check(s, k.opts.Now()); err != nil {	if err := k.pins.check(s, k.opts.Now()); false && err != nil {
-A29	./agent	agent/keyring.go	ev.Metadata = &md\n\t}\n\tif err := k.record(ev, err); err != nil {\n\t\treturn Signature{}, err	ev.Metadata = &md\n\t}\n\tif err := k.record(ev, err); err != nil {\n\t\treturn sig, err
-A30	./agent	agent/policy.go	return len(gun) <= 255 && gunPattern.MatchString(gun)	return len(gun) <= 4096 && gunPattern.MatchString(gun)
-A31	./agent	agent/root.go	if keysObj.Len() > maxRootKeys {	if false && keysObj.Len() > maxRootKeys {
+A27	./agent	agent/lock.go	func (k *Keyring) unlock(req UnlockRequest) error {\n\tdefer clear(req.PIN)	func (k *Keyring) unlock(req UnlockRequest) error {
+A28	./agent	agent/lock.go	if err := k.pins.check(s, k.opts.Now()); err != nil {	if err := k.pins.check(s, k.opts.Now()); false && err != nil {
+A29	./agent	agent/keyring_sign.go	ev.Metadata = d.Metadata\n\t}\n\tif err := k.record(ev, err); err != nil {\n\t\treturn Signature{}, err	ev.Metadata = d.Metadata\n\t}\n\tif err := k.record(ev, err); err != nil {\n\t\treturn Signature{KeyID: sig.KeyID, Method: sig.Algorithm, Signature: sig.Signature}, err
+A30	./agent	agent/gun.go	return len(gun) <= 255 && gunPattern.MatchString(gun)	return len(gun) <= 4096 && gunPattern.MatchString(gun)
+A31	./format/tuf	format/tuf/root.go	if keysObj.Len() > maxRootKeys {	if false && keysObj.Len() > maxRootKeys {
 A32	./agent	agent/confirm.go	cmd.Env = append(os.Environ(), "SSH_ASKPASS_PROMPT=confirm")	cmd.Env = os.Environ()
 B1	./agent	agent/audit.go	err = a.f.Sync()	_ = a.f.Sync()
-B2	./agent	agent/audit.go	if perr != nil || !os.SameFile(pfi, ffi) {	if perr != nil || (false && !os.SameFile(pfi, ffi)) {
-B3	./agent	agent/audit.go	if ffi.Size() != a.size {	if ffi.Size() < a.size {
+B2	./agent	agent/audit.go	if perr != nil || !os.SameFile(pfi, a.fi) {	if perr != nil || (false && !os.SameFile(pfi, a.fi)) {
+B3	./agent	agent/audit.go	if pfi.Size() != a.size {	if pfi.Size() < a.size {
 B4	./agent	agent/audit.go	head = lineHash(line)	_ = lineHash(line)
 B5	./agent	agent/audit.go	e = e.bounded()	e = e
 B6	./agent	agent/audit.go	a.broken = err\n\t\treturn fmt.Errorf("agent: writing	_ = err\n\t\treturn fmt.Errorf("agent: writing
@@ -66,6 +66,7 @@ B11	./agent	agent/audit_chain.go	case !parsed && !newline:	case false && !parsed
 B12	./agent	agent/audit_bound.go	e.GUN = truncate(e.GUN, name)	e.GUN = e.GUN
 B13	./agent	agent/audit_bound.go	e.Error = truncate(e.Error, text)	e.Error = e.Error
 B14	./agent	agent/audit_chain.go	if n == 0 {\n\t\treturn fail(1	if false {\n\t\treturn fail(1
+B15	./agent	agent/audit.go	a.fi = fi\n	if a.fi == nil {\n\t\ta.fi = fi\n\t}\n
 C1	./socket	socket/strict.go	ft, ok := fields.byName[name]	ft, ok := fields.byName[strings.ToLower(name)]
 C2	./socket	socket/strict.go	if seen[name] {\n\t\t\ts.i = start\n\t\t\treturn s.errf("%s: field	if false && seen[name] {\n\t\t\ts.i = start\n\t\t\treturn s.errf("%s: field
 C3	./socket	socket/strict.go	if s.peek() == 'n' {	if false && s.peek() == 'n' {
@@ -85,6 +86,7 @@ C16	./socket	socket/server.go	rec.RecordRefused(ctx, op, err)	_ = rec
 C17	./socket	socket/strict.go	if _, err := time.Parse(time.RFC3339Nano, str); err != nil {	if _, err := time.Parse(time.RFC3339Nano, str); false && err != nil {
 C18	./socket	socket/strict.go	if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {	if d := utf16.DecodeRune(r, r2); true {
 C19	./socket	socket/budget.go	b.used -= n\n\t\t\tb.grantLocked()\n\t\t\tb.mu.Unlock()	b.grantLocked()\n\t\t\tb.mu.Unlock()
+C20	./socket	socket/strict.go	if top := where == "body"; top && s.bulk != "" && name == s.bulk {	if top := where == "body"; false && top && s.bulk != "" && name == s.bulk {
 D1	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),	pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
 D2	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),	pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
 D3	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),\n\t\tpkcs11.NewAttribute(pkcs11.CKA_SENSITIVE	pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),\n\t\tpkcs11.NewAttribute(pkcs11.CKA_SENSITIVE

@@ -34,6 +34,9 @@ import (
 	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
+	// The suite signs TUF metadata: a Keyring built in a test that uses
+	// it signs through format/tuf, registered here for the whole binary.
+	_ "github.com/trust-agent/trust-agent/format/tuf"
 )
 
 // Config is what Run needs: a fresh agent over one unlocked backend, and

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/attestation"
 	"github.com/trust-agent/trust-agent/internal/secretfile"
 	"github.com/trust-agent/trust-agent/internal/trust"
 )
@@ -99,8 +100,8 @@ func cmdKeyGenerate(ctx context.Context, e *env, args []string) error {
 	}
 	// A key made on a PIV card comes with the card's proof of it, for
 	// `signer add --require-attestation`.
-	if attestable(info) {
-		if err := writeAttestation(ctx, c, info, attPath); err != nil {
+	if attestation.Attestable(info) {
+		if err := attestation.Write(ctx, c, info, attPath); err != nil {
 			return fmt.Errorf("the key was generated and %s written, but writing its attestation to %s failed: %w", pubPath, attPath, err)
 		}
 		fmt.Fprintf(e.stdout, "Attestation certificate chain (the card's proof that it made the key) available: %s\n", attPath)
@@ -256,11 +257,11 @@ func cmdKeyList(ctx context.Context, e *env, args []string) error {
 func listAttested(ctx context.Context, e *env, a agent.Agent, keys []agent.KeyInfo, roots *x509.CertPool, asJSON bool) error {
 	type entry struct {
 		agent.KeyInfo
-		Attestation *keyAttestation `json:"attestation,omitempty"`
+		Attestation *attestation.KeyStatus `json:"attestation,omitempty"`
 	}
 	out := make([]entry, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, entry{KeyInfo: k, Attestation: attestKey(ctx, a, k, roots)})
+		out = append(out, entry{KeyInfo: k, Attestation: attestation.Check(ctx, a, k, roots)})
 	}
 	if asJSON {
 		enc := json.NewEncoder(e.stdout)
@@ -282,7 +283,7 @@ func listAttested(ctx context.Context, e *env, a agent.Agent, keys []agent.KeyIn
 		if repo == "" {
 			repo = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, roleColumn(k.KeyInfo), repo, k.Algorithm, k.Location, k.Attestation.column())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, roleColumn(k.KeyInfo), repo, k.Algorithm, k.Location, k.Attestation.Column())
 	}
 	return tw.Flush()
 }

@@ -85,7 +85,7 @@ func cmdKeyDelete(ctx context.Context, e *env, args []string) error {
 	}
 	last := len(where) == len(match) // no copy is left afterwards
 	if last && !*force {
-		trusted, err := trust.TrustedBy(o, k.PublicKey)
+		trusted, err := trust.TrustedBy(trust.TrustedByOptions{Options: o, PublicKey: k.PublicKey})
 		if err != nil {
 			return fmt.Errorf("checking which repositories trust key %s: %w", k.ID, err)
 		}

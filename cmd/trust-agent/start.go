@@ -19,6 +19,7 @@ import (
 
 	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/agent/backend"
+	"github.com/trust-agent/trust-agent/internal/daemon"
 	"github.com/trust-agent/trust-agent/piv"
 	"github.com/trust-agent/trust-agent/pkcs11"
 	"github.com/trust-agent/trust-agent/socket"
@@ -52,7 +53,8 @@ type startOptions struct {
 	// activated is the socket a service manager passed (LISTEN_FDS);
 	// the agent then serves it in the foreground instead of binding.
 	activated *net.UnixListener
-	auditLog  string // "" with noAudit only
+	uris      []string // every backend named, as URIs (backendURIs)
+	auditLog  string   // "" with noAudit only
 	noAudit   bool
 	lifetime  time.Duration
 	timeout   time.Duration // for the daemon to listen
@@ -96,7 +98,12 @@ func cmdStart(ctx context.Context, e *env, args []string) error {
 	case fs.Changed("audit-log") && o.auditLog == "":
 		return errors.New("--audit-log needs a file; to keep no audit log at all, say --no-audit (not recommended)")
 	}
-	activated, err := activationListener()
+	uris, err := o.backendURIs()
+	if err != nil {
+		return err
+	}
+	o.uris = uris
+	activated, err := daemon.Activated()
 	if err != nil {
 		return err
 	}
@@ -336,7 +343,10 @@ func (o startOptions) backendURIs() ([]string, error) {
 	return append(uris, o.backends...), nil
 }
 
-// serveAgent opens the backends, listens and serves until ctx ends.
+// serveAgent runs the agent in this process until ctx ends (package
+// daemon). A daemonized child reports "ok", or the error and its hint, to
+// the parent through the ready pipe; in the foreground, start prints the
+// environment once the agent listens.
 func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 	ready := readyPipe()
 	defer func() {
@@ -350,109 +360,34 @@ func serveAgent(ctx context.Context, e *env, o startOptions) (err error) {
 			ready.Close()
 		}
 	}()
-	log := slog.New(slog.NewTextHandler(e.stderr, nil))
-	if o.removeDir {
-		// Runs last, after the listener removed the socket and its lock.
-		defer removeSocketDir(filepath.Dir(o.socket), log)
-	}
-	// The default audit log is created in the socket's directory: check it
-	// (and create it 0700) before anything is written there; before slow
-	// modules are opened, too, to fail fast.
-	if err := socket.CheckDir(filepath.Dir(o.socket)); err != nil {
-		return err
-	}
-	uris, err := o.backendURIs()
-	if err != nil {
-		return err
-	}
-	var stores []agent.KeyStore
-	for _, uri := range uris {
-		s, err := backend.Open(ctx, uri, backend.Options{Logger: log, AllowImport: o.pivImport})
-		if err != nil {
-			for _, s := range stores {
-				s.Close()
+	return daemon.Run(ctx, daemon.Options{
+		Socket:      o.socket,
+		Listener:    o.activated,
+		Backends:    o.uris,
+		AllowImport: o.pivImport,
+		AuditLog:    o.auditLog,
+		Lifetime:    o.lifetime,
+		// The askpass program comes from the agent's own environment, at
+		// start, never from a request.
+		Askpass:     os.Getenv(agent.AskpassEnv),
+		MetricsAddr: o.metricsAddr,
+		RemoveDir:   o.removeDir,
+		Logger:      slog.New(slog.NewTextHandler(e.stderr, nil)),
+		Ready: func() {
+			if ready != nil {
+				fmt.Fprintln(ready, "ok")
+				ready.Close()
+				ready = nil
+			} else {
+				printEnv(e, o, os.Getpid())
 			}
-			return err
-		}
-		stores = append(stores, s)
-	}
-	opts := agent.Options{Stores: stores, Lifetime: o.lifetime}
-	// The askpass program comes from the agent's own environment, at
-	// start, never from a request.
-	if opts.Askpass, err = askpassProgram(os.Getenv(agent.AskpassEnv)); err != nil {
-		for _, s := range stores {
-			s.Close()
-		}
-		return err
-	}
-	if o.auditLog != "" {
-		audit, err := agent.OpenAuditFile(o.auditLog)
-		if err != nil {
-			for _, s := range stores {
-				s.Close()
-			}
-			return err
-		}
-		defer audit.Close()
-		opts.Audit = audit
-	}
-	if o.auditLog == "" {
-		log.Warn("no audit log (--no-audit): requests are not recorded")
-	}
-	keyring := agent.New(opts)
-	defer keyring.Close()
-	var l net.Listener
-	if o.activated != nil {
-		// Peers are checked per connection by Serve as always; the
-		// directory was checked above like any socket's.
-		l = o.activated
-	} else {
-		sl, err := socket.Listen(o.socket)
-		if err != nil {
-			return err
-		}
-		l = sl
-	}
-	// Close removes the socket only if it is still ours, and releases the
-	// path's lock; Serve closes it too, Close is idempotent.
-	defer l.Close()
-	if o.metricsAddr != "" { // before "ok": a wrong address fails start
-		ml, err := metricsListener(o.metricsAddr)
-		if err != nil {
-			return err
-		}
-		go serveMetrics(ctx, ml, keyring, log)
-		log.Info("metrics endpoint listening", "addr", ml.Addr().String())
-	}
-	if ready != nil {
-		fmt.Fprintln(ready, "ok")
-		ready.Close()
-		ready = nil
-	} else {
-		printEnv(e, o, os.Getpid())
-	}
-	log.Info("agent listening", "socket", o.socket, "backends", len(stores), "audit_log", o.auditLog)
-	return socket.Serve(ctx, l, keyring, socket.ServeOptions{Logger: log})
+		},
+	})
 }
 
 // removeDirFlag tells the daemon that start made the socket's directory
 // (the default, under $TMPDIR) for it.
 const removeDirFlag = "remove-socket-dir"
-
-// removeSocketDir removes the directory start made for the socket, at exit,
-// if it is empty. It is not when it holds the default audit log (never
-// deleted: it is the record of what was signed) or a daemon's agent.log;
-// then it stays, for the user to read, and says so in the log.
-func removeSocketDir(dir string, log *slog.Logger) {
-	err := os.Remove(dir)
-	switch {
-	case err == nil:
-	case errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST):
-		log.Info("keeping the socket's directory: it holds the audit log or this log", "dir", dir)
-	default:
-		log.Warn("could not remove the socket's directory", "dir", dir, "err", err)
-	}
-}
 
 func readyPipe() *os.File {
 	if os.Getenv(readyFDEnv) != "3" {
@@ -498,21 +433,3 @@ func cmdStop(ctx context.Context, e *env, args []string) error {
 
 // stopTimeout bounds how long stop waits for the agent to exit.
 const stopTimeout = 5 * time.Second
-
-// askpassProgram checks the program named by TRUST_AGENT_ASKPASS: an
-// absolute path to an executable regular file, as module paths are.
-func askpassProgram(path string) (string, error) {
-	if path == "" {
-		return "", nil
-	}
-	fi, err := os.Stat(path)
-	switch {
-	case !filepath.IsAbs(path):
-		return "", fmt.Errorf("%s=%s is not an absolute path; name the askpass program by its full path", agent.AskpassEnv, path)
-	case err != nil:
-		return "", fmt.Errorf("%s: %w; install an askpass program (ssh-askpass convention) or unset %s", agent.AskpassEnv, err, agent.AskpassEnv)
-	case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
-		return "", fmt.Errorf("%s=%s is not an executable file", agent.AskpassEnv, path)
-	}
-	return path, nil
-}

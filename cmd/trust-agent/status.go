@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/daemon"
 	"github.com/trust-agent/trust-agent/internal/secretfile"
 	"github.com/trust-agent/trust-agent/internal/trust"
 )
@@ -34,7 +35,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		return enc.Encode(st)
 	}
 	if *asMetrics {
-		writePrometheus(e.stdout, st)
+		daemon.WritePrometheus(e.stdout, st)
 		return nil
 	}
 	locked := 0
@@ -117,7 +118,7 @@ func custodyWarnings(keys []agent.KeyInfo, o trust.Options, now time.Time) []str
 				shortKeyID(k.ID), strings.Join(repos, ", "), k.Backend, repos[0], k.Backend))
 		}
 		for _, gun := range repos {
-			exp, err := trust.CachedExpiry(o, gun)
+			exp, err := trust.CachedExpiry(trust.CachedExpiryOptions{Options: o, GUN: gun})
 			if err != nil {
 				continue
 			}

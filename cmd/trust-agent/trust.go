@@ -7,6 +7,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/pflag"
 
+	"github.com/trust-agent/trust-agent/internal/attestation"
 	"github.com/trust-agent/trust-agent/internal/trust"
 )
 
@@ -35,9 +36,9 @@ func cmdInspect(ctx context.Context, e *env, args []string) error {
 		return usageError(inspectSynopsis)
 	}
 	if *pretty {
-		return trust.InspectPretty(ctx, o, e.stdout, fs.Args()...)
+		return trust.InspectPretty(ctx, trust.InspectOptions{Options: o, Out: e.stdout, Refs: fs.Args()})
 	}
-	repos, err := trust.Inspect(ctx, o, fs.Args()...)
+	repos, err := trust.Inspect(ctx, trust.InspectOptions{Options: o, Refs: fs.Args()})
 	if werr := trust.WriteJSON(e.stdout, repos); werr != nil {
 		return werr
 	}
@@ -57,7 +58,7 @@ func cmdVerify(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() != 1 {
 		return usageError(verifySynopsis)
 	}
-	v, err := trust.Verify(ctx, o, fs.Arg(0))
+	v, err := trust.Verify(ctx, trust.VerifyOptions{Options: o, Ref: fs.Arg(0)})
 	if err != nil {
 		return err
 	}
@@ -87,14 +88,15 @@ func cmdSignerAdd(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		o.VerifyAttestation = attestationVerifier(roots)
+		o.VerifyAttestation = attestation.Verifier(roots)
 	}
 	a, err := dialAgent()
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	return trust.SignerAdd(ctx, withTouchNotice(a, e.stderr), o, fs.Arg(0), *keys, fs.Args()[1:]...)
+	o.Agent, o.Name, o.KeyFiles, o.Repos = withTouchNotice(a, e.stderr), fs.Arg(0), *keys, fs.Args()[1:]
+	return trust.SignerAdd(ctx, o)
 }
 
 const signSynopsis = "sign [--digest sha256:HEX --size N] REPO:TAG [REPO:TAG...]"
@@ -118,5 +120,6 @@ func cmdSign(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	return trust.Sign(ctx, withTouchNotice(a, e.stderr), o, fs.Args()...)
+	o.Agent, o.Refs = withTouchNotice(a, e.stderr), fs.Args()
+	return trust.Sign(ctx, o)
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/internal/trust"
 )
 
@@ -97,15 +96,14 @@ func cmdSignerRemove(ctx context.Context, e *env, args []string) error {
 	name := fs.Arg(0)
 	remove := trust.SignerRemove
 	if *keyID != "" {
-		remove = func(ctx context.Context, o trust.Options, a agent.Agent, name, repo string, force bool, confirm func(string) bool, out io.Writer) error {
-			return trust.SignerRemoveKey(ctx, o, a, name, repo, *keyID, force, confirm, out)
-		}
+		remove = trust.SignerRemoveKey
 	}
 	var failed []string
 	var last error
 	for _, repo := range fs.Args()[1:] {
 		cf := &confirmer{flag: "-f"}
-		err := cf.result(remove(ctx, o, withTouchNotice(c, e.stderr), name, repo, *force, cf.confirm, e.stdout))
+		err := cf.result(remove(ctx, trust.SignerRemoveOptions{Options: o, Agent: withTouchNotice(c, e.stderr),
+			Name: name, Repo: repo, KeyID: *keyID, Force: *force, Confirm: cf.confirm, Out: e.stdout}))
 		if err != nil {
 			if fs.NArg() > 2 { // one repository: its error is the command's, printed once
 				fmt.Fprintf(e.stderr, "trust-agent: %s: %v\n", repo, err)
@@ -142,7 +140,7 @@ func cmdRevoke(ctx context.Context, e *env, args []string) error {
 	}
 	defer c.Close()
 	cf := &confirmer{flag: "-y"}
-	return cf.result(trust.Revoke(ctx, o, withTouchNotice(c, e.stderr), fs.Arg(0), *yes, cf.confirm, e.stdout))
+	return cf.result(trust.Revoke(ctx, trust.RevokeOptions{Options: o, Agent: withTouchNotice(c, e.stderr), Repo: fs.Arg(0), Yes: *yes, Confirm: cf.confirm, Out: e.stdout}))
 }
 
 const keyRotateSynopsis = "key rotate ROLE REPO [-r] [-y] [--backend NAME]"
@@ -168,5 +166,6 @@ func cmdKeyRotate(ctx context.Context, e *env, args []string) error {
 	defer c.Close()
 	cf := &confirmer{flag: "-y"}
 	o.Confirm = cf.confirm
-	return cf.result(trust.Rotate(ctx, withTouchNotice(c, e.stderr), o, fs.Arg(0), fs.Arg(1)))
+	o.Agent, o.Role, o.Repo = withTouchNotice(c, e.stderr), fs.Arg(0), fs.Arg(1)
+	return cf.result(trust.Rotate(ctx, o))
 }

@@ -28,5 +28,5 @@ func cmdSignerWitness(ctx context.Context, e *env, args []string) error {
 	}
 	defer c.Close()
 	cf := &confirmer{flag: "-y"}
-	return cf.result(trust.SignerWitness(ctx, o, withTouchNotice(c, e.stderr), fs.Arg(0), fs.Args()[1:], *yes, cf.confirm, e.stdout))
+	return cf.result(trust.SignerWitness(ctx, trust.WitnessOptions{Options: o, Agent: withTouchNotice(c, e.stderr), Repo: fs.Arg(0), Roles: fs.Args()[1:], Yes: *yes, Confirm: cf.confirm, Out: e.stdout}))
 }

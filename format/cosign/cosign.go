@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"time"
 	"unicode/utf8"
 
 	"github.com/docker/distribution/reference"
@@ -41,8 +40,9 @@ type Policy struct{}
 
 var _ agent.PayloadPolicy = Policy{}
 
-// Role is agent.RoleCosign: only keys made with --role cosign sign here.
-func (Policy) Role() agent.Role { return agent.RoleCosign }
+// Roles is agent.RoleCosign alone: only keys made with --role cosign sign
+// here.
+func (Policy) Roles() []agent.Role { return []agent.Role{agent.RoleCosign} }
 
 // Payload is what Check reads from a simple-signing payload.
 type Payload struct {
@@ -123,8 +123,14 @@ func repository(ref, digest string) (string, error) {
 }
 
 // Check accepts a simple-signing payload; for a key bound to a repository,
-// only one whose docker-reference is in it. Facts: reference, digest.
-func (Policy) Check(key agent.KeyInfo, payload []byte, now time.Time) (map[string]string, error) {
+// only one whose docker-reference is in it. Decision.Facts: reference,
+// digest.
+func (Policy) Check(req agent.PolicyRequest) (agent.Decision, error) {
+	facts, err := check(req.Key, req.Payload)
+	return agent.Decision{Facts: facts}, err
+}
+
+func check(key agent.KeyInfo, payload []byte) (map[string]string, error) {
 	p, err := Parse(payload)
 	if err != nil {
 		return nil, err

@@ -68,7 +68,8 @@ func TestCheck(t *testing.T) {
 		{"deep", free, strings.Replace(payload("r.example/a"), `"optional":null`, `"optional":{"a":`+strings.Repeat("[", 40)+strings.Repeat("]", 40)+`}`, 1), "nested deeper"},
 		{"not utf-8", free, "{\"critical\":\"\xff\"}", "not UTF-8"},
 	} {
-		facts, err := cosign.Policy{}.Check(c.key, []byte(c.payload), now)
+		d, err := cosign.Policy{}.Check(agent.PolicyRequest{Key: c.key, Payload: []byte(c.payload), Now: now})
+		facts := d.Facts
 		switch {
 		case c.err == "" && err != nil:
 			t.Errorf("%s: refused: %v", c.name, err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/format/notation"
 )
 
@@ -20,7 +21,8 @@ func FuzzCheck(f *testing.F) {
 	f.Add([]byte{0x84, 0x6a})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		key := keyInfo(t, ec, "")
-		facts, err := (notation.Policy{}).Check(key, in, now)
+		d, err := (notation.Policy{}).Check(agent.PolicyRequest{Key: key, Payload: in, Now: now})
+		facts := d.Facts
 		if err != nil {
 			return
 		}

@@ -98,8 +98,8 @@ type Policy struct{}
 
 var _ agent.PayloadPolicy = Policy{}
 
-// Role is agent.RoleNotation.
-func (Policy) Role() agent.Role { return agent.RoleNotation }
+// Roles is agent.RoleNotation alone.
+func (Policy) Roles() []agent.Role { return []agent.Role{agent.RoleNotation} }
 
 // KeySpec is a key's spec in the plugin contract's words, with the hash,
 // JWS and COSE algorithms and the plugin's signing algorithm it implies.
@@ -165,8 +165,14 @@ type header struct {
 }
 
 // Check accepts a JWS signing input or a COSE Sig_structure over a Notary
-// payload, as the package doc says.
-func (Policy) Check(key agent.KeyInfo, payload []byte, now time.Time) (map[string]string, error) {
+// payload, as the package doc says. Decision.Facts: envelope, digest,
+// media_type, repository.
+func (Policy) Check(req agent.PolicyRequest) (agent.Decision, error) {
+	facts, err := check(req.Key, req.Payload, req.Now)
+	return agent.Decision{Facts: facts}, err
+}
+
+func check(key agent.KeyInfo, payload []byte, now time.Time) (map[string]string, error) {
 	spec, err := SpecOfDER(key.PublicKey)
 	if err != nil {
 		return nil, err

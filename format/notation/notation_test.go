@@ -71,7 +71,7 @@ type policySigner struct {
 
 func (s *policySigner) Sign(p []byte) ([]byte, []*x509.Certificate, error) {
 	s.seen = p
-	if _, err := (notation.Policy{}).Check(s.key, p, now); err != nil {
+	if _, err := (notation.Policy{}).Check(agent.PolicyRequest{Key: s.key, Payload: p, Now: now}); err != nil {
 		return nil, nil, err
 	}
 	sig, _, err := (notation.Policy{}).Sign(s.priv, p)
@@ -138,7 +138,8 @@ func TestEnvelopesVerify(t *testing.T) {
 				if string(content.Payload.Content) != string(payload(nil)) {
 					t.Fatalf("payload %s", content.Payload.Content)
 				}
-				facts, err := (notation.Policy{}).Check(s.key, s.seen, now)
+				d, err := (notation.Policy{}).Check(agent.PolicyRequest{Key: s.key, Payload: s.seen, Now: now})
+				facts := d.Facts
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -226,7 +227,7 @@ func TestCheckRefuses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := (notation.Policy{}).Check(c.key, c.in, now)
+			_, err := (notation.Policy{}).Check(agent.PolicyRequest{Key: c.key, Payload: c.in, Now: now})
 			switch {
 			case c.wantErr == "" && err != nil:
 				t.Fatalf("refused: %v", err)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
+	_ "github.com/trust-agent/trust-agent/format/tuf" // the "tuf" format: Keyring.Sign signs through it
 	"github.com/trust-agent/trust-agent/pkcs11"
 	"github.com/trust-agent/trust-agent/pkcs11/softhsmtest"
 	"github.com/trust-agent/trust-agent/socket"

@@ -67,7 +67,7 @@ func BenchmarkP4(b *testing.B) {
 			b.Fatal(err)
 		}
 		start := time.Now()
-		if err := trust.Sign(ctx, c, trust.SignOptions{Options: opts, Out: io.Discard}, refs...); err != nil {
+		if err := trust.Sign(ctx, trust.SignOptions{Options: opts, Out: io.Discard, Agent: c, Refs: refs}); err != nil {
 			b.Fatalf("sign %d tags: %v", count, err)
 		}
 		took := time.Since(start)

@@ -46,7 +46,7 @@ func signerRepoAs(b *testing.B, a agent.Agent, opts trust.Options, repo, signer 
 		b.Fatal(err)
 	}
 	pub := writePub(b, k, signer)
-	if err := trust.SignerAdd(ctx, a, trust.SignerAddOptions{Options: opts, Out: io.Discard}, signer, []string{pub}, repo); err != nil {
+	if err := trust.SignerAdd(ctx, trust.SignerAddOptions{Options: opts, Out: io.Discard, Agent: a, Name: signer, KeyFiles: []string{pub}, Repos: []string{repo}}); err != nil {
 		b.Fatalf("signer add: %v", err)
 	}
 }
@@ -67,7 +67,7 @@ func BenchmarkP3Profile(b *testing.B) {
 		ca := &countingAgent{Agent: c}
 		ctx := p.context(context.Background())
 		start := time.Now()
-		err := trust.Sign(ctx, ca, trust.SignOptions{Options: opts, Digest: digest, Size: 1234, Out: io.Discard}, fmt.Sprintf("%s:t%d", repo, i))
+		err := trust.Sign(ctx, trust.SignOptions{Options: opts, Digest: digest, Size: 1234, Out: io.Discard, Agent: ca, Refs: []string{fmt.Sprintf("%s:t%d", repo, i)}})
 		took := time.Since(start)
 		if err != nil {
 			b.Fatal(err)

@@ -183,7 +183,7 @@ func Run(ctx context.Context, o Options, refs ...string) ([]Result, error) {
 	var out []Result
 	failed := 0
 	for _, ref := range refs {
-		v, verr := trust.Verify(ctx, o.Trust, ref)
+		v, verr := trust.Verify(ctx, trust.VerifyOptions{Options: o.Trust, Ref: ref})
 		for _, f := range formats {
 			r := Result{Ref: ref, Format: f, KeyID: m.keys[f].ID}
 			if verr != nil {

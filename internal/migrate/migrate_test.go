@@ -23,6 +23,7 @@ import (
 	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/format/cosign"
 	_ "github.com/trust-agent/trust-agent/format/notation"
+	_ "github.com/trust-agent/trust-agent/format/tuf" // the "tuf" format: Keyring.Sign signs through it
 	"github.com/trust-agent/trust-agent/internal/migrate"
 	"github.com/trust-agent/trust-agent/internal/trust"
 	"github.com/trust-agent/trust-agent/internal/trust/trusttest"

@@ -43,17 +43,17 @@ func TestNotaryTokenAuth(t *testing.T) {
 	var out bytes.Buffer
 
 	signerAdd := func(o Options) error {
-		return SignerAdd(ctx, la.client(), SignerAddOptions{Options: o, Out: &out}, "alice", []string{pub}, img.Repo)
+		return SignerAdd(ctx, SignerAddOptions{Options: o, Out: &out, Agent: la.client(), Name: "alice", KeyFiles: []string{pub}, Repos: []string{img.Repo}})
 	}
 	sign := func(o Options) error {
-		return Sign(ctx, la.client(), SignOptions{Options: o, Out: &out}, img.Ref)
+		return Sign(ctx, SignOptions{Options: o, Out: &out, Agent: la.client(), Refs: []string{img.Ref}})
 	}
 	inspect := func(o Options) error {
-		_, err := Inspect(ctx, o, img.Repo)
+		_, err := Inspect(ctx, InspectOptions{Options: o, Refs: []string{img.Repo}})
 		return err
 	}
 	verify := func(o Options) error {
-		_, err := Verify(ctx, o, img.Ref)
+		_, err := Verify(ctx, VerifyOptions{Options: o, Ref: img.Ref})
 		return err
 	}
 	commands := []struct {
@@ -140,7 +140,7 @@ func TestNotaryTokenAuth(t *testing.T) {
 
 	// docker reads the same repository with the same credentials, and
 	// prints what trust-agent prints.
-	repos, err := Inspect(ctx, opts, img.Repo)
+	repos, err := Inspect(ctx, InspectOptions{Options: opts, Refs: []string{img.Repo}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestNotaryTokenAuthRealmOnLoopbackIP(t *testing.T) {
 	dc := trusttest.NewDockerConfig(t, n)
 	writeAuth(t, dc.Dir, reg.Host, user, password)
 	dc.AddSigner(t, "bob", img.Repo) // docker initialises the repository through the realm
-	_, err := Inspect(ctx, Options{ConfigDir: dc.Dir, Server: n.URL}, img.Repo)
+	_, err := Inspect(ctx, InspectOptions{Options: Options{ConfigDir: dc.Dir, Server: n.URL}, Refs: []string{img.Repo}})
 	t.Logf("%v; hint: %s", err, Hint(err))
 	if err == nil {
 		t.Skip("go-containerregistry now accepts a loopback realm: this limitation is gone; drop this test")

@@ -22,6 +22,7 @@ import (
 	"github.com/theupdateframework/notary/tuf/utils"
 
 	"github.com/trust-agent/trust-agent/agent"
+	_ "github.com/trust-agent/trust-agent/format/tuf" // the "tuf" format: Keyring.Sign signs through it
 )
 
 const testGUN = "registry.example.com/team/app"

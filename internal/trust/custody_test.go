@@ -47,7 +47,7 @@ func TestRootOnTwoTokens(t *testing.T) {
 	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
 	_, pub := generatePub(t, a, "alice")
 	var out bytes.Buffer
-	if err := SignerAdd(ctx, a, SignerAddOptions{Options: opts, Out: &out}, "alice", []string{pub}, img.Repo); err != nil {
+	if err := SignerAdd(ctx, SignerAddOptions{Options: opts, Out: &out, Agent: a, Name: "alice", KeyFiles: []string{pub}, Repos: []string{img.Repo}}); err != nil {
 		t.Fatalf("signer add: %v\n%s", err, out.String())
 	}
 	if strings.Contains(out.String(), "Generated a new root key") || !currentRootKeys(t, opts, img.Repo)[string(root.PublicKey)] {
@@ -63,7 +63,7 @@ func TestRootOnTwoTokens(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := Rotate(ctx, a, RotateOptions{Options: opts, Yes: true, Out: &out}, "root", img.Repo); err != nil {
+	if err := Rotate(ctx, RotateOptions{Options: opts, Yes: true, Out: &out, Agent: a, Role: "root", Repo: img.Repo}); err != nil {
 		t.Fatalf("rotating root with the second token's copy: %v\n%s", err, out.String())
 	}
 	after := currentRootKeys(t, opts, img.Repo)

@@ -10,6 +10,19 @@
 // before v29 dropped client-side enforcement: targets/releases first, then
 // targets; a digest reference passes when a released tag signs it.
 //
+// # Calling it
+//
+// Every operation is F(ctx, FOptions): the options struct embeds Options
+// (where trust data lives, how to reach the server) and carries the rest,
+// the agent included (Sign with SignOptions, SignerAdd with
+// SignerAddOptions, Rotate with RotateOptions, Revoke, SignerRemove and
+// SignerRemoveKey with SignerRemoveOptions, SignerWitness with
+// WitnessOptions, Verify, Inspect and InspectPretty, TrustedBy and
+// CachedExpiry, which read only the cache and take no context). Helpers
+// over values (CanonicalGUN, ParseKeyFile, WriteJSON, WritePretty, the
+// attestation file format) and NewCryptoService, which notary's interfaces
+// shape, keep plain arguments.
+//
 // # Signing over the agent
 //
 // CryptoService is notary's signed.CryptoService over an agent.Agent (the

@@ -33,13 +33,13 @@ func TestSQLNotaryTwoAgents(t *testing.T) {
 
 	addSigner(t, a, optsA, "alice", v1.Repo)
 	_, bobPub := generatePub(t, b.client(), "bob")
-	if err := SignerAdd(ctx, a.client(), SignerAddOptions{Options: optsA, Out: io.Discard}, "bob", []string{bobPub}, v1.Repo); err != nil {
+	if err := SignerAdd(ctx, SignerAddOptions{Options: optsA, Out: io.Discard, Agent: a.client(), Name: "bob", KeyFiles: []string{bobPub}, Repos: []string{v1.Repo}}); err != nil {
 		t.Fatalf("alice's machine adds bob: %v", err)
 	}
-	if err := Sign(ctx, a.client(), SignOptions{Options: optsA, Out: io.Discard}, v1.Ref); err != nil {
+	if err := Sign(ctx, SignOptions{Options: optsA, Out: io.Discard, Agent: a.client(), Refs: []string{v1.Ref}}); err != nil {
 		t.Fatalf("alice signs v1: %v", err)
 	}
-	if err := Sign(ctx, b.client(), SignOptions{Options: optsB, Out: io.Discard}, v1.Ref); err != nil {
+	if err := Sign(ctx, SignOptions{Options: optsB, Out: io.Discard, Agent: b.client(), Refs: []string{v1.Ref}}); err != nil {
 		t.Fatalf("bob signs v1: %v", err)
 	}
 
@@ -48,7 +48,7 @@ func TestSQLNotaryTwoAgents(t *testing.T) {
 	signedBy := func(when string) map[string][]string {
 		t.Helper()
 		opts := Options{ConfigDir: trusttest.NewDockerConfig(t, n.Notary).Dir, Server: n.URL}
-		repos, err := Inspect(ctx, opts, v1.Repo)
+		repos, err := Inspect(ctx, InspectOptions{Options: opts, Refs: []string{v1.Repo}})
 		if err != nil {
 			t.Fatalf("%s: inspect: %v", when, err)
 		}
@@ -87,7 +87,7 @@ func TestSQLNotaryTwoAgents(t *testing.T) {
 		t.Fatalf("v2 signed before anyone signed it: %v", got)
 	}
 
-	if err := Sign(ctx, b.client(), SignOptions{Options: optsB, Out: io.Discard}, v2.Ref); err != nil {
+	if err := Sign(ctx, SignOptions{Options: optsB, Out: io.Discard, Agent: b.client(), Refs: []string{v2.Ref}}); err != nil {
 		t.Fatalf("bob signs v2 after the restart: %v", err)
 	}
 	got = signedBy("after signing v2")

@@ -95,10 +95,10 @@ func TestSSHForwardedAgent(t *testing.T) {
 		return c
 	}
 	alice, pub := generatePub(t, client(), "alice")
-	if err := SignerAdd(ctx, client(), SignerAddOptions{Options: opts, Out: io.Discard}, "alice", []string{pub}, img.Repo); err != nil {
+	if err := SignerAdd(ctx, SignerAddOptions{Options: opts, Out: io.Discard, Agent: client(), Name: "alice", KeyFiles: []string{pub}, Repos: []string{img.Repo}}); err != nil {
 		t.Fatalf("signer add through the forwarded socket: %v", err)
 	}
-	if err := Sign(ctx, client(), SignOptions{Options: opts, Out: io.Discard}, img.Ref); err != nil {
+	if err := Sign(ctx, SignOptions{Options: opts, Out: io.Discard, Agent: client(), Refs: []string{img.Ref}}); err != nil {
 		t.Fatalf("sign through the forwarded socket: %v", err)
 	}
 	list, err := client().List(ctx)

@@ -87,7 +87,7 @@ func TestHardwareKeysDockerReads(t *testing.T) {
 
 	// Docker reads it, and our inspect prints the same.
 	want := dc.MustDocker(t, "trust", "inspect", img.Repo)
-	repos, err := Inspect(ctx, opts, img.Repo)
+	repos, err := Inspect(ctx, InspectOptions{Options: opts, Refs: []string{img.Repo}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestHardwareKeysDockerReads(t *testing.T) {
 
 	// Verify, in a fresh configuration: trust on first use of the root.
 	fresh := trusttest.NewDockerConfig(t, n)
-	v, err := Verify(ctx, Options{ConfigDir: fresh.Dir, Server: n.URL}, img.Ref)
+	v, err := Verify(ctx, VerifyOptions{Options: Options{ConfigDir: fresh.Dir, Server: n.URL}, Ref: img.Ref})
 	if err != nil {
 		t.Fatal(err)
 	}

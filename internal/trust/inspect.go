@@ -52,11 +52,21 @@ type Key struct {
 	ID string `json:",omitempty"`
 }
 
+// InspectOptions are Inspect's and InspectPretty's.
+type InspectOptions struct {
+	Options
+	// Refs are the references to inspect (REPO or REPO:TAG).
+	Refs []string
+	// Out is where InspectPretty writes; Inspect returns its result.
+	Out io.Writer
+}
+
 // Inspect reads the trust data of each reference as `docker trust inspect`
 // does: a reference with a tag shows that tag, one without shows every tag.
 // It inspects every reference and returns those that worked, in order, and
 // the failures joined. Write them with WriteJSON.
-func Inspect(ctx context.Context, opts Options, refs ...string) ([]Repository, error) {
+func Inspect(ctx context.Context, o InspectOptions) ([]Repository, error) {
+	opts, refs := o.Options, o.Refs
 	repos := []Repository{}
 	var errs []error
 	for _, r := range refs {

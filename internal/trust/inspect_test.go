@@ -45,7 +45,7 @@ func testInspectMatchesDocker(t *testing.T, f *fixture) {
 	for _, refs := range f.inspectCases() {
 		t.Run("json "+strings.Join(refs, " "), func(t *testing.T) {
 			want := f.docker.Docker(t, append([]string{"trust", "inspect"}, refs...)...)
-			repos, err := Inspect(ctx, f.opts(), refs...)
+			repos, err := Inspect(ctx, InspectOptions{Options: f.opts(), Refs: refs})
 			var got bytes.Buffer
 			if werr := WriteJSON(&got, repos); werr != nil {
 				t.Fatal(werr)
@@ -55,7 +55,7 @@ func testInspectMatchesDocker(t *testing.T, f *fixture) {
 		t.Run("pretty "+strings.Join(refs, " "), func(t *testing.T) {
 			want := f.docker.Docker(t, append([]string{"trust", "inspect", "--pretty"}, refs...)...)
 			var got bytes.Buffer
-			err := InspectPretty(ctx, f.opts(), &got, refs...)
+			err := InspectPretty(ctx, InspectOptions{Options: f.opts(), Out: &got, Refs: refs})
 			compare(t, got.String(), err, want.Stdout, want.Stderr, want.Err)
 		})
 	}
@@ -85,14 +85,14 @@ func compare(t *testing.T, got string, err error, want, wantErr string, dockerEr
 
 func testInspectGolden(t *testing.T, f *fixture) {
 	var js, pretty bytes.Buffer
-	repos, err := Inspect(context.Background(), f.opts(), f.repo)
+	repos, err := Inspect(context.Background(), InspectOptions{Options: f.opts(), Refs: []string{f.repo}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := WriteJSON(&js, repos); err != nil {
 		t.Fatal(err)
 	}
-	if err := InspectPretty(context.Background(), f.opts(), &pretty, f.repo); err != nil {
+	if err := InspectPretty(context.Background(), InspectOptions{Options: f.opts(), Out: &pretty, Refs: []string{f.repo}}); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "inspect.golden.json", f.normalise(t, repos[0], js.String()))
@@ -156,7 +156,7 @@ func golden(t *testing.T, name, got string) {
 // DOCKER_CONTENT_TRUST_SERVER decide, as they do for docker.
 func testInspectEnv(t *testing.T, f *fixture) {
 	f.docker.Setenv(t)
-	repos, err := Inspect(context.Background(), Options{}, f.repo+":v1")
+	repos, err := Inspect(context.Background(), InspectOptions{Options: Options{}, Refs: []string{f.repo + ":v1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,8 @@ const truncatedKeyLen = 12
 // InspectPretty writes what `docker trust inspect --pretty REF...` writes:
 // one report per reference, separated by a blank line. Like docker it stops
 // at the first reference that fails, after writing those before it.
-func InspectPretty(ctx context.Context, opts Options, w io.Writer, refs ...string) error {
+func InspectPretty(ctx context.Context, o InspectOptions) error {
+	opts, w, refs := o.Options, o.Out, o.Refs
 	for i, r := range refs {
 		repo, err := inspectOne(ctx, opts, r)
 		if err != nil {

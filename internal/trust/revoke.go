@@ -11,14 +11,29 @@ import (
 	"github.com/trust-agent/trust-agent/agent"
 )
 
-// Revoke deletes the signature for repoRef's tag, or with no tag every
-// signature (after confirm is asked docker's question, unless yes; a "no"
+// RevokeOptions are Revoke's.
+type RevokeOptions struct {
+	Options
+	// Agent holds the keys that sign the change.
+	Agent agent.Agent
+	// Repo is REPO:TAG (that tag's signature) or REPO (every tag's).
+	Repo string
+	// Yes skips the question; else Confirm is asked (nil: refuse).
+	Yes     bool
+	Confirm func(prompt string) bool
+	// Out gets docker's messages.
+	Out io.Writer
+}
+
+// Revoke deletes the signature for ro.Repo's tag, or with no tag every
+// signature (after ro.Confirm is asked docker's question, unless ro.Yes; a "no"
 // prints "Aborting action." and returns nil), as docker trust revoke does.
 // Tags are removed from every role that holds them and that the agent can
 // sign: targets with the repository key, delegations whose keys the agent
 // holds; one publish, whose delegation signatures name every delegation
 // role changed (SetDelegationRole).
-func Revoke(ctx context.Context, o Options, a agent.Agent, repoRef string, yes bool, confirm func(prompt string) bool, out io.Writer) error {
+func Revoke(ctx context.Context, ro RevokeOptions) error {
+	o, a, repoRef, yes, confirm, out := ro.Options, ro.Agent, ro.Repo, ro.Yes, ro.Confirm, ro.Out
 	ref, err := parseRef(repoRef)
 	if err != nil {
 		return err

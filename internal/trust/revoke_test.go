@@ -25,7 +25,7 @@ func TestRevoke(t *testing.T) {
 
 	// One tag: from targets/releases and targets/alice, in one publish.
 	var out bytes.Buffer
-	if err := Revoke(f.ctx, f.opts, f.a, f.repo+":v1", false, never, &out); err != nil {
+	if err := Revoke(f.ctx, RevokeOptions{Options: f.opts, Agent: f.a, Repo: f.repo + ":v1", Confirm: never, Out: &out}); err != nil {
 		t.Fatal(err)
 	}
 	if want := "Successfully deleted signature for " + f.repo + ":v1\n"; out.String() != want {
@@ -35,14 +35,14 @@ func TestRevoke(t *testing.T) {
 		t.Fatalf("signed tags %s after revoking v1, want v2,v3", got)
 	}
 	// An unsigned tag is an error naming it.
-	if err := Revoke(f.ctx, f.opts, f.a, f.repo+":v1", false, never, &out); err == nil || !strings.Contains(err.Error(), "could not remove signature for "+f.repo+":v1") {
+	if err := Revoke(f.ctx, RevokeOptions{Options: f.opts, Agent: f.a, Repo: f.repo + ":v1", Confirm: never, Out: &out}); err == nil || !strings.Contains(err.Error(), "could not remove signature for "+f.repo+":v1") {
 		t.Fatalf("revoking v1 again: %v", err)
 	}
 
 	// Every tag: asked first; "no" keeps them.
 	out.Reset()
 	var asked string
-	if err := Revoke(f.ctx, f.opts, f.a, f.repo, false, func(p string) bool { asked = p; return false }, &out); err != nil {
+	if err := Revoke(f.ctx, RevokeOptions{Options: f.opts, Agent: f.a, Repo: f.repo, Confirm: func(p string) bool { asked = p; return false }, Out: &out}); err != nil {
 		t.Fatal(err)
 	}
 	if want := "Please confirm you would like to delete all signature data for " + f.repo + "? [y/N] "; asked != want {
@@ -55,7 +55,7 @@ func TestRevoke(t *testing.T) {
 		t.Fatalf("signed tags %s after refusing, want v2,v3", got)
 	}
 	out.Reset()
-	if err := Revoke(f.ctx, f.opts, f.a, f.repo, false, func(string) bool { return true }, &out); err != nil {
+	if err := Revoke(f.ctx, RevokeOptions{Options: f.opts, Agent: f.a, Repo: f.repo, Confirm: func(string) bool { return true }, Out: &out}); err != nil {
 		t.Fatal(err)
 	}
 	if want := "Successfully deleted all signature data for " + f.repo + "\n"; out.String() != want {
@@ -68,7 +68,7 @@ func TestRevoke(t *testing.T) {
 		t.Fatalf("signers %s, want alice kept", got)
 	}
 	// Nothing left: docker's error.
-	if err := Revoke(f.ctx, f.opts, f.a, f.repo, true, never, &out); err == nil || !strings.Contains(err.Error(), "no signed tags to remove") {
+	if err := Revoke(f.ctx, RevokeOptions{Options: f.opts, Agent: f.a, Repo: f.repo, Yes: true, Confirm: never, Out: &out}); err == nil || !strings.Contains(err.Error(), "no signed tags to remove") {
 		t.Fatalf("revoking an empty repository: %v", err)
 	}
 }
@@ -84,11 +84,11 @@ func TestRevokeRefusesWhatStaysTrusted(t *testing.T) {
 	_, pub := generatePub(t, la.client(), "alice")
 	dc.MustDocker(t, "trust", "signer", "add", "--key", pub, "alice", img.Repo)
 	dc.SignWithNotaryCLI(t, img) // targets, by the admin
-	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: io.Discard}, img.Ref); err != nil {
+	if err := Sign(ctx, SignOptions{Options: opts, Out: io.Discard, Agent: la.client(), Refs: []string{img.Ref}}); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	err := Revoke(ctx, opts, la.client(), img.Ref, true, nil, &out)
+	err := Revoke(ctx, RevokeOptions{Options: opts, Agent: la.client(), Repo: img.Ref, Yes: true, Out: &out})
 	t.Logf("%v; hint: %s", err, Hint(err))
 	if err == nil || !strings.Contains(err.Error(), "v1 is also signed in targets") || !strings.Contains(Hint(err), "must revoke it") {
 		t.Fatalf("err = %v, hint %q; output %q", err, Hint(err), out.String())

@@ -39,14 +39,15 @@ type RotateOptions struct {
 	CopyTo []string
 	// Out gets the progress and success messages.
 	Out io.Writer
+	// Agent holds (and makes) the keys.
+	Agent agent.Agent
+	// Role is the base role to rotate (root, targets, snapshot); Repo the
+	// repository.
+	Role string
+	Repo string
 }
 
-// RotateKey is Rotate with positional options and the default backend.
-func RotateKey(ctx context.Context, o Options, a agent.Agent, role string, repoRef string, serverManaged, yes bool, confirm func(prompt string) bool, out io.Writer) error {
-	return Rotate(ctx, a, RotateOptions{Options: o, ServerManaged: serverManaged, Yes: yes, Confirm: confirm, Out: out}, role, repoRef)
-}
-
-// Rotate replaces the key of a base role of repoRef, as notary key rotate
+// Rotate replaces the key of base role o.Role of repository o.Repo, as notary key rotate
 // does, and publishes the new root.json:
 //
 //   - targets: a new targets key on the agent (ServerManaged is refused);
@@ -67,7 +68,8 @@ func RotateKey(ctx context.Context, o Options, a agent.Agent, role string, repoR
 // root.json ever listed (keys rotated out are never reused).
 //
 // Keys rotated out stay on the hardware. Success is reported to o.Out.
-func Rotate(ctx context.Context, a agent.Agent, o RotateOptions, role string, repoRef string) error {
+func Rotate(ctx context.Context, o RotateOptions) error {
+	a, role, repoRef := o.Agent, o.Role, o.Repo
 	serverManaged, yes, confirm, out := o.ServerManaged, o.Yes, o.Confirm, o.Out
 	if out == nil {
 		out = io.Discard

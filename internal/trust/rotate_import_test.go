@@ -77,7 +77,7 @@ func TestRotateRootAfterImport(t *testing.T) {
 	}
 
 	var out bytes.Buffer
-	if err := Rotate(ctx, a, RotateOptions{Options: opts, Yes: true, Out: &out}, "root", img.Repo); err != nil {
+	if err := Rotate(ctx, RotateOptions{Options: opts, Yes: true, Out: &out, Agent: a, Role: "root", Repo: img.Repo}); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	if strings.Contains(out.String(), "Reusing") {
@@ -106,7 +106,7 @@ func TestRotateRootAfterImport(t *testing.T) {
 	// A second rotation makes another key again: neither the imported key
 	// nor the first rotation's key is taken for an unpublished one.
 	out.Reset()
-	if err := Rotate(ctx, a, RotateOptions{Options: opts, Yes: true, Out: &out}, "root", img.Repo); err != nil {
+	if err := Rotate(ctx, RotateOptions{Options: opts, Yes: true, Out: &out, Agent: a, Role: "root", Repo: img.Repo}); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	if strings.Contains(out.String(), "Reusing") {

@@ -44,7 +44,7 @@ func TestRotateKey(t *testing.T) {
 
 	// targets: a new key on the agent.
 	var out bytes.Buffer
-	if err := RotateKey(f.ctx, f.opts, f.a, "targets", f.repo, false, false, never, &out); err != nil {
+	if err := Rotate(f.ctx, RotateOptions{Options: f.opts, Agent: f.a, Role: "targets", Repo: f.repo, Confirm: never, Out: &out}); err != nil {
 		t.Fatal(err)
 	}
 	if want := "Successfully rotated targets key for repository " + gun + "\n"; out.String() != want {
@@ -73,14 +73,14 @@ func TestRotateKey(t *testing.T) {
 		return m
 	}
 	snap0 := roleKeys()[data.CanonicalSnapshotRole]
-	if err := RotateKey(f.ctx, f.opts, f.a, "snapshot", f.repo, true, false, never, &out); err != nil {
+	if err := Rotate(f.ctx, RotateOptions{Options: f.opts, Agent: f.a, Role: "snapshot", Repo: f.repo, ServerManaged: true, Confirm: never, Out: &out}); err != nil {
 		t.Fatal(err)
 	}
 	snap1 := roleKeys()[data.CanonicalSnapshotRole]
 	if len(snap1) != 1 || snap1[0] == snap0[0] || f.keyIDs(t, agent.RoleSnapshot)[snap1[0]] {
 		t.Fatalf("snapshot keys %v -> %v, want a new server key", snap0, snap1)
 	}
-	if err := RotateKey(f.ctx, f.opts, f.a, "snapshot", f.repo, false, false, never, &out); err != nil {
+	if err := Rotate(f.ctx, RotateOptions{Options: f.opts, Agent: f.a, Role: "snapshot", Repo: f.repo, Confirm: never, Out: &out}); err != nil {
 		t.Fatal(err)
 	}
 	snap2 := roleKeys()[data.CanonicalSnapshotRole]
@@ -91,14 +91,14 @@ func TestRotateKey(t *testing.T) {
 
 	// root: asked; "no" changes nothing.
 	out.Reset()
-	if err := RotateKey(f.ctx, f.opts, f.a, "root", f.repo, false, false, func(string) bool { return false }, &out); err != nil {
+	if err := Rotate(f.ctx, RotateOptions{Options: f.opts, Agent: f.a, Role: "root", Repo: f.repo, Confirm: func(string) bool { return false }, Out: &out}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasSuffix(out.String(), "Aborting action.\n") || len(f.keyIDs(t, agent.RoleRoot)) != 1 {
 		t.Fatalf("refused root rotation: output %q, root keys %v", out.String(), f.keyIDs(t, agent.RoleRoot))
 	}
 	out.Reset()
-	if err := RotateKey(f.ctx, f.opts, f.a, "root", f.repo, false, true, never, &out); err != nil {
+	if err := Rotate(f.ctx, RotateOptions{Options: f.opts, Agent: f.a, Role: "root", Repo: f.repo, Yes: true, Confirm: never, Out: &out}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "\nSuccessfully rotated root key for repository "+gun+"\n") {
@@ -111,7 +111,7 @@ func TestRotateKey(t *testing.T) {
 	}
 	// A fresh client trusts the new root on first use, and the tag verifies.
 	fresh := trusttest.NewDockerConfig(t, f.n)
-	v, err := Verify(f.ctx, Options{ConfigDir: fresh.Dir, Server: f.n.URL}, f.imgs[0].Ref)
+	v, err := Verify(f.ctx, VerifyOptions{Options: Options{ConfigDir: fresh.Dir, Server: f.n.URL}, Ref: f.imgs[0].Ref})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestRotateKey(t *testing.T) {
 		t.Fatalf("Verify = %+v, want %s", v, f.imgs[0].Digest)
 	}
 	// The new root and targets keys still sign: revoke the tag.
-	if err := Revoke(f.ctx, f.opts, f.a, f.imgs[0].Ref, false, never, &out); err != nil {
+	if err := Revoke(f.ctx, RevokeOptions{Options: f.opts, Agent: f.a, Repo: f.imgs[0].Ref, Confirm: never, Out: &out}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -132,7 +132,7 @@ func TestRotateKey(t *testing.T) {
 		{"timestamp", "always managed by the server", false},
 		{"targets/alice", "invalid role", false},
 	} {
-		if err := RotateKey(f.ctx, f.opts, f.a, c.role, f.repo, c.server, true, never, &out); err == nil || !strings.Contains(err.Error(), c.want) {
+		if err := Rotate(f.ctx, RotateOptions{Options: f.opts, Agent: f.a, Role: c.role, Repo: f.repo, ServerManaged: c.server, Yes: true, Confirm: never, Out: &out}); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("rotating %s (server %v): %v, want %q", c.role, c.server, err, c.want)
 		}
 	}
@@ -226,7 +226,7 @@ func TestRotateRootStaysOnItsBackend(t *testing.T) {
 	a, opts, repo := multiBackendRepo(t, "backend/rotate", "card", "token", "card")
 	never := func(p string) bool { t.Fatalf("asked %q", p); return false }
 	var out bytes.Buffer
-	if err := RotateKey(ctx, opts, a, "root", repo, false, true, never, &out); err != nil {
+	if err := Rotate(ctx, RotateOptions{Options: opts, Agent: a, Role: "root", Repo: repo, Yes: true, Confirm: never, Out: &out}); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	if got := rootKeysByBackend(t, a); got["card"] != 2 || got["token"] != 0 {
@@ -236,7 +236,7 @@ func TestRotateRootStaysOnItsBackend(t *testing.T) {
 		t.Fatalf("output does not say where the key was made:\n%s", out.String())
 	}
 	out.Reset()
-	if err := Rotate(ctx, a, RotateOptions{Options: opts, Yes: true, Backend: "token", Out: &out}, "root", repo); err != nil {
+	if err := Rotate(ctx, RotateOptions{Options: opts, Yes: true, Backend: "token", Out: &out, Agent: a, Role: "root", Repo: repo}); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	if got := rootKeysByBackend(t, a); got["card"] != 2 || got["token"] != 1 {
@@ -251,7 +251,7 @@ func TestRotateRootOnPIVCard(t *testing.T) {
 	const card = "piv:serial=7"
 	a, opts, repo := multiBackendRepo(t, "backend/piv", card, "token", card)
 	var out bytes.Buffer
-	err := Rotate(ctx, a, RotateOptions{Options: opts, Yes: true, Out: &out}, "root", repo)
+	err := Rotate(ctx, RotateOptions{Options: opts, Yes: true, Out: &out, Agent: a, Role: "root", Repo: repo})
 	t.Logf("%v; hint: %s", err, Hint(err))
 	if err == nil || !strings.Contains(err.Error(), "holds at most 1 root key(s) (a PIV card: one, in slot 9c)") || !strings.Contains(Hint(err), "--backend") {
 		t.Fatalf("err = %v, hint %q", err, Hint(err))
@@ -259,10 +259,10 @@ func TestRotateRootOnPIVCard(t *testing.T) {
 	if got := rootKeysByBackend(t, a); got[card] != 1 || got["token"] != 0 {
 		t.Fatalf("root keys per backend %v after a refused rotation, want the one on the card", got)
 	}
-	if err := Rotate(ctx, a, RotateOptions{Options: opts, Yes: true, Backend: card, Out: &out}, "root", repo); err == nil {
+	if err := Rotate(ctx, RotateOptions{Options: opts, Yes: true, Backend: card, Out: &out, Agent: a, Role: "root", Repo: repo}); err == nil {
 		t.Fatal("rotated onto the card that holds the root key")
 	}
-	if err := Rotate(ctx, a, RotateOptions{Options: opts, Yes: true, Backend: "token", Out: &out}, "root", repo); err != nil {
+	if err := Rotate(ctx, RotateOptions{Options: opts, Yes: true, Backend: "token", Out: &out, Agent: a, Role: "root", Repo: repo}); err != nil {
 		t.Fatal(err)
 	}
 	if got := rootKeysByBackend(t, a); got[card] != 1 || got["token"] != 1 {
@@ -297,11 +297,13 @@ func TestRotateRetryReusesKey(t *testing.T) {
 		var out bytes.Buffer
 		o := RotateOptions{Options: opts, Yes: true, Out: &out}
 		for i := 0; i < 2; i++ {
-			if err := Rotate(ctx, refusingAgent{a}, o, c.role, repo); err == nil {
+			o.Agent, o.Role, o.Repo = refusingAgent{a}, c.role, repo
+			if err := Rotate(ctx, o); err == nil {
 				t.Fatalf("%s: rotated without signatures", c.role)
 			}
 		}
-		if err := Rotate(ctx, a, o, c.role, repo); err != nil {
+		o.Agent, o.Role, o.Repo = a, c.role, repo
+		if err := Rotate(ctx, o); err != nil {
 			t.Fatalf("%s: %v\n%s", c.role, err, out.String())
 		}
 		if got := count(c.kind); got != before+1 {
@@ -312,7 +314,8 @@ func TestRotateRetryReusesKey(t *testing.T) {
 		}
 		// The key rotated out is not taken for the next rotation.
 		out.Reset()
-		if err := Rotate(ctx, a, o, c.role, repo); err != nil {
+		o.Agent, o.Role, o.Repo = a, c.role, repo
+		if err := Rotate(ctx, o); err != nil {
 			t.Fatal(err)
 		}
 		if got := count(c.kind); got != before+2 || strings.Contains(out.String(), "Reusing") {

@@ -26,14 +26,19 @@ type SignOptions struct {
 	RootKeyID string
 	// Out gets docker's messages; Progress (may be nil) a line per tag.
 	Out, Progress io.Writer
+	// Agent holds the keys that sign.
+	Agent agent.Agent
+	// Refs are the REPO:TAG references to sign.
+	Refs []string
 }
 
-// Sign signs every REPO:TAG in refs: each tag's manifest digest and size
+// Sign signs every REPO:TAG in o.Refs with o.Agent's keys: each tag's manifest digest and size
 // come from the registry (unless given), and each repository's tags are
 // published together, so a repository is signed whole or not at all. The
 // roles are every delegation the agent holds a key for, or targets when the
 // repository has no delegations and the agent holds its repository key.
-func Sign(ctx context.Context, a agent.Agent, o SignOptions, refs ...string) error {
+func Sign(ctx context.Context, o SignOptions) error {
+	a, refs := o.Agent, o.Refs
 	byRepo := map[data.GUN][]imageRef{}
 	var order []data.GUN
 	for _, r := range refs {

@@ -135,7 +135,7 @@ func newSignEnv(t *testing.T, repo string) *signEnv {
 func addSigner(t *testing.T, la *liveAgent, opts Options, name, repo string) {
 	t.Helper()
 	_, pub := generatePub(t, la.client(), name)
-	err := SignerAdd(context.Background(), la.client(), SignerAddOptions{Options: opts, Out: io.Discard}, name, []string{pub}, repo)
+	err := SignerAdd(context.Background(), SignerAddOptions{Options: opts, Out: io.Discard, Agent: la.client(), Name: name, KeyFiles: []string{pub}, Repos: []string{repo}})
 	if err != nil {
 		t.Fatalf("signer add %s %s: %v", name, repo, err)
 	}
@@ -157,7 +157,8 @@ func TestSignIntoDockerRepository(t *testing.T) {
 
 	var out bytes.Buffer
 	o := SignOptions{Options: Options{ConfigDir: dc.Dir, Server: n.URL}, Out: &out}
-	if err := Sign(ctx, la.client(), o, img.Ref); err != nil {
+	o.Agent, o.Refs = la.client(), []string{img.Ref}
+	if err := Sign(ctx, o); err != nil {
 		t.Fatalf("sign: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "Successfully signed "+img.Ref) {
@@ -173,7 +174,7 @@ func TestSignIntoDockerRepository(t *testing.T) {
 		t.Fatalf("notary list:\n%s", list)
 	}
 	fresh := trusttest.NewDockerConfig(t, n)
-	v, err := Verify(ctx, Options{ConfigDir: fresh.Dir, Server: n.URL}, img.Ref)
+	v, err := Verify(ctx, VerifyOptions{Options: Options{ConfigDir: fresh.Dir, Server: n.URL}, Ref: img.Ref})
 	if err != nil || v.Digest != img.Digest {
 		t.Fatalf("Verify = %+v, %v; want %s", v, err, img.Digest)
 	}
@@ -199,7 +200,7 @@ func TestSignNewRepository(t *testing.T) {
 	var asked string
 	no := opts
 	no.ConfirmNewRoot = func(p string) bool { asked = p; return false }
-	if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: no, Out: &out}, "alice", []string{pub}, v1.Repo); err == nil || !strings.Contains(out.String(), "no root key was made: aborted") {
+	if err := SignerAdd(ctx, SignerAddOptions{Options: no, Out: &out, Agent: la.client(), Name: "alice", KeyFiles: []string{pub}, Repos: []string{v1.Repo}}); err == nil || !strings.Contains(out.String(), "no root key was made: aborted") {
 		t.Fatalf("signer add answered no: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(asked, "Make the new root key on pkcs11:token=") || !strings.Contains(out.String(), "a new root key will be made on pkcs11:token=") {
@@ -209,7 +210,7 @@ func TestSignNewRepository(t *testing.T) {
 		t.Fatalf("a root key was made after the answer no (%v)", err)
 	}
 	out.Reset()
-	if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: opts, Out: &out}, "alice", []string{pub}, v1.Repo); err != nil {
+	if err := SignerAdd(ctx, SignerAddOptions{Options: opts, Out: &out, Agent: la.client(), Name: "alice", KeyFiles: []string{pub}, Repos: []string{v1.Repo}}); err != nil {
 		t.Fatalf("signer add: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"Adding signer \"alice\" to " + v1.Repo, "Initializing signed repository", "Generated a new root key", "Successfully added signer: alice to " + v1.Repo} {
@@ -219,13 +220,13 @@ func TestSignNewRepository(t *testing.T) {
 	}
 	out.Reset()
 	var progress bytes.Buffer
-	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: &out, Progress: &progress}, v1.Ref, v2.Ref); err != nil {
+	if err := Sign(ctx, SignOptions{Options: opts, Out: &out, Progress: &progress, Agent: la.client(), Refs: []string{v1.Ref, v2.Ref}}); err != nil {
 		t.Fatalf("sign: %v", err)
 	}
 	if strings.Count(progress.String(), "\n") != 2 || !strings.Contains(progress.String(), "[2/2] "+v2.Ref) {
 		t.Fatalf("progress:\n%s", progress.String())
 	}
-	repos, err := Inspect(ctx, opts, v1.Repo)
+	repos, err := Inspect(ctx, InspectOptions{Options: opts, Refs: []string{v1.Repo}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +239,7 @@ func TestSignNewRepository(t *testing.T) {
 		t.Fatalf("signed tags: %+v", repos[0].SignedTags)
 	}
 	// releases is reserved, as in docker
-	if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: opts, Out: &out}, "releases", []string{pub}, v1.Repo); err == nil || !strings.Contains(err.Error(), "reserved") {
+	if err := SignerAdd(ctx, SignerAddOptions{Options: opts, Out: &out, Agent: la.client(), Name: "releases", KeyFiles: []string{pub}, Repos: []string{v1.Repo}}); err == nil || !strings.Contains(err.Error(), "reserved") {
 		t.Fatalf("signer add releases: %v", err)
 	}
 }
@@ -252,10 +253,10 @@ func TestSignFaults(t *testing.T) {
 	addSigner(t, la, opts, "alice", img.Repo)
 	var out bytes.Buffer
 	sign := func(o Options, refs ...string) error {
-		return Sign(ctx, la.client(), SignOptions{Options: o, Out: &out}, refs...)
+		return Sign(ctx, SignOptions{Options: o, Out: &out, Agent: la.client(), Refs: refs})
 	}
 	signedTags := func() int {
-		repos, err := Inspect(ctx, opts, img.Repo)
+		repos, err := Inspect(ctx, InspectOptions{Options: opts, Refs: []string{img.Repo}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -302,7 +303,7 @@ func TestSignFaults(t *testing.T) {
 	t.Run("agent gone", func(t *testing.T) {
 		c := la.client()
 		la.stop()
-		err := Sign(ctx, c, SignOptions{Options: opts, Out: &out}, img.Ref)
+		err := Sign(ctx, SignOptions{Options: opts, Out: &out, Agent: c, Refs: []string{img.Ref}})
 		t.Logf("%v; hint: %s", err, Hint(err))
 		if err == nil {
 			t.Fatal("signed with no agent")
@@ -357,12 +358,12 @@ func TestSignAgentDiesMidPublish(t *testing.T) {
 	var out bytes.Buffer
 	// alice signs targets/alice and targets/releases: two signatures.
 	d := &dyingAgent{Agent: la.client(), la: la}
-	err := Sign(ctx, d, SignOptions{Options: opts, Out: &out}, img.Ref)
+	err := Sign(ctx, SignOptions{Options: opts, Out: &out, Agent: d, Refs: []string{img.Ref}})
 	t.Logf("%v", err)
 	if err == nil || d.signs < 2 {
 		t.Fatalf("publish with a dead agent: err = %v after %d signatures", err, d.signs)
 	}
-	repos, err := Inspect(ctx, opts, img.Repo)
+	repos, err := Inspect(ctx, InspectOptions{Options: opts, Refs: []string{img.Repo}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,10 +371,10 @@ func TestSignAgentDiesMidPublish(t *testing.T) {
 		t.Fatalf("half a publish reached the server: %+v", repos[0].SignedTags)
 	}
 	la.start()
-	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: &out}, img.Ref); err != nil {
+	if err := Sign(ctx, SignOptions{Options: opts, Out: &out, Agent: la.client(), Refs: []string{img.Ref}}); err != nil {
 		t.Fatalf("the same command with the agent back: %v", err)
 	}
-	if _, err := Verify(ctx, opts, img.Ref); err != nil {
+	if _, err := Verify(ctx, VerifyOptions{Options: opts, Ref: img.Ref}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -403,7 +404,7 @@ func TestSignRegistryAuth(t *testing.T) {
 	opts := Options{ConfigDir: dc.Dir, Server: n.URL}
 	addSigner(t, la, opts, "alice", host+"/private/app")
 	var out bytes.Buffer
-	err = Sign(ctx, la.client(), SignOptions{Options: opts, Out: &out}, tag.String())
+	err = Sign(ctx, SignOptions{Options: opts, Out: &out, Agent: la.client(), Refs: []string{tag.String()}})
 	t.Logf("%v; hint: %s", err, Hint(err))
 	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(Hint(err), "docker login") {
 		t.Fatalf("err = %v, hint %q; want an authentication failure that says to log in", err, Hint(err))
@@ -413,7 +414,7 @@ func TestSignRegistryAuth(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dc.Dir, "config.json"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: &out}, tag.String()); err != nil {
+	if err := Sign(ctx, SignOptions{Options: opts, Out: &out, Agent: la.client(), Refs: []string{tag.String()}}); err != nil {
 		t.Fatalf("with docker's credentials: %v", err)
 	}
 }
@@ -445,7 +446,7 @@ func TestVerifyRefusesReplacedRoot(t *testing.T) {
 		opts := Options{ConfigDir: dc.Dir, Server: n.URL}
 		addSigner(t, la, opts, "alice", img.Repo)
 		var out bytes.Buffer
-		if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: &out}, img.Ref); err != nil {
+		if err := Sign(ctx, SignOptions{Options: opts, Out: &out, Agent: la.client(), Refs: []string{img.Ref}}); err != nil {
 			t.Fatal(err)
 		}
 		servers = append(servers, n)
@@ -459,15 +460,15 @@ func TestVerifyRefusesReplacedRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := Options{ConfigDir: client.Dir, Server: servers[0].URL}
-	if _, err := Verify(ctx, first, img.Ref); err != nil {
+	if _, err := Verify(ctx, VerifyOptions{Options: first, Ref: img.Ref}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Verify(ctx, Options{ConfigDir: client.Dir, Server: servers[1].URL}, img.Ref)
+	_, err := Verify(ctx, VerifyOptions{Options: Options{ConfigDir: client.Dir, Server: servers[1].URL}, Ref: img.Ref})
 	t.Logf("%v; hint: %s", err, Hint(err))
 	if err == nil || !strings.Contains(err.Error(), "potential malicious behavior") || Hint(err) == "" {
 		t.Fatalf("a replaced root was accepted, or not said to be suspicious: %v", err)
 	}
-	if _, err := Verify(ctx, first, img.Ref); err != nil {
+	if _, err := Verify(ctx, VerifyOptions{Options: first, Ref: img.Ref}); err != nil {
 		t.Fatalf("the pinned trust data was damaged: %v", err)
 	}
 }
@@ -487,10 +488,12 @@ func TestInitializeRetryReusesTargetsKey(t *testing.T) {
 	la, img := env.la, env.img
 	opts := SignerAddOptions{Options: env.opts, Out: io.Discard}
 	_, pub := generatePub(t, la.client(), "alice")
-	if err := SignerAdd(ctx, refusingAgent{la.client()}, opts, "alice", []string{pub}, img.Repo); err == nil {
+	opts.Agent, opts.Name, opts.KeyFiles, opts.Repos = refusingAgent{la.client()}, "alice", []string{pub}, []string{img.Repo}
+	if err := SignerAdd(ctx, opts); err == nil {
 		t.Fatal("signer add published without signatures")
 	}
-	if err := SignerAdd(ctx, la.client(), opts, "alice", []string{pub}, img.Repo); err != nil {
+	opts.Agent, opts.Name, opts.KeyFiles, opts.Repos = la.client(), "alice", []string{pub}, []string{img.Repo}
+	if err := SignerAdd(ctx, opts); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := la.client().List(ctx)
@@ -525,14 +528,14 @@ func TestSignP384Signer(t *testing.T) {
 	if err := os.WriteFile(pub, []byte("-----BEGIN PUBLIC KEY-----\n"+pemBody(k.PublicKey)+"-----END PUBLIC KEY-----\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := SignerAdd(ctx, la.client(), SignerAddOptions{Options: opts, Out: io.Discard}, "big", []string{pub}, img.Repo); err != nil {
+	if err := SignerAdd(ctx, SignerAddOptions{Options: opts, Out: io.Discard, Agent: la.client(), Name: "big", KeyFiles: []string{pub}, Repos: []string{img.Repo}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: io.Discard}, img.Ref); err != nil {
+	if err := Sign(ctx, SignOptions{Options: opts, Out: io.Discard, Agent: la.client(), Refs: []string{img.Ref}}); err != nil {
 		t.Fatal(err)
 	}
 	fresh := trusttest.NewDockerConfig(t, n)
-	if v, err := Verify(ctx, Options{ConfigDir: fresh.Dir, Server: n.URL}, img.Ref); err != nil || v.Digest != img.Digest {
+	if v, err := Verify(ctx, VerifyOptions{Options: Options{ConfigDir: fresh.Dir, Server: n.URL}, Ref: img.Ref}); err != nil || v.Digest != img.Digest {
 		t.Fatalf("Verify = %+v, %v", v, err)
 	}
 	if out := dc.MustDocker(t, "trust", "inspect", "--pretty", img.Ref); !strings.Contains(out, "big") {
@@ -548,21 +551,21 @@ func TestVerifyNeedsTheServer(t *testing.T) {
 	env := newSignEnv(t, "offline/app")
 	la, img, opts := env.la, env.img, env.opts
 	addSigner(t, la, opts, "alice", img.Repo)
-	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: io.Discard}, img.Ref); err != nil {
+	if err := Sign(ctx, SignOptions{Options: opts, Out: io.Discard, Agent: la.client(), Refs: []string{img.Ref}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Verify(ctx, opts, img.Ref); err != nil { // fills the cache
+	if _, err := Verify(ctx, VerifyOptions{Options: opts, Ref: img.Ref}); err != nil { // fills the cache
 		t.Fatal(err)
 	}
 	gone := opts
 	gone.Server = "https://127.0.0.1:1"
-	_, err := Verify(ctx, gone, img.Ref)
+	_, err := Verify(ctx, VerifyOptions{Options: gone, Ref: img.Ref})
 	t.Logf("%v; hint: %s", err, Hint(err))
 	if err == nil || !strings.Contains(err.Error(), "error contacting notary server") || !strings.Contains(Hint(err), "--offline") {
 		t.Fatalf("verify with the server gone = %v; want a refusal that names --offline", err)
 	}
 	gone.Offline = true
-	if v, err := Verify(ctx, gone, img.Ref); err != nil || v.Digest != img.Digest {
+	if v, err := Verify(ctx, VerifyOptions{Options: gone, Ref: img.Ref}); err != nil || v.Digest != img.Digest {
 		t.Fatalf("verify --offline = %+v, %v; want the cached digest", v, err)
 	}
 }
@@ -579,7 +582,7 @@ func TestSignerAddNewRootOnPIVCard(t *testing.T) {
 	dc := trusttest.NewDockerConfig(t, n)
 	_, pub := generatePub(t, a, "alice")
 	var out bytes.Buffer
-	if err := SignerAdd(ctx, a, SignerAddOptions{Options: Options{ConfigDir: dc.Dir, Server: n.URL}, Out: &out}, "alice", []string{pub}, img.Repo); err != nil {
+	if err := SignerAdd(ctx, SignerAddOptions{Options: Options{ConfigDir: dc.Dir, Server: n.URL}, Out: &out, Agent: a, Name: "alice", KeyFiles: []string{pub}, Repos: []string{img.Repo}}); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	if got := rootKeysByBackend(t, a); got[card] != 1 || got["token"] != 0 {
@@ -596,13 +599,14 @@ func TestSignerAddNewRootOnPIVCard(t *testing.T) {
 func TestSignerAddSeveralRootKeys(t *testing.T) {
 	ctx := context.Background()
 	a, opts, repo := multiBackendRepo(t, "roots/app", "token", "token")
-	if err := Rotate(ctx, a, RotateOptions{Options: opts, Yes: true, Out: io.Discard}, "root", repo); err != nil {
+	if err := Rotate(ctx, RotateOptions{Options: opts, Yes: true, Out: io.Discard, Agent: a, Role: "root", Repo: repo}); err != nil {
 		t.Fatal(err)
 	}
 	_, pub := generatePub(t, a, "alice")
 	newRepo := repo + "-new"
 	o := SignerAddOptions{Options: opts, Out: io.Discard}
-	err := SignerAdd(ctx, a, o, "alice", []string{pub}, newRepo)
+	o.Agent, o.Name, o.KeyFiles, o.Repos = a, "alice", []string{pub}, []string{newRepo}
+	err := SignerAdd(ctx, o)
 	var e *Error
 	if !errors.As(err, &e) || e.Err == nil {
 		t.Fatalf("err = %v", err)
@@ -626,7 +630,8 @@ func TestSignerAddSeveralRootKeys(t *testing.T) {
 		t.Fatalf("hint %q does not show the flag", Hint(err))
 	}
 	o.RootKeyID = strings.Fields(flag)[0]
-	if err := SignerAdd(ctx, a, o, "alice", []string{pub}, newRepo); err != nil {
+	o.Agent, o.Name, o.KeyFiles, o.Repos = a, "alice", []string{pub}, []string{newRepo}
+	if err := SignerAdd(ctx, o); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -662,10 +667,12 @@ func TestSignRespectsDelegationPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := SignOptions{Options: opts, Out: io.Discard, Digest: "sha256:" + strings.Repeat("ab", 32), Size: 1234}
-	if err := Sign(ctx, a, o, repoName+":v1"); err != nil {
+	o.Agent, o.Refs = a, []string{repoName + ":v1"}
+	if err := Sign(ctx, o); err != nil {
 		t.Fatalf("sign a tag outside targets/alice's paths: %v", err)
 	}
-	if err := Sign(ctx, a, o, repoName+":beta-1"); err != nil {
+	o.Agent, o.Refs = a, []string{repoName + ":beta-1"}
+	if err := Sign(ctx, o); err != nil {
 		t.Fatalf("sign a tag inside targets/alice's paths: %v", err)
 	}
 	roles := func(tag string) []string {
@@ -695,7 +702,7 @@ func TestSignerAddErrorsToErr(t *testing.T) {
 	t.Cleanup(func() { a.Close() })
 	_, pub := generatePub(t, a, "alice")
 	var out, errs bytes.Buffer
-	err := SignerAdd(context.Background(), a, SignerAddOptions{Out: &out, Err: &errs}, "alice", []string{pub}, "example.com/UPPER")
+	err := SignerAdd(context.Background(), SignerAddOptions{Out: &out, Err: &errs, Agent: a, Name: "alice", KeyFiles: []string{pub}, Repos: []string{"example.com/UPPER"}})
 	if err == nil {
 		t.Fatal("signer add to an invalid repository succeeded")
 	}

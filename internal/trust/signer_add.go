@@ -29,12 +29,20 @@ type SignerAddOptions struct {
 	// that it verifies and that attests exactly that file's key; otherwise
 	// SignerAdd refuses before publishing anything.
 	VerifyAttestation AttestationVerifier
+	// Agent holds the repository keys (and makes them for a new one).
+	Agent agent.Agent
+	// Name is the signer's name (targets/NAME); KeyFiles its public key
+	// files; Repos the repositories to add it to.
+	Name     string
+	KeyFiles []string
+	Repos    []string
 }
 
-// SignerAdd adds the public keys in keyFiles as signer name of each
-// repository (targets/NAME and targets/releases), initialising a
+// SignerAdd adds the public keys in o.KeyFiles as signer o.Name of each
+// repository in o.Repos (targets/NAME and targets/releases), initialising a
 // repository that has no trust data with the agent's keys first.
-func SignerAdd(ctx context.Context, a agent.Agent, o SignerAddOptions, name string, keyFiles []string, repos ...string) error {
+func SignerAdd(ctx context.Context, o SignerAddOptions) error {
+	a, name, keyFiles, repos := o.Agent, o.Name, o.KeyFiles, o.Repos
 	if !agent.ValidName(name) {
 		return fmt.Errorf("trust: signer name \"%s\" must start with lowercase alphanumeric characters and can include \"-\" or \"_\" after the first character", name)
 	}

@@ -2,6 +2,7 @@ package trust
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -13,17 +14,38 @@ import (
 	"github.com/trust-agent/trust-agent/agent"
 )
 
-// SignerRemove removes signer name from repoRef as docker trust signer
+// SignerRemoveOptions are SignerRemove's and SignerRemoveKey's.
+type SignerRemoveOptions struct {
+	Options
+	// Agent holds the keys that sign the change.
+	Agent agent.Agent
+	// Name is the signer; Repo the repository.
+	Name string
+	Repo string
+	// KeyID is the key SignerRemoveKey removes; SignerRemove refuses it.
+	KeyID string
+	// Force skips the question; else Confirm is asked (nil: refuse).
+	Force   bool
+	Confirm func(prompt string) bool
+	// Out gets progress and success in docker's words.
+	Out io.Writer
+}
+
+// SignerRemove removes signer ro.Name from ro.Repo as docker trust signer
 // remove does: the signer's keys leave targets/releases, targets/NAME is
 // deleted, and the change is published with the repository (targets) key
 // on the agent. When the signer's signatures are what keep targets/releases
 // valid, releases is re-signed in the same publish with the keys it keeps
 // that the agent holds (notary's witness), so the repository stays
-// pullable and signable; when the agent holds none of them, confirm is asked
-// docker's question first unless force, and a "no" prints docker's
+// pullable and signable; when the agent holds none of them, ro.Confirm is
+// asked docker's question first unless ro.Force, and a "no" prints docker's
 // "Aborting action." and returns nil. Progress and success are written to
-// out in docker's words.
-func SignerRemove(ctx context.Context, o Options, a agent.Agent, name string, repoRef string, force bool, confirm func(prompt string) bool, out io.Writer) error {
+// ro.Out in docker's words.
+func SignerRemove(ctx context.Context, ro SignerRemoveOptions) error {
+	o, a, name, repoRef, force, confirm, out := ro.Options, ro.Agent, ro.Name, ro.Repo, ro.Force, ro.Confirm, ro.Out
+	if ro.KeyID != "" {
+		return errors.New("trust: SignerRemove removes the whole signer; to remove one key, call SignerRemoveKey")
+	}
 	fmt.Fprintf(out, "Removing signer \"%s\" from %s...\n", name, repoRef)
 	removed, err := signerRemove(ctx, o, a, name, repoRef, "", force, confirm, out)
 	if err != nil {
@@ -35,16 +57,17 @@ func SignerRemove(ctx context.Context, o Options, a agent.Agent, name string, re
 	return nil
 }
 
-// SignerRemoveKey removes one key, keyID (its full ID or a unique prefix of
-// at least 7 hex digits), from signer name of repoRef, as notary's
+// SignerRemoveKey removes one key, ro.KeyID (its full ID or a unique prefix
+// of at least 7 hex digits), from signer ro.Name of ro.Repo, as notary's
 // `delegation remove ROLE KEYID` does, keeping the signer's other keys: the
 // key leaves targets/NAME, and targets/releases too unless another signer
 // lists it. A role whose metadata the key's signature is what keeps valid is
 // re-signed with the role's remaining keys that the agent holds; when the
-// agent holds none, confirm is asked first unless force (a "no" prints
-// "Aborting action." and returns nil), and out says who can repair it
+// agent holds none, ro.Confirm is asked first unless ro.Force (a "no"
+// prints "Aborting action." and returns nil), and ro.Out says who can repair it
 // (SignerWitness). The signer's last key is refused: remove the signer.
-func SignerRemoveKey(ctx context.Context, o Options, a agent.Agent, name, repoRef, keyID string, force bool, confirm func(prompt string) bool, out io.Writer) error {
+func SignerRemoveKey(ctx context.Context, ro SignerRemoveOptions) error {
+	o, a, name, repoRef, keyID, force, confirm, out := ro.Options, ro.Agent, ro.Name, ro.Repo, ro.KeyID, ro.Force, ro.Confirm, ro.Out
 	fmt.Fprintf(out, "Removing key %s from signer \"%s\" of %s...\n", keyID, name, repoRef)
 	removed, err := signerRemove(ctx, o, a, name, repoRef, keyID, force, confirm, out)
 	if err != nil {

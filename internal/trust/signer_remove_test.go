@@ -116,7 +116,7 @@ func (f *adminRepo) addSigner(t *testing.T, repo client.Repository, name string)
 func (f *adminRepo) inspect(t *testing.T) Repository {
 	t.Helper()
 	out := f.dc.MustDocker(t, "trust", "inspect", f.repo)
-	repos, err := Inspect(f.ctx, f.opts, f.repo)
+	repos, err := Inspect(f.ctx, InspectOptions{Options: f.opts, Refs: []string{f.repo}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestSignerRemove(t *testing.T) {
 	// bob signed nothing: no question asked.
 	var out bytes.Buffer
 	never := func(p string) bool { t.Fatalf("asked %q", p); return false }
-	if err := SignerRemove(f.ctx, f.opts, f.a, "bob", f.repo, false, never, &out); err != nil {
+	if err := SignerRemove(f.ctx, SignerRemoveOptions{Options: f.opts, Agent: f.a, Name: "bob", Repo: f.repo, Confirm: never, Out: &out}); err != nil {
 		t.Fatal(err)
 	}
 	want := "Removing signer \"bob\" from " + f.repo + "...\nSuccessfully removed bob from " + f.repo + "\n\n"
@@ -164,7 +164,7 @@ func TestSignerRemove(t *testing.T) {
 	// alice signs the last release: asked; "no" keeps her.
 	out.Reset()
 	var asked string
-	if err := SignerRemove(f.ctx, f.opts, f.a, "alice", f.repo, false, func(p string) bool { asked = p; return false }, &out); err != nil {
+	if err := SignerRemove(f.ctx, SignerRemoveOptions{Options: f.opts, Agent: f.a, Name: "alice", Repo: f.repo, Confirm: func(p string) bool { asked = p; return false }, Out: &out}); err != nil {
 		t.Fatal(err)
 	}
 	wantPrompt := "The signer \"alice\" signs the last released version of " + f.repo + ". Removing this signer will make " + f.repo + " unpullable. Are you sure you want to continue? [y/N] "
@@ -180,7 +180,7 @@ func TestSignerRemove(t *testing.T) {
 
 	// Forced: gone.
 	out.Reset()
-	if err := SignerRemove(f.ctx, f.opts, f.a, "alice", f.repo, true, never, &out); err != nil {
+	if err := SignerRemove(f.ctx, SignerRemoveOptions{Options: f.opts, Agent: f.a, Name: "alice", Repo: f.repo, Force: true, Confirm: never, Out: &out}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "Successfully removed alice from "+f.repo) {
@@ -191,11 +191,11 @@ func TestSignerRemove(t *testing.T) {
 	}
 
 	// Unknown and reserved signers.
-	err := SignerRemove(f.ctx, f.opts, f.a, "carol", f.repo, true, never, &out)
+	err := SignerRemove(f.ctx, SignerRemoveOptions{Options: f.opts, Agent: f.a, Name: "carol", Repo: f.repo, Force: true, Confirm: never, Out: &out})
 	if err == nil || !strings.Contains(err.Error(), "no signer carol for repository "+f.repo) {
 		t.Fatalf("removing carol: %v", err)
 	}
-	err = SignerRemove(f.ctx, f.opts, f.a, "releases", f.repo, true, never, &out)
+	err = SignerRemove(f.ctx, SignerRemoveOptions{Options: f.opts, Agent: f.a, Name: "releases", Repo: f.repo, Force: true, Confirm: never, Out: &out})
 	if err == nil || !strings.Contains(err.Error(), "releases is a reserved keyword and cannot be removed") {
 		t.Fatalf("removing releases: %v", err)
 	}

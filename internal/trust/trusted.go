@@ -20,12 +20,21 @@ type Trust struct {
 	Roles []string
 }
 
+// TrustedByOptions are TrustedBy's.
+type TrustedByOptions struct {
+	Options
+	// PublicKey is the key to look for, PKIX DER.
+	PublicKey []byte
+}
+
 // TrustedBy lists the repositories whose cached TUF metadata (the cache
 // docker and trust-agent share under the trust directory, as the last
 // inspect, sign or verify saw it) trusts the public key pub (PKIX DER):
 // as a root or targets key in root.json, or as a delegation key in
-// targets.json. It reads no network: run inspect first for fresh data.
-func TrustedBy(o Options, pub []byte) ([]Trust, error) {
+// targets.json (pub is o.PublicKey). It reads no network: run inspect
+// first for fresh data.
+func TrustedBy(to TrustedByOptions) ([]Trust, error) {
+	o, pub := to.Options, to.PublicKey
 	dir, err := o.trustDir()
 	if err != nil {
 		return nil, err
@@ -112,11 +121,19 @@ func readJSON(path string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-// CachedExpiry returns when gun's cached root, targets and snapshot
+// CachedExpiryOptions are CachedExpiry's.
+type CachedExpiryOptions struct {
+	Options
+	// GUN is the repository.
+	GUN string
+}
+
+// CachedExpiry returns when o.GUN's cached root, targets and snapshot
 // metadata expire (the cache docker and trust-agent share, as the last
 // inspect, sign or verify saw it); roles without a cached file are left
 // out. It reads no network.
-func CachedExpiry(o Options, gun string) (map[string]time.Time, error) {
+func CachedExpiry(co CachedExpiryOptions) (map[string]time.Time, error) {
+	o, gun := co.Options, co.GUN
 	dir, err := o.trustDir()
 	if err != nil {
 		return nil, err

@@ -29,13 +29,21 @@ type Verified struct {
 // Pinned returns the reference to pull: GUN@Digest.
 func (v *Verified) Pinned() string { return v.GUN + "@" + v.Digest }
 
-// Verify resolves ref to its trusted digest as docker did before v29 when
+// VerifyOptions are Verify's.
+type VerifyOptions struct {
+	Options
+	// Ref is REPO[:TAG][@DIGEST].
+	Ref string
+}
+
+// Verify resolves o.Ref to its trusted digest as docker did before v29 when
 // content trust was enabled: a tag (default "latest") is looked up in
 // targets/releases first, then targets, and its SHA-256 is the digest; a
 // tag signed only into other delegations does not count. A digest reference
 // passes when some released tag signs that digest; a reference with both a
 // tag and a digest passes when the tag signs that digest.
-func Verify(ctx context.Context, opts Options, ref string) (*Verified, error) {
+func Verify(ctx context.Context, vo VerifyOptions) (*Verified, error) {
+	opts, ref := vo.Options, vo.Ref
 	r, err := parseRef(ref)
 	if err != nil {
 		return nil, err

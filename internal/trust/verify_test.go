@@ -29,7 +29,7 @@ func testVerify(t *testing.T, f *fixture) {
 	}
 	for _, c := range ok {
 		t.Run(c.ref, func(t *testing.T) {
-			v, err := Verify(ctx, f.opts(), c.ref)
+			v, err := Verify(ctx, VerifyOptions{Options: f.opts(), Ref: c.ref})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,7 +58,7 @@ func testVerify(t *testing.T, f *fixture) {
 	}
 	for _, c := range bad {
 		t.Run(c.ref, func(t *testing.T) {
-			v, err := Verify(ctx, f.opts(), c.ref)
+			v, err := Verify(ctx, VerifyOptions{Options: f.opts(), Ref: c.ref})
 			if err == nil {
 				t.Fatalf("Verify = %+v, want error %q", v, c.msg)
 			}
@@ -78,7 +78,7 @@ func testVerify(t *testing.T, f *fixture) {
 // testSharedCache checks that docker reads the cache Verify wrote and the
 // other way round: the same TUF files under DOCKER_CONFIG/trust/tuf.
 func testSharedCache(t *testing.T, f *fixture) {
-	if _, err := Verify(context.Background(), f.opts(), f.repo+":v1"); err != nil {
+	if _, err := Verify(context.Background(), VerifyOptions{Options: f.opts(), Ref: f.repo + ":v1"}); err != nil {
 		t.Fatal(err)
 	}
 	meta := filepath.Join(f.docker.TrustDir, "tuf", filepath.FromSlash(f.repo), "metadata")
@@ -99,7 +99,7 @@ func testSharedCache(t *testing.T, f *fixture) {
 // registry; we do not), and TLSCACert is enough to trust it.
 func testTLS(t *testing.T, f *fixture) {
 	empty := t.TempDir()
-	_, err := Verify(context.Background(), Options{ConfigDir: empty, Server: f.notary.URL}, f.repo+":v1")
+	_, err := Verify(context.Background(), VerifyOptions{Options: Options{ConfigDir: empty, Server: f.notary.URL}, Ref: f.repo + ":v1"})
 	var netErr storage.NetworkError
 	if err == nil || !errors.As(err, &netErr) || !strings.HasPrefix(err.Error(), "trust: error contacting notary server: ") {
 		t.Fatalf("Verify without the CA: error = %v, want docker's network error", err)
@@ -114,11 +114,11 @@ func testTLS(t *testing.T, f *fixture) {
 	}
 	// Nothing listening: the URL tried, and that the variable was unset.
 	t.Setenv(ServerEnv, "")
-	_, err = Verify(context.Background(), Options{ConfigDir: empty}, "127.0.0.1:1/no/server:v1")
+	_, err = Verify(context.Background(), VerifyOptions{Options: Options{ConfigDir: empty}, Ref: "127.0.0.1:1/no/server:v1"})
 	if err == nil || !strings.Contains(err.Error(), "no notary server answers at https://127.0.0.1:1 ($DOCKER_CONTENT_TRUST_SERVER is not set: docker's default for the registry)") {
 		t.Errorf("Verify with no server: %v", err)
 	}
-	v, err := Verify(context.Background(), Options{ConfigDir: empty, Server: f.notary.URL, TLSCACert: f.notary.CAFile}, f.repo+":v1")
+	v, err := Verify(context.Background(), VerifyOptions{Options: Options{ConfigDir: empty, Server: f.notary.URL, TLSCACert: f.notary.CAFile}, Ref: f.repo + ":v1"})
 	if err != nil || v.Digest != f.img["v1"].Digest {
 		t.Fatalf("Verify with TLSCACert = %+v, %v", v, err)
 	}

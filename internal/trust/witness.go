@@ -158,18 +158,35 @@ func roleArg(s string) (data.RoleName, error) {
 	return role, nil
 }
 
-// SignerWitness re-signs delegation roles of repoRef as they are with the
+// WitnessOptions are SignerWitness's.
+type WitnessOptions struct {
+	Options
+	// Agent holds the keys that re-sign.
+	Agent agent.Agent
+	// Repo is the repository; Roles the roles to re-sign (none: every one
+	// that needs it and that the agent holds a key for).
+	Repo  string
+	Roles []string
+	// Yes skips the question; else Confirm is asked (nil: refuse).
+	Yes     bool
+	Confirm func(prompt string) bool
+	// Out gets progress, and the targets vouched for.
+	Out io.Writer
+}
+
+// SignerWitness re-signs delegation roles (wo.Roles) of wo.Repo as they are with the
 // agent's keys that each role lists (notary's witness), and publishes. It
 // repairs a role whose metadata is still signed only by keys since removed
 // from it, which notary otherwise ignores and cannot publish again; it
-// thereby vouches for the targets in it, which are listed on out after. No
+// thereby vouches for the targets in it, which are listed on wo.Out after. No
 // roles: every role whose metadata needs it and that the agent holds a key
 // for. Roles are signer names (alice), releases, or targets/NAME.
 //
 // Metadata that no longer verifies was checked by nobody: its tags are
-// listed in a question (confirm) before anything is signed, unless yes; a
+// listed in a question (wo.Confirm) before anything is signed, unless wo.Yes; a
 // "no" prints "Aborting action." and returns nil.
-func SignerWitness(ctx context.Context, o Options, a agent.Agent, repoRef string, roles []string, yes bool, confirm func(prompt string) bool, out io.Writer) error {
+func SignerWitness(ctx context.Context, wo WitnessOptions) error {
+	o, a, repoRef, roles, yes, confirm, out := wo.Options, wo.Agent, wo.Repo, wo.Roles, wo.Yes, wo.Confirm, wo.Out
 	ref, err := parseRef(repoRef)
 	if err != nil {
 		return err

@@ -33,12 +33,12 @@ func newHandover(t *testing.T, repo string) *handover {
 	h.bob = startLiveAgent(t)
 	h.bobOpts = Options{ConfigDir: trusttest.NewDockerConfig(t, h.env.n).Dir, Server: h.env.n.URL}
 	addSigner(t, h.admin, h.env.opts, "alice", h.env.img.Repo)
-	if err := Sign(h.ctx, h.admin.client(), SignOptions{Options: h.env.opts, Out: io.Discard}, h.env.img.Ref); err != nil {
+	if err := Sign(h.ctx, SignOptions{Options: h.env.opts, Out: io.Discard, Agent: h.admin.client(), Refs: []string{h.env.img.Ref}}); err != nil {
 		t.Fatalf("alice signs v1: %v", err)
 	}
 	k, pub := generatePub(t, h.bob.client(), "bob")
 	h.bobKey = k
-	if err := SignerAdd(h.ctx, h.admin.client(), SignerAddOptions{Options: h.env.opts, Out: io.Discard}, "bob", []string{pub}, h.env.img.Repo); err != nil {
+	if err := SignerAdd(h.ctx, SignerAddOptions{Options: h.env.opts, Out: io.Discard, Agent: h.admin.client(), Name: "bob", KeyFiles: []string{pub}, Repos: []string{h.env.img.Repo}}); err != nil {
 		t.Fatalf("signer add bob: %v", err)
 	}
 	return h
@@ -46,7 +46,7 @@ func newHandover(t *testing.T, repo string) *handover {
 
 func (h *handover) bobSigns(t *testing.T, img trusttest.Image) error {
 	t.Helper()
-	return Sign(h.ctx, h.bob.client(), SignOptions{Options: h.bobOpts, Out: io.Discard}, img.Ref)
+	return Sign(h.ctx, SignOptions{Options: h.bobOpts, Out: io.Discard, Agent: h.bob.client(), Refs: []string{img.Ref}})
 }
 
 // releasedBy is the key IDs that sign targets/releases, as the notary CLI
@@ -69,7 +69,7 @@ func TestSignNewSignerResignsReleases(t *testing.T) {
 	}
 	var out bytes.Buffer
 	never := func(p string) bool { t.Fatalf("asked %q", p); return false }
-	if err := SignerRemove(h.ctx, h.env.opts, h.admin.client(), "alice", img.Repo, false, never, &out); err != nil {
+	if err := SignerRemove(h.ctx, SignerRemoveOptions{Options: h.env.opts, Agent: h.admin.client(), Name: "alice", Repo: img.Repo, Confirm: never, Out: &out}); err != nil {
 		t.Fatalf("signer remove alice: %v\n%s", err, out.String())
 	}
 	v2 := h.env.reg.PushRandom(t, "handover/app", "v2")
@@ -82,7 +82,7 @@ func TestSignNewSignerResignsReleases(t *testing.T) {
 	}
 	h.env.dc.MustDocker(t, "trust", "inspect", img.Repo)
 	for _, ref := range []string{img.Ref, v2.Ref} {
-		if _, err := Verify(h.ctx, h.env.opts, ref); err != nil {
+		if _, err := Verify(h.ctx, VerifyOptions{Options: h.env.opts, Ref: ref}); err != nil {
 			t.Fatalf("verify %s: %v", ref, err)
 		}
 	}
@@ -97,7 +97,7 @@ func TestSignerRemoveWitnessesReleases(t *testing.T) {
 	env := newSignEnv(t, "witness/remove")
 	la, img, opts := env.la, env.img, env.opts
 	addSigner(t, la, opts, "alice", img.Repo)
-	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: io.Discard}, img.Ref); err != nil {
+	if err := Sign(ctx, SignOptions{Options: opts, Out: io.Discard, Agent: la.client(), Refs: []string{img.Ref}}); err != nil {
 		t.Fatal(err)
 	}
 	addSigner(t, la, opts, "bob", img.Repo)
@@ -105,7 +105,7 @@ func TestSignerRemoveWitnessesReleases(t *testing.T) {
 	// Asked first: bob's key will vouch for alice's tags from now on.
 	var asked string
 	no := func(p string) bool { asked = p; return false }
-	if err := SignerRemove(ctx, opts, la.client(), "alice", img.Repo, false, no, &out); err != nil {
+	if err := SignerRemove(ctx, SignerRemoveOptions{Options: opts, Agent: la.client(), Name: "alice", Repo: img.Repo, Confirm: no, Out: &out}); err != nil {
 		t.Fatalf("signer remove alice: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{"targets/releases will be re-signed with the keys it keeps", "its tags (" + img.Tag + ")", "compromised", "trust-agent revoke"} {
@@ -117,18 +117,18 @@ func TestSignerRemoveWitnessesReleases(t *testing.T) {
 		t.Fatalf("after no: %q", out.String())
 	}
 	out.Reset()
-	if err := SignerRemove(ctx, opts, la.client(), "alice", img.Repo, true, nil, &out); err != nil {
+	if err := SignerRemove(ctx, SignerRemoveOptions{Options: opts, Agent: la.client(), Name: "alice", Repo: img.Repo, Force: true, Out: &out}); err != nil {
 		t.Fatalf("signer remove -f alice: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(out.String(), "Re-signing targets/releases") || !strings.Contains(out.String(), "Successfully removed alice from "+img.Repo) ||
 		!strings.Contains(out.String(), "vouching for:\n  "+img.Tag+"\tsha256:"+img.Hex+"\n") {
 		t.Fatalf("output:\n%s", out.String())
 	}
-	if _, err := Verify(ctx, opts, img.Ref); err != nil {
+	if _, err := Verify(ctx, VerifyOptions{Options: opts, Ref: img.Ref}); err != nil {
 		t.Fatalf("v1 after alice left: %v", err)
 	}
 	v2 := env.reg.PushRandom(t, "witness/remove", "v2")
-	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: io.Discard}, v2.Ref); err != nil {
+	if err := Sign(ctx, SignOptions{Options: opts, Out: io.Discard, Agent: la.client(), Refs: []string{v2.Ref}}); err != nil {
 		t.Fatalf("bob signs v2: %v (hint: %s)", err, Hint(err))
 	}
 	if list := releases(t, env.dc, img.Repo); !strings.Contains(list, img.Hex) || !strings.Contains(list, v2.Hex) {
@@ -148,7 +148,7 @@ func TestSignerWitnessRepairs(t *testing.T) {
 	var asked string
 	yes := func(p string) bool { asked = p; return true }
 	never := func(p string) bool { t.Fatalf("asked %q", p); return false }
-	if err := SignerRemove(h.ctx, h.env.opts, h.admin.client(), "alice", img.Repo, false, yes, &out); err != nil {
+	if err := SignerRemove(h.ctx, SignerRemoveOptions{Options: h.env.opts, Agent: h.admin.client(), Name: "alice", Repo: img.Repo, Confirm: yes, Out: &out}); err != nil {
 		t.Fatalf("signer remove alice: %v\n%s", err, out.String())
 	}
 	if !strings.Contains(asked, "will make "+img.Repo+" unpullable") {
@@ -166,12 +166,12 @@ func TestSignerWitnessRepairs(t *testing.T) {
 	}
 
 	// The admin's agent holds no key releases lists.
-	err = SignerWitness(h.ctx, h.env.opts, h.admin.client(), img.Repo, []string{"releases"}, false, never, &out)
+	err = SignerWitness(h.ctx, WitnessOptions{Options: h.env.opts, Agent: h.admin.client(), Repo: img.Repo, Roles: []string{"releases"}, Confirm: never, Out: &out})
 	if err == nil || !strings.Contains(err.Error(), "the agent holds 0 of the keys") {
 		t.Fatalf("witness without a key: %v", err)
 	}
 	out.Reset()
-	if err := SignerWitness(h.ctx, h.env.opts, h.admin.client(), img.Repo, nil, false, never, &out); err != nil {
+	if err := SignerWitness(h.ctx, WitnessOptions{Options: h.env.opts, Agent: h.admin.client(), Repo: img.Repo, Confirm: never, Out: &out}); err != nil {
 		t.Fatalf("witness by the admin: %v", err)
 	}
 	if want := "Needing a witness by another signer: targets/releases (a holder of " + h.bobKey.ID + ")"; !strings.Contains(out.String(), want) {
@@ -181,7 +181,7 @@ func TestSignerWitnessRepairs(t *testing.T) {
 	out.Reset()
 	asked = ""
 	no := func(p string) bool { asked = p; return false }
-	if err := SignerWitness(h.ctx, h.bobOpts, h.bob.client(), img.Repo, nil, false, no, &out); err != nil {
+	if err := SignerWitness(h.ctx, WitnessOptions{Options: h.bobOpts, Agent: h.bob.client(), Repo: img.Repo, Confirm: no, Out: &out}); err != nil {
 		t.Fatalf("witness, answering no: %v", err)
 	}
 	if want := "witnessing it makes this agent's keys vouch for its tags:\n  " + img.Tag + "\tsha256:" + img.Hex + "\n"; !strings.Contains(asked, want) || !strings.HasSuffix(out.String(), "Aborting action.\n") {
@@ -191,14 +191,14 @@ func TestSignerWitnessRepairs(t *testing.T) {
 		t.Fatalf("after a no, sign: %v", err)
 	}
 	out.Reset()
-	if err := SignerWitness(h.ctx, h.bobOpts, h.bob.client(), img.Repo, nil, false, yes, &out); err != nil {
+	if err := SignerWitness(h.ctx, WitnessOptions{Options: h.bobOpts, Agent: h.bob.client(), Repo: img.Repo, Confirm: yes, Out: &out}); err != nil {
 		t.Fatalf("witness: %v", err)
 	}
 	if !strings.Contains(out.String(), "Successfully witnessed targets/releases of "+img.Repo) || !strings.Contains(out.String(), img.Tag+"\tsha256:"+img.Hex) {
 		t.Fatalf("witness output:\n%s", out.String())
 	}
 	out.Reset()
-	if err := SignerWitness(h.ctx, h.bobOpts, h.bob.client(), img.Repo, nil, false, never, &out); err != nil || !strings.Contains(out.String(), "Nothing to witness") {
+	if err := SignerWitness(h.ctx, WitnessOptions{Options: h.bobOpts, Agent: h.bob.client(), Repo: img.Repo, Confirm: never, Out: &out}); err != nil || !strings.Contains(out.String(), "Nothing to witness") {
 		t.Fatalf("second witness: %v\n%s", err, out.String())
 	}
 	if err := h.bobSigns(t, v2); err != nil {
@@ -211,7 +211,7 @@ func TestSignerWitnessRepairs(t *testing.T) {
 		t.Fatalf("docker trust inspect --pretty:\n%s", got)
 	}
 	for _, bad := range []string{"carol", "targets"} {
-		if err := SignerWitness(h.ctx, h.bobOpts, h.bob.client(), img.Repo, []string{bad}, true, never, &out); err == nil {
+		if err := SignerWitness(h.ctx, WitnessOptions{Options: h.bobOpts, Agent: h.bob.client(), Repo: img.Repo, Roles: []string{bad}, Yes: true, Confirm: never, Out: &out}); err == nil {
 			t.Fatalf("witness %s succeeded", bad)
 		}
 	}
@@ -225,7 +225,7 @@ func TestSignerRemoveKey(t *testing.T) {
 	h := newHandover(t, "rmkey/app")
 	img := h.env.img
 	k2, pub2 := generatePub(t, h.admin.client(), "bob")
-	if err := SignerAdd(h.ctx, h.admin.client(), SignerAddOptions{Options: h.env.opts, Out: io.Discard}, "bob", []string{pub2}, img.Repo); err != nil {
+	if err := SignerAdd(h.ctx, SignerAddOptions{Options: h.env.opts, Out: io.Discard, Agent: h.admin.client(), Name: "bob", KeyFiles: []string{pub2}, Repos: []string{img.Repo}}); err != nil {
 		t.Fatal(err)
 	}
 	// Only bob's first key signs v2 into targets/bob and releases.
@@ -239,7 +239,7 @@ func TestSignerRemoveKey(t *testing.T) {
 		{"abc", "no key abc"},
 		{strings.Repeat("0", 64), "has no key"},
 	} {
-		err := SignerRemoveKey(h.ctx, h.env.opts, h.admin.client(), "bob", img.Repo, c.key, false, never, &out)
+		err := SignerRemoveKey(h.ctx, SignerRemoveOptions{Options: h.env.opts, Agent: h.admin.client(), Name: "bob", Repo: img.Repo, KeyID: c.key, Confirm: never, Out: &out})
 		if err == nil || !strings.Contains(err.Error(), c.want) || Hint(err) == "" {
 			t.Fatalf("remove key %s: %v (hint %q)", c.key, err, Hint(err))
 		}
@@ -248,7 +248,7 @@ func TestSignerRemoveKey(t *testing.T) {
 	short := h.bobKey.ID[:12]
 	var asked string
 	yes := func(p string) bool { asked = p; return true }
-	if err := SignerRemoveKey(h.ctx, h.env.opts, h.admin.client(), "bob", img.Repo, short, false, yes, &out); err != nil {
+	if err := SignerRemoveKey(h.ctx, SignerRemoveOptions{Options: h.env.opts, Agent: h.admin.client(), Name: "bob", Repo: img.Repo, KeyID: short, Confirm: yes, Out: &out}); err != nil {
 		t.Fatalf("remove bob's first key: %v\n%s", err, out.String())
 	}
 	if want := "The key " + short + " signs the current targets/bob and targets/releases of " + img.Repo + "."; !strings.HasPrefix(asked, want) || !strings.Contains(asked, "(v1, v2)") || !strings.Contains(asked, "(v2)") {
@@ -281,7 +281,7 @@ func TestSignerRemoveKey(t *testing.T) {
 	}
 	// Both tags still verify: releases was re-signed by bob's other key.
 	for _, ref := range []string{img.Ref, v2.Ref} {
-		if _, err := Verify(h.ctx, h.env.opts, ref); err != nil {
+		if _, err := Verify(h.ctx, VerifyOptions{Options: h.env.opts, Ref: ref}); err != nil {
 			t.Fatalf("verify %s: %v", ref, err)
 		}
 	}
@@ -289,7 +289,7 @@ func TestSignerRemoveKey(t *testing.T) {
 		t.Fatal("the removed key still signs")
 	}
 	// The last key of a signer is refused: that is signer remove.
-	err = SignerRemoveKey(h.ctx, h.env.opts, h.admin.client(), "bob", img.Repo, k2.ID, false, never, &out)
+	err = SignerRemoveKey(h.ctx, SignerRemoveOptions{Options: h.env.opts, Agent: h.admin.client(), Name: "bob", Repo: img.Repo, KeyID: k2.ID, Confirm: never, Out: &out})
 	if err == nil || !strings.Contains(err.Error(), "only key of signer bob") {
 		t.Fatalf("removing the last key: %v", err)
 	}
@@ -299,7 +299,7 @@ func TestSignerRemoveKey(t *testing.T) {
 // docker's.
 func (h *handover) inspect(t *testing.T) Repository {
 	t.Helper()
-	repos, err := Inspect(h.ctx, h.env.opts, h.env.img.Repo)
+	repos, err := Inspect(h.ctx, InspectOptions{Options: h.env.opts, Refs: []string{h.env.img.Repo}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +393,7 @@ func TestWitnessAfterNotaryDelegationRemove(t *testing.T) {
 	dc.SignWithNotaryCLI(t, img, "targets/releases", "targets/alice")
 	_, pub := generatePub(t, la.client(), "bob")
 	dc.MustDocker(t, "trust", "signer", "add", "--key", pub, "bob", img.Repo)
-	repos, err := Inspect(ctx, opts, img.Repo)
+	repos, err := Inspect(ctx, InspectOptions{Options: opts, Refs: []string{img.Repo}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,16 +407,16 @@ func TestWitnessAfterNotaryDelegationRemove(t *testing.T) {
 	dc.MustNotaryCLI(t, "publish", img.Repo)
 
 	v2 := env.reg.PushRandom(t, "notary/left", "v2")
-	err = Sign(ctx, la.client(), SignOptions{Options: opts, Out: io.Discard}, v2.Ref)
+	err = Sign(ctx, SignOptions{Options: opts, Out: io.Discard, Agent: la.client(), Refs: []string{v2.Ref}})
 	t.Logf("%v\nhint: %s", err, Hint(err))
 	if !errors.Is(err, ErrWitnessNeeded) || !strings.Contains(Hint(err), "trust-agent signer witness "+img.Repo+" targets/releases") {
 		t.Fatalf("sign after alice left releases: %v (hint %q)", err, Hint(err))
 	}
 	var out bytes.Buffer
-	if err := SignerWitness(ctx, opts, la.client(), img.Repo, []string{"releases"}, true, nil, &out); err != nil {
+	if err := SignerWitness(ctx, WitnessOptions{Options: opts, Agent: la.client(), Repo: img.Repo, Roles: []string{"releases"}, Yes: true, Out: &out}); err != nil {
 		t.Fatalf("witness: %v", err)
 	}
-	if err := Sign(ctx, la.client(), SignOptions{Options: opts, Out: io.Discard}, v2.Ref); err != nil {
+	if err := Sign(ctx, SignOptions{Options: opts, Out: io.Discard, Agent: la.client(), Refs: []string{v2.Ref}}); err != nil {
 		t.Fatalf("sign after the witness: %v", err)
 	}
 	got := dc.MustDocker(t, "trust", "inspect", "--pretty", img.Repo)

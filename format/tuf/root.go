@@ -1,4 +1,4 @@
-package agent
+package tuf
 
 import (
 	"crypto/sha256"
@@ -6,14 +6,16 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"github.com/trust-agent/trust-agent/internal/canonjson"
 	"strings"
+
+	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/canonjson"
 )
 
 // A root key's signature on Root metadata hands the repository to whatever
 // keys the Root names. The policy therefore reads the whole Root, checks
-// its shape as notary's client would rely on it, and the Keyring then asks
-// which of the named keys this agent holds (reviewRoot): a Root that leaves
+// its shape as notary's client would rely on it, and then asks which of the
+// named keys this agent holds (reviewRoot, in review.go): a Root that leaves
 // the trust where it is gets signed; one that hands any of it to a key the
 // agent does not hold, or changes the root keys, waits for a person.
 
@@ -43,7 +45,7 @@ var knownKeyTypes = map[string]bool{
 // key IDs and threshold.
 type rootDoc struct {
 	keys  map[string]tufKey
-	roles map[string]RoleKeys
+	roles map[string]agent.RoleKeys
 }
 
 // parseKeys reads a TUF "keys" object. Every key must have exactly
@@ -116,7 +118,7 @@ func parseRoot(doc *canonjson.Object) (*rootDoc, error) {
 	if err := exactFields(rolesObj, "Root metadata roles", rootRoleNames...); err != nil {
 		return nil, err
 	}
-	r := &rootDoc{keys: keys, roles: map[string]RoleKeys{}}
+	r := &rootDoc{keys: keys, roles: map[string]agent.RoleKeys{}}
 	for _, name := range rootRoleNames {
 		where := fmt.Sprintf("Root metadata: role %s", name)
 		ro, ok := rolesObj.Value(name).(*canonjson.Object)
@@ -150,7 +152,7 @@ func parseRoot(doc *canonjson.Object) (*rootDoc, error) {
 		if threshold < 1 || threshold > int64(len(ids)) {
 			return nil, fmt.Errorf("%s has threshold %d with %d keys; it must be between 1 and the number of keys", where, threshold, len(ids))
 		}
-		r.roles[name] = RoleKeys{KeyIDs: ids, Threshold: int(threshold)}
+		r.roles[name] = agent.RoleKeys{KeyIDs: ids, Threshold: int(threshold)}
 	}
 	return r, nil
 }
@@ -159,7 +161,7 @@ func parseRoot(doc *canonjson.Object) (*rootDoc, error) {
 // that is how the agent sees which repository a root key is asked to
 // vouch for.
 func (r *rootDoc) checkCerts(gun string) error {
-	if !ValidGUN(gun) {
+	if !agent.ValidGUN(gun) {
 		return fmt.Errorf("root metadata must name its repository, got %q", gun)
 	}
 	for _, id := range r.roles["root"].KeyIDs {
@@ -189,107 +191,4 @@ func (r *rootDoc) certificate(id string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("root key %s: %v", shortID(id), err)
 	}
 	return cert, nil
-}
-
-// holder returns the key this agent holds that id names, or nil. A
-// certificate is held when its public key is one of the agent's keys; a
-// bare key when its ID is. Caller holds mu.
-func (k *Keyring) holderLocked(r *rootDoc, id string) *entry {
-	if strings.HasSuffix(r.keys[id].Type, "-x509") {
-		cert, err := r.certificate(id)
-		if err != nil {
-			return nil
-		}
-		for _, e := range k.list {
-			if publicKeysEqual(e.key.Public(), cert.PublicKey) {
-				return e
-			}
-		}
-		return nil
-	}
-	for _, e := range k.list {
-		if e.info.ID == id {
-			return e
-		}
-	}
-	return nil
-}
-
-// reviewRoot decides whether signer may sign Root r for gun by itself. It
-// returns why a person must confirm (nothing when the trust stays where it
-// is) and the question to ask. Signed without a prompt only when: the root
-// role's keys are root keys held here, the signing key among them; the
-// targets role's keys are held here and bound to gun; snapshot keys are
-// held here bound to gun or held by none (notary's server); timestamp keys
-// are held by none (the server's). Anything else hands part of the
-// repository to another key (a key generated elsewhere, another
-// repository's key) or changes the root keys, as a rotation does.
-func (k *Keyring) reviewRoot(signer *entry, gun string, md Metadata, r *rootDoc) (reasons []string, question string) {
-	k.mu.RLock()
-	defer k.mu.RUnlock()
-	var q strings.Builder
-	fmt.Fprintf(&q, "Sign Root metadata for %s?\nversion %d, expires %s\nsigning key: %s (%s, %s)\n",
-		gun, md.Version, md.Expires.UTC().Format("2006-01-02 15:04:05 MST"), shortID(signer.info.ID), signer.info.Backend, signer.info.Name)
-	signerInRoot := false
-	for _, role := range []string{"root", "targets", "snapshot", "timestamp"} {
-		rk := r.roles[role]
-		fmt.Fprintf(&q, "%s (threshold %d of %d):\n", role, rk.Threshold, len(rk.KeyIDs))
-		for _, id := range rk.KeyIDs {
-			h := k.holderLocked(r, id)
-			switch {
-			case h == nil && (role == "snapshot" || role == "timestamp"):
-				fmt.Fprintf(&q, "  %s NOT held by this agent (taken to be notary's server key)\n", shortID(id))
-			case h == nil:
-				fmt.Fprintf(&q, "  %s NOT held by this agent\n", shortID(id))
-			case h.info.ID == signer.info.ID:
-				fmt.Fprintf(&q, "  %s held here (%s, %s): the signing key\n", shortID(id), h.info.Backend, h.info.Name)
-			default:
-				fmt.Fprintf(&q, "  %s held here (%s, %s)\n", shortID(id), h.info.Backend, h.info.Name)
-			}
-			switch why := rootKeyRule(role, id, h, gun); {
-			case why != "":
-				reasons = append(reasons, why)
-			case role == "root" && h != nil && h.info.ID == signer.info.ID:
-				signerInRoot = true
-			}
-		}
-	}
-	if !signerInRoot {
-		reasons = append(reasons, fmt.Sprintf("the signing root key %s is not in the root role: the root keys change", shortID(signer.info.ID)))
-	}
-	if len(reasons) > 0 {
-		q.WriteString("Because: " + strings.Join(reasons, "; ") + ".\n")
-	}
-	return reasons, q.String()
-}
-
-// rootKeyRule says why key id (held as h, or nil) in role needs a
-// person's confirmation, or "" when it keeps the trust where it is.
-func rootKeyRule(role, id string, h *entry, gun string) string {
-	sid := shortID(id)
-	switch role {
-	case "root":
-		if h == nil {
-			return "root key " + sid + " is not held by this agent"
-		}
-		if h.info.Role != RoleRoot {
-			return fmt.Sprintf("root role names %s, a %s key", sid, h.info.Role)
-		}
-	case "targets":
-		if h == nil {
-			return "targets key " + sid + " is not held by this agent"
-		}
-		if h.info.Role != RoleTargets || h.info.GUN != gun {
-			return fmt.Sprintf("targets role names %s, a %s key for %q", sid, h.info.Role, h.info.GUN)
-		}
-	case "snapshot":
-		if h != nil && (h.info.Role != RoleSnapshot || h.info.GUN != gun) {
-			return fmt.Sprintf("snapshot role names %s, a %s key for %q", sid, h.info.Role, h.info.GUN)
-		}
-	case "timestamp":
-		if h != nil {
-			return fmt.Sprintf("timestamp role names %s, a %s key held here, not the server's", sid, h.info.Role)
-		}
-	}
-	return ""
 }

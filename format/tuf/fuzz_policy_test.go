@@ -1,4 +1,4 @@
-package agent_test
+package tuf_test
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 
 	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/agent/agenttest"
+	"github.com/trust-agent/trust-agent/format/tuf"
 )
 
 // FuzzCanonicalPolicy is differential: whatever the policy accepts is
@@ -31,7 +32,7 @@ func FuzzCanonicalPolicy(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		md, err := agent.ReadPayload(payload)
+		md, err := tuf.ReadPayload(payload)
 		if err != nil {
 			return
 		}
@@ -147,12 +148,12 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 func TestFuzzSeedsAccepted(t *testing.T) {
 	seeds := fuzzSeeds(t)
 	for i, s := range seeds[:len(seeds)-2] {
-		if _, err := agent.ReadPayload(s); err != nil {
+		if _, err := tuf.ReadPayload(s); err != nil {
 			t.Errorf("seed %d %q refused: %v", i, s, err)
 		}
 	}
 	for _, s := range seeds[len(seeds)-2:] {
-		if _, err := agent.ReadPayload(s); err == nil {
+		if _, err := tuf.ReadPayload(s); err == nil {
 			t.Errorf("seed %q accepted", s)
 		}
 	}

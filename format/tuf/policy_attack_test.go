@@ -1,4 +1,4 @@
-package agent_test
+package tuf_test
 
 import (
 	"bytes"
@@ -19,17 +19,34 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/agent/agenttest"
+	_ "github.com/trust-agent/trust-agent/format/tuf"
 	"github.com/trust-agent/trust-agent/pkcs11"
 	"github.com/trust-agent/trust-agent/pkcs11/softhsmtest"
 )
 
 // These tests attack the policy from outside, through Keyring.Sign, as a
 // hostile local process would: each payload is one a client could send.
+// The blank import registers this package's policy as the "tuf" format,
+// as cmd/trust-agent/formats.go does.
+
+// newKeyring is an agent over a fresh SoftHSM token.
+func newKeyring(t *testing.T, audit agent.Auditor) (*agent.Keyring, *softhsmtest.Fixture) {
+	t.Helper()
+	tok := softhsmtest.New(t, "246810")
+	store, err := pkcs11.Open(tok.URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := agent.New(agent.Options{Stores: []agent.KeyStore{store}, Audit: audit})
+	t.Cleanup(func() { k.Close() })
+	return k, tok
+}
 
 const gunA = agenttest.GUN
 
@@ -542,4 +559,22 @@ func manyKeys(t *testing.T, n int) []tufKey {
 		out = append(out, foreignKey(t))
 	}
 	return out
+}
+
+// syncWriter guards a buffer the agent writes its audit lines to.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -1,67 +1,35 @@
-package agent
+package tuf
 
 import (
 	"encoding/base64"
 	"fmt"
-	"github.com/trust-agent/trust-agent/internal/canonjson"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/canonjson"
 )
-
-// Metadata is what the policy could see in a payload; the audit log records it.
-type Metadata struct {
-	Type    string    `json:"type"` // "Root", "Targets", "Snapshot", "Timestamp"
-	Version int64     `json:"version"`
-	Expires time.Time `json:"expires"`
-	Targets []string  `json:"targets,omitempty"` // target names a Targets role lists
-	// Roles are a Root's roles: each role's key IDs and threshold.
-	Roles map[string]RoleKeys `json:"roles,omitempty"`
-	// Confirmed says a person confirmed this signature through the askpass
-	// program (a Root that changes who holds the repository, a key marked
-	// to be confirmed for every use).
-	Confirmed bool `json:"confirmed,omitempty"`
-}
-
-// RoleKeys is one role of a Root: the keys that may sign it and how many
-// of them must.
-type RoleKeys struct {
-	KeyIDs    []string `json:"keyids"`
-	Threshold int      `json:"threshold"`
-}
 
 // maxAuditedTargets bounds how many target names one audit line carries: a
 // repository with thousands of tags would otherwise write megabyte lines.
 const maxAuditedTargets = 256
 
-// gunPattern is docker's reference grammar (distribution/reference) for a
-// fully qualified name, which is what docker uses as a notary GUN: a host
-// (DNS labels, IPv4, or [IPv6]) with an optional port, then one or more
-// lower-case path components joined by ".", "_", "__" or runs of "-".
-var gunPattern = regexp.MustCompile(`^` +
-	`(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])` +
-	`(?::[0-9]+)?` +
-	`(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$`)
-
-// ValidGUN reports whether gun looks like a repository name.
-func ValidGUN(gun string) bool { return len(gun) <= 255 && gunPattern.MatchString(gun) }
-
 // checkPolicy decides whether key may sign req, and returns what it saw
-// (for Root metadata, its roles and keys too: the Keyring then reviews who
-// holds them). The agent is not a signing oracle: it signs only canonical
-// TUF metadata of the role the key serves, for the repository the key is
+// (for Root metadata, its roles and keys too: Check then reviews who holds
+// them). The agent is not a signing oracle: it signs only canonical TUF
+// metadata of the role the key serves, for the repository the key is
 // bound to.
-func checkPolicy(meta KeyMeta, req SignRequest) (Metadata, *rootDoc, error) {
+func checkPolicy(meta agent.KeyMeta, req agent.SignRequest) (agent.Metadata, *rootDoc, error) {
 	md, root, err := checkPayload(meta, req)
 	if err != nil {
-		return md, nil, &DeniedError{Reason: err.Error()}
+		return md, nil, &agent.DeniedError{Reason: err.Error()}
 	}
 	return md, root, nil
 }
 
 // checkPayload is checkPolicy's work; its errors become the refusal's reason.
-func checkPayload(meta KeyMeta, req SignRequest) (Metadata, *rootDoc, error) {
+func checkPayload(meta agent.KeyMeta, req agent.SignRequest) (agent.Metadata, *rootDoc, error) {
 	md, doc, err := parseMetadata(req.Data)
 	if err != nil {
 		return md, nil, err
@@ -71,7 +39,7 @@ func checkPayload(meta KeyMeta, req SignRequest) (Metadata, *rootDoc, error) {
 	}
 	var root *rootDoc
 	switch meta.Role {
-	case RoleRoot:
+	case agent.RoleRoot:
 		if md.Type != "Root" || req.Role != "root" {
 			return md, nil, fmt.Errorf("a root key signs only Root metadata for the root role, not %s metadata for %q", md.Type, req.Role)
 		}
@@ -82,22 +50,22 @@ func checkPayload(meta KeyMeta, req SignRequest) (Metadata, *rootDoc, error) {
 		if err := root.checkCerts(req.GUN); err != nil {
 			return md, nil, err
 		}
-	case RoleTargets:
+	case agent.RoleTargets:
 		if md.Type != "Targets" || req.Role != "targets" {
 			return md, nil, fmt.Errorf("a repository key signs only the targets role, not %s metadata for %q", md.Type, req.Role)
 		}
-	case RoleDelegation:
+	case agent.RoleDelegation:
 		if md.Type != "Targets" || !delegationRoles(req.Role) {
 			return md, nil, fmt.Errorf("a delegation key signs only targets/<name> roles, not %s metadata for %q", md.Type, req.Role)
 		}
-	case RoleSnapshot:
+	case agent.RoleSnapshot:
 		if md.Type != "Snapshot" || req.Role != "snapshot" {
 			return md, nil, fmt.Errorf("a snapshot key signs only Snapshot metadata, not %s for %q", md.Type, req.Role)
 		}
 	default:
 		return md, nil, fmt.Errorf("key has unknown role %q", meta.Role)
 	}
-	if !ValidGUN(req.GUN) { // every role: the claim is audited, and bounded
+	if !agent.ValidGUN(req.GUN) { // every role: the claim is audited, and bounded
 		return md, nil, fmt.Errorf("%q is not a repository name", req.GUN)
 	}
 	return md, root, nil
@@ -121,8 +89,8 @@ func delegationRoles(role string) bool {
 // names; every object of a known shape must have exactly notary's fields,
 // so no key that differs only in case ("VERSION", "_TYPE", "targetſ") or
 // that another TUF implementation might read can ride along.
-func parseMetadata(data []byte) (Metadata, *canonjson.Object, error) {
-	var md Metadata
+func parseMetadata(data []byte) (agent.Metadata, *canonjson.Object, error) {
+	var md agent.Metadata
 	doc, err := canonjson.Parse(data)
 	if err != nil {
 		return md, nil, fmt.Errorf("payload is not canonical TUF metadata: %w", err)

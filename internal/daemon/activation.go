@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"errors"
@@ -18,10 +18,11 @@ import (
 // listenFDsStart is the first passed descriptor (SD_LISTEN_FDS_START).
 const listenFDsStart = 3
 
-// activationListener returns the socket the service manager passed, or
-// nil when none was passed to this process. It unsets the LISTEN_*
-// variables so nothing the agent starts inherits them.
-func activationListener() (*net.UnixListener, error) {
+// Activated returns the socket the service manager passed, or nil when
+// none was passed to this process, for Options.Listener. It unsets the
+// LISTEN_* variables so nothing the agent starts inherits them. Call it
+// once, early: the descriptor is this process's.
+func Activated() (*net.UnixListener, error) {
 	pid, fds := os.Getenv("LISTEN_PID"), os.Getenv("LISTEN_FDS")
 	if fds == "" {
 		return nil, nil

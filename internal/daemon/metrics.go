@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -17,9 +17,9 @@ import (
 	"github.com/trust-agent/trust-agent/socket"
 )
 
-// writePrometheus prints st in the Prometheus text exposition format
+// WritePrometheus prints st in the Prometheus text exposition format
 // (version 0.0.4): what `status --metrics` and the metrics endpoint serve.
-func writePrometheus(w io.Writer, st agent.Status) {
+func WritePrometheus(w io.Writer, st agent.Status) {
 	label := func(v string) string {
 		return strconv.Quote(v) // Go's quoting escapes \, " and newlines as Prometheus wants
 	}
@@ -120,7 +120,7 @@ func serveMetrics(ctx context.Context, l net.Listener, a agent.Agent, log *slog.
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		writePrometheus(w, st)
+		WritePrometheus(w, st)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, MaxHeaderBytes: 8 << 10}
 	context.AfterFunc(ctx, func() { srv.Close() })

@@ -1,4 +1,4 @@
-package agent
+package tuf
 
 import (
 	"encoding/base64"

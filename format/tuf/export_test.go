@@ -1,9 +1,11 @@
-package agent
+package tuf
 
-// ReadPayload exposes to package agent_test (the differential fuzz test)
+import "github.com/trust-agent/trust-agent/agent"
+
+// ReadPayload exposes to package tuf_test (the differential fuzz test)
 // what the policy reads from a payload: the metadata, and for a Root its
 // roles, or why it refuses the payload.
-func ReadPayload(data []byte) (Metadata, error) {
+func ReadPayload(data []byte) (agent.Metadata, error) {
 	md, doc, err := parseMetadata(data)
 	if err != nil {
 		return md, err

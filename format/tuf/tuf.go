@@ -1,0 +1,57 @@
+package tuf
+
+import (
+	"crypto"
+	"fmt"
+
+	"github.com/trust-agent/trust-agent/agent"
+)
+
+func init() { agent.RegisterFormat(agent.TUFFormat, Policy{}) }
+
+// Policy is the TUF PayloadPolicy: Keyring.Sign (wire message 0x02) signs
+// through it. The zero value is ready to use.
+type Policy struct{}
+
+var _ agent.PayloadPolicy = Policy{}
+
+// Roles are the DCT key roles. Timestamp is not among them: notary's
+// server holds that key.
+func (Policy) Roles() []agent.Role {
+	return []agent.Role{agent.RoleRoot, agent.RoleTargets, agent.RoleSnapshot, agent.RoleDelegation}
+}
+
+// Check decides whether req.Key may sign req.Payload, canonical TUF
+// metadata, for the repository req.GUN and role req.Role (policy.go); for
+// a Root, it also reviews who holds the keys the Root names (review.go)
+// and asks for a person when the trust moves. The Decision carries the
+// metadata for the audit line, refused or not.
+func (Policy) Check(req agent.PolicyRequest) (agent.Decision, error) {
+	md, root, err := checkPolicy(req.Key.KeyMeta, agent.SignRequest{KeyID: req.Key.ID, GUN: req.GUN, Role: req.Role, Data: req.Payload})
+	d := agent.Decision{Metadata: &md}
+	if err != nil {
+		return d, err
+	}
+	if root != nil {
+		d.Confirm, d.Question = reviewRoot(req.Key, req.GUN, md, root, req.Held)
+		return d, nil
+	}
+	// Asked only when the key is marked to be confirmed for every use.
+	d.Question = fmt.Sprintf("Sign %s metadata version %d for %s (role %s), expiring %s?\nkey: %s held here (%s, %s)\n",
+		md.Type, md.Version, req.GUN, req.Role, md.Expires.UTC().Format("2006-01-02 15:04:05 MST"), shortID(req.Key.ID), req.Key.Backend, req.Key.Name)
+	return d, nil
+}
+
+// Sign signs payload as TUF wants it (sign.go).
+func (Policy) Sign(signer crypto.Signer, payload []byte) ([]byte, string, error) {
+	return signTUF(signer, payload)
+}
+
+// shortID names a key ID in messages as the agent does: its first 12 hex
+// digits and an ellipsis.
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12] + "…"
+	}
+	return id
+}
