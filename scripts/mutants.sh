@@ -52,6 +52,7 @@ A29	./agent	agent/keyring_sign.go	ev.Metadata = d.Metadata\n\t}\n\tif err := k.r
 A30	./agent	agent/gun.go	return len(gun) <= 255 && gunPattern.MatchString(gun)	return len(gun) <= 4096 && gunPattern.MatchString(gun)
 A31	./format/tuf	format/tuf/root.go	if keysObj.Len() > maxRootKeys {	if false && keysObj.Len() > maxRootKeys {
 A32	./agent	agent/confirm.go	cmd.Env = append(os.Environ(), "SSH_ASKPASS_PROMPT=confirm")	cmd.Env = os.Environ()
+A33	./format/tuf	format/tuf/review.go	if cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) != nil {	if false {
 B1	./agent	agent/audit.go	err = a.f.Sync()	_ = a.f.Sync()
 B2	./agent	agent/audit.go	if perr != nil || !os.SameFile(pfi, a.fi) {	if perr != nil || (false && !os.SameFile(pfi, a.fi)) {
 B3	./agent	agent/audit.go	if pfi.Size() != a.size {	if pfi.Size() < a.size {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // KeyInfo is a key as the agent lists it (PROTOCOL.md: the json tags of
@@ -431,6 +432,22 @@ func Attacks() []Attack {
 			Type: TypeSign, Body: targetsSign([]byte(strings.Replace(string(good), `"length":1`, `"length":9223372036854775807`, 1)))},
 		{Name: "payload/version-above-2^53", Open: openBigInt, What: `"version":9007199254740993`, WantCode: CodeDenied, Defence: DefByteCanonical,
 			Type: TypeSign, Body: targetsSign(TargetsJSON(9007199254740993, "latest"))},
+
+		// A certificate the agent never made for its own root key: issued
+		// by a stranger's CA for the root key's public key, CN the
+		// repository, valid for one hour. notary's clients take any leaf
+		// whose CN is the repository (trustpinning.validRootLeafCerts), so
+		// the repository's trust would end with this certificate, an hour
+		// from now, at a stranger's choice.
+		{Name: "root/foreign-issued-root-certificate", What: "root role: a stranger's certificate (1 hour) for the agent's root public key", WantCode: CodeDenied, Defence: DefWholeRoot,
+			Type: TypeSign, Body: rootSign(rootWith(func(t *Target, s *RootSpec) error {
+				der, err := ForeignCertificate(t.Root.PublicKey, t.GUN, time.Hour)
+				if err != nil {
+					return err
+				}
+				s.Roles["root"] = RoleSpec{Keys: []PublicKey{CertKey(t.Root.Algorithm, der)}, Threshold: 1}
+				return nil
+			}))},
 
 		// Formats: TUF through sign-payload in other spellings, and keys
 		// of one format asked to sign another's payload.
