@@ -192,6 +192,16 @@ func Send(path string, typ byte, body []byte) Result {
 // policy signs. The fix (refuse |n| > 2^53) belongs in internal/canonjson.
 const openBigInt = "an integer beyond 2^53 is signed; notary's verifier re-encodes it as another number (fix in internal/canonjson)"
 
+// openStrangerChain is why certify-key/stranger-chain is open (round 11):
+// a chain whose leaf is the key's is stored whoever issued it, without a
+// person's yes (unless the key is marked --confirm) and without the ten
+// years bound a self-signed one has. Nothing is forged (verifiers trust
+// their own roots, and no CA gets proof of possession from the agent),
+// but a process of the user can replace the chain notation signatures
+// carry, so they stop verifying. Closing it (confirm a given chain that
+// replaces another) changes `key certify --chain`; left to the lead.
+const openStrangerChain = "a chain a stranger's CA issued for the key is stored over the key's own, unconfirmed"
+
 // Defences, as issue 7 names them.
 const (
 	DefStrictRequests = "strict request decoding (socket)"
@@ -479,6 +489,22 @@ func Attacks() []Attack {
 		{Name: "format/cosign-key-signs-notation", What: "a cosign key signing as notation", WantCode: CodeDenied, Defence: DefFormatRole,
 			Type: TypeSignPayload, Body: func(t *Target) ([]byte, error) {
 				return signPayload(func(t *Target) KeyInfo { return t.Cosign }, "notation", cosignPayload(t.GUN))(t)
+			}},
+
+		// certify-key (0x0C) with a chain a stranger's CA issued for the
+		// notation key's own public key, valid for 100 years: PROTOCOL.md
+		// says the agent stores a chain whose leaf is the key's, a
+		// code-signing leaf not expired, each link signed by the next.
+		// Nothing asks who issued it, so any process of the user replaces
+		// the key's chain (a CA-issued one included) with its own, and
+		// every notation signature from then on carries it.
+		{Name: "certify-key/stranger-chain", Open: openStrangerChain, What: "certify-key: a stranger's CA chain (100 years) for the notation key replaces its chain", WantCode: CodeDenied, Defence: DefFormatRole,
+			Type: TypeCertifyKey, Body: func(t *Target) ([]byte, error) {
+				der, err := ForeignCertificate(t.Notation.PublicKey, "stranger", 100*365*24*time.Hour)
+				if err != nil {
+					return nil, err
+				}
+				return []byte(`{"key_id":"` + t.Notation.ID + `","chain":["` + base64.StdEncoding.EncodeToString(der) + `"]}`), nil
 			}},
 
 		// Bulk framing on a message that has none: attest's body as a
