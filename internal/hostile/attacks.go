@@ -459,14 +459,33 @@ func Attacks() []Attack {
 				return nil
 			}))},
 
+		// Numbers in forms notary's encoder never writes, and a key with
+		// an escaped quote out of order: notary sorts keys by their
+		// decoded bytes (`a"b` < `a#`), not by how they are written
+		// (`a\"b` > `a#`).
+		{Name: "payload/length-exponent", What: `"length":1e3`, WantCode: CodeDenied, Defence: DefByteCanonical,
+			Type: TypeSign, Body: targetsSign([]byte(strings.Replace(string(good), `"length":1`, `"length":1e3`, 1)))},
+		{Name: "payload/length-minus-zero", What: `"length":-0`, WantCode: CodeDenied, Defence: DefByteCanonical,
+			Type: TypeSign, Body: targetsSign([]byte(strings.Replace(string(good), `"length":1`, `"length":-0`, 1)))},
+		{Name: "payload/length-leading-zero", What: `"length":01`, WantCode: CodeDenied, Defence: DefByteCanonical,
+			Type: TypeSign, Body: targetsSign([]byte(strings.Replace(string(good), `"length":1`, `"length":01`, 1)))},
+		{Name: "payload/length-fraction", What: `"length":1.0`, WantCode: CodeDenied, Defence: DefByteCanonical,
+			Type: TypeSign, Body: targetsSign([]byte(strings.Replace(string(good), `"length":1`, `"length":1.0`, 1)))},
+		{Name: "payload/escaped-quote-key-order", What: `targets "a#" before "a\"b" (sorted as written, not as notary sorts)`, WantCode: CodeDenied, Defence: DefByteCanonical,
+			Type: TypeSign, Body: targetsSign(TargetsJSON(2, `a#`, `a\"b`))},
+		{Name: "payload/duplicate-key-after-escape", What: `targets "a\\" twice, once as "a\u005c"`, WantCode: CodeDenied, Defence: DefByteCanonical,
+			Type: TypeSign, Body: targetsSign(TargetsJSON(2, `a\\`, `a\u005c`))},
+
 		// Formats: TUF through sign-payload in other spellings, and keys
 		// of one format asked to sign another's payload.
 		{Name: "format/sign-payload-tuf", What: `sign-payload with format "tuf" (no repository or role for the policy to check)`, WantCode: CodeInvalidRequest, Defence: DefFormatRole,
 			Type: TypeSignPayload, Body: signPayload(func(t *Target) KeyInfo { return t.Targets }, "tuf", good)},
 		{Name: "format/sign-payload-TUF", What: `sign-payload with format "TUF"`, WantCode: CodeInvalidRequest, Defence: DefFormatRole,
 			Type: TypeSignPayload, Body: signPayload(func(t *Target) KeyInfo { return t.Targets }, "TUF", good)},
-		{Name: "format/sign-payload-tuf-nul", What: `sign-payload with format "tuf\u0000"`, WantCode: CodeInvalidRequest, Defence: DefFormatRole,
-			Type: TypeSignPayload, Body: signPayload(func(t *Target) KeyInfo { return t.Targets }, "tuf\u0000", good)},
+		{Name: "format/sign-payload-tuf-nul", What: "sign-payload with format \"tuf\" and a raw NUL byte", WantCode: CodeInvalidRequest, Defence: DefStrictRequests,
+			Type: TypeSignPayload, Body: signPayload(func(t *Target) KeyInfo { return t.Targets }, "tuf\x00", good)},
+		{Name: "format/sign-payload-tuf-escaped-nul", What: `sign-payload with format "tuf\u0000" (a JSON escape)`, WantCode: CodeInvalidRequest, Defence: DefFormatRole,
+			Type: TypeSignPayload, Body: signPayload(func(t *Target) KeyInfo { return t.Targets }, `tuf\u0000`, good)},
 		{Name: "format/sign-payload-tuf-space", What: `sign-payload with format " tuf"`, WantCode: CodeInvalidRequest, Defence: DefFormatRole,
 			Type: TypeSignPayload, Body: signPayload(func(t *Target) KeyInfo { return t.Targets }, " tuf", good)},
 		{Name: "format/notation-key-signs-tuf", What: "a notation key signing Targets metadata through sign", WantCode: CodeDenied, Defence: DefFormatRole,
@@ -505,6 +524,22 @@ func Attacks() []Attack {
 					return nil, err
 				}
 				return []byte(`{"key_id":"` + t.Notation.ID + `","chain":["` + base64.StdEncoding.EncodeToString(der) + `"]}`), nil
+			}},
+
+		// Root custody (generate with copies): a copy to the key's own
+		// backend (two objects, one key: "custody" that survives no lost
+		// token), copies without naming the backend, an empty copy name.
+		{Name: "custody/copy-to-same-backend", What: "generate a root key with a copy on its own backend", WantCode: CodeInvalidRequest, Defence: DefWritesBounded,
+			Type: TypeGenerate, Body: func(t *Target) ([]byte, error) {
+				return []byte(`{"role":"root","name":"twin-` + randomHex(2) + `","backend":"` + t.Root.Backend + `","copies":["` + t.Root.Backend + `"]}`), nil
+			}},
+		{Name: "custody/copies-without-backend", What: "generate with copies but no backend", WantCode: CodeInvalidRequest, Defence: DefWritesBounded,
+			Type: TypeGenerate, Body: func(t *Target) ([]byte, error) {
+				return []byte(`{"role":"root","name":"twin-` + randomHex(2) + `","copies":["` + t.Root.Backend + `"]}`), nil
+			}},
+		{Name: "custody/empty-copy-name", What: `generate with copies [""]`, WantCode: CodeInvalidRequest, Defence: DefWritesBounded,
+			Type: TypeGenerate, Body: func(t *Target) ([]byte, error) {
+				return []byte(`{"role":"root","name":"twin-` + randomHex(2) + `","backend":"` + t.Root.Backend + `","copies":[""]}`), nil
 			}},
 
 		// Bulk framing on a message that has none: attest's body as a

@@ -191,3 +191,15 @@ func TestCertifyKeyStrangerChainReplaces(t *testing.T) {
 	}
 	t.Fatal("the notation key is not listed")
 }
+
+// TestEscapedQuoteKeyOrderControl is the control for
+// payload/escaped-quote-key-order: the same two targets in notary's order
+// (`a"b` sorts before `a#` by its decoded bytes) are signed, so that
+// attack is refused for its order alone.
+func TestEscapedQuoteKeyOrderControl(t *testing.T) {
+	_, tg := prepare(t)
+	body := hostile.SignBody(tg.Targets.ID, tg.GUN, "targets", hostile.TargetsJSON(2, `a\"b`, `a#`))
+	if r := hostile.Send(tg.Path, hostile.TypeSign, body); !r.Accepted {
+		t.Fatalf("targets a\"b, a# in notary's order: %s", r)
+	}
+}
