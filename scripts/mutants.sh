@@ -29,7 +29,7 @@ A6	./format/tuf	format/tuf/policy.go	if !strings.HasPrefix(r, "targets/") || len
 A7	./format/tuf	format/tuf/policy.go	if !agent.ValidGUN(req.GUN) { // every role	if false && !agent.ValidGUN(req.GUN) { // every role
 A8	./format/tuf	format/tuf/policy.go	if version < 1 || !eok {	if !eok {
 A9	./format/tuf	format/tuf/policy.go	if err != nil || t.Format(time.RFC3339Nano) != s {	if err != nil {
-A10	./format/tuf	format/tuf/policy.go	if err != nil || base64.StdEncoding.EncodeToString(b) != s {	if err != nil {
+A10	./format/tuf	format/tuf/policy.go	return base64Alphabet[body[len(body)-1]]&0xf == 0	return true
 A11	./format/tuf	format/tuf/root.go	if threshold < 1 || threshold > int64(len(ids)) {	if threshold > int64(len(ids)) {
 A12	./format/tuf	format/tuf/root.go	if threshold < 1 || threshold > int64(len(ids)) {	if threshold < 1 {
 A13	./format/tuf	format/tuf/root.go	if _, ok := keys[id]; !ok {	if _, ok := keys[id]; false && !ok {
@@ -50,7 +50,7 @@ A27	./agent	agent/lock.go	func (k *Keyring) unlock(req UnlockRequest) error {\n\
 A28	./agent	agent/lock.go	if err := k.pins.check(s, k.opts.Now()); err != nil {	if err := k.pins.check(s, k.opts.Now()); false && err != nil {
 A29	./agent	agent/keyring_sign.go	ev.Metadata = d.Metadata\n\t}\n\tif err := k.record(ev, err); err != nil {\n\t\treturn Signature{}, err	ev.Metadata = d.Metadata\n\t}\n\tif err := k.record(ev, err); err != nil {\n\t\treturn Signature{KeyID: sig.KeyID, Method: sig.Algorithm, Signature: sig.Signature}, err
 A30	./agent	agent/gun.go	return len(gun) <= 255 && gunPattern().MatchString(gun)	return len(gun) <= 4096 && gunPattern().MatchString(gun)
-A31	./format/tuf	format/tuf/root.go	if len(keysObj.Keys()) > maxRootKeys {	if false && len(keysObj.Keys()) > maxRootKeys {
+A31	./format/tuf	format/tuf/root.go	if keysObj.Len() > maxRootKeys {	if false && keysObj.Len() > maxRootKeys {
 A32	./agent	agent/confirm.go	cmd.Env = append(os.Environ(), "SSH_ASKPASS_PROMPT=confirm")	cmd.Env = os.Environ()
 B1	./agent	agent/audit.go	err = a.f.Sync()	_ = a.f.Sync()
 B2	./agent	agent/audit.go	if perr != nil || !os.SameFile(pfi, a.fi) {	if perr != nil || (false && !os.SameFile(pfi, a.fi)) {
@@ -86,6 +86,7 @@ C16	./socket	socket/server.go	rec.RecordRefused(ctx, op, err)	_ = rec
 C17	./socket	socket/strict.go	if _, err := time.Parse(time.RFC3339Nano, str); err != nil {	if _, err := time.Parse(time.RFC3339Nano, str); false && err != nil {
 C18	./socket	socket/strict.go	if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {	if d := utf16.DecodeRune(r, r2); true {
 C19	./socket	socket/budget.go	b.used -= n\n\t\t\tb.grantLocked()\n\t\t\tb.mu.Unlock()	b.grantLocked()\n\t\t\tb.mu.Unlock()
+C20	./socket	socket/strict.go	if top := where == "body"; top && s.bulk != "" && name == s.bulk {	if top := where == "body"; false && top && s.bulk != "" && name == s.bulk {
 D1	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),	pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
 D2	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),	pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
 D3	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),\n\t\tpkcs11.NewAttribute(pkcs11.CKA_SENSITIVE	pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),\n\t\tpkcs11.NewAttribute(pkcs11.CKA_SENSITIVE
@@ -122,6 +123,18 @@ F5	./piv	piv/store.go	return s.pin == nil	return s.closed
 F6	./piv	piv/store.go	if s.pin == nil {\n\t\treturn "", fmt.Errorf("piv: %s needs its PIN	if false && s.pin == nil {\n\t\treturn "", fmt.Errorf("piv: %s needs its PIN
 F7	./piv	piv/store.go	s.forgetPIN()\n\ts.closed = true	s.closed = true
 F8	./piv	piv/store.go	if len(pin) < 6 || len(pin) > 8 {	if len(pin) > 8 {
+G1	./internal/canonjson	internal/canonjson/canonjson.go	case -1:	case 2:
+G2	./internal/canonjson	internal/canonjson/canonjson.go	case 0:	case 3:
+G3	./internal/canonjson	internal/canonjson/canonjson.go	case '"', '\\':\n\t\t\t\tescaped = true\n\t\t\t\ti += 2\n\t\t\tcase '/', 'b',	case '"', '\\', '/':\n\t\t\t\tescaped = true\n\t\t\t\ti += 2\n\t\t\tcase 'b',
+G4	./internal/canonjson	internal/canonjson/canonjson.go	case c < 0x20:	case c < 0x1f:
+G5	./internal/canonjson	internal/canonjson/canonjson.go	if r == utf8.RuneError && size == 1 {	if false && r == utf8.RuneError && size == 1 {
+G6	./internal/canonjson	internal/canonjson/canonjson.go	return (control | quote | backslash | x) & hi	return (control | quote | backslash) & hi
+G7	./internal/canonjson	internal/canonjson/canonjson.go	case s[digits] == '0' && i-digits > 1:	case false && i-digits > 1:
+G8	./internal/canonjson	internal/canonjson/canonjson.go	case neg && s[digits] == '0':	case false:
+G9	./internal/canonjson	internal/canonjson/canonjson.go	case i-digits > 19, !neg && u > 1<<63-1, neg && u > 1<<63:	case i-digits > 19:
+G10	./internal/canonjson	internal/canonjson/canonjson.go	if depth > MaxDepth {	if depth > 64*MaxDepth {
+G11	./internal/canonjson	internal/canonjson/canonjson.go	if p.pos != len(p.b) {	if false {
+G12	./internal/canonjson	internal/canonjson/canonjson.go	make([]member, max(p.chunk, n))	make([]member, p.chunk)
 EOF
 
 list=0

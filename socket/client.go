@@ -196,20 +196,65 @@ func (c *Client) Delete(ctx context.Context, req agent.DeleteRequest) error {
 	return err
 }
 
+// signHead is the JSON of a sign request: agent.SignRequest without Data,
+// which follows the JSON as raw bytes (PROTOCOL.md "Bulk bodies").
+type signHead struct {
+	KeyID string `json:"key_id"`
+	GUN   string `json:"gun"`
+	Role  string `json:"role"`
+}
+
+// payloadHead is the JSON of a sign-payload request: agent.PayloadRequest
+// without Payload, which follows the JSON as raw bytes.
+type payloadHead struct {
+	KeyID  string `json:"key_id"`
+	Format string `json:"format"`
+}
+
+// splitRequest returns the part of a request that goes as JSON and its
+// bulk bytes (nil for a request without a bulk field).
+func splitRequest(req any) (head any, bulk []byte) {
+	switch r := req.(type) {
+	case agent.SignRequest:
+		return signHead{KeyID: r.KeyID, GUN: r.GUN, Role: r.Role}, r.Data
+	case agent.PayloadRequest:
+		return payloadHead{KeyID: r.KeyID, Format: r.Format}, r.Payload
+	}
+	return req, nil
+}
+
+// encodeRequest encodes a request of type typ as the body of its frame and
+// the tail written after it: for a request with a bulk field (hasBulk), the
+// JSON's length and the JSON, then the bulk bytes, which are the caller's
+// (written with one writev, not copied).
+func encodeRequest(typ msgType, req any) (body, tail []byte, err error) {
+	head, bulk := splitRequest(req)
+	if body, err = encodeBody(noNulls(head)); err != nil {
+		return nil, nil, err
+	}
+	if hasBulk(typ) {
+		return bulkBody(body), bulk, nil
+	}
+	if bulk != nil {
+		return nil, nil, fmt.Errorf("a %T cannot be sent as a %s request", req, typ) // a bug here
+	}
+	return body, nil, nil
+}
+
 // roundTrip sends one request and reads its answer. Errors the agent
 // returned come back as *RemoteError; the others break the connection.
 func roundTrip[Resp any](ctx context.Context, c *Client, typ msgType, req any) (Resp, error) {
 	var resp Resp
-	body, err := encodeBody(noNulls(req))
+	body, bulk, err := encodeRequest(typ, req)
 	if err != nil {
 		return resp, fmt.Errorf("socket: %s: %w", typ, err)
 	}
 	if typ == msgUnlock {
 		defer clear(body) // the PIN, in base64
 	}
-	if len(body) > maxFrameBytes-2 { // refused here, the connection stays usable
+	if n := len(body) + len(bulk); n > maxFrameBytes-2 { // refused here, the connection stays usable
 		return resp, fmt.Errorf("socket: %s: %w: %d bytes of request, the limit is %d",
-			typ, ErrFrameTooLarge, len(body), maxFrameBytes-2)
+			typ, ErrFrameTooLarge, n, maxFrameBytes-2)
 	}
 
 	c.mu.Lock()
@@ -228,12 +273,12 @@ func roundTrip[Resp any](ctx context.Context, c *Client, typ msgType, req any) (
 	if err := ctx.Err(); err != nil {
 		return resp, fmt.Errorf("socket: %s: %w", typ, err)
 	}
-	f, err := c.send(ctx, typ, body)
+	f, err := c.send(ctx, typ, body, bulk)
 	if errors.Is(err, errAgentHungUp) && c.dial != nil && idempotent[typ] && ctx.Err() == nil {
 		// Closed as idle between the check above and the request: the
 		// request was never read. Once more on a new connection.
 		if rerr := c.reconnect(); rerr == nil {
-			f, err = c.send(ctx, typ, body)
+			f, err = c.send(ctx, typ, body, bulk)
 		}
 	}
 	if err != nil {
@@ -267,12 +312,12 @@ func roundTrip[Resp any](ctx context.Context, c *Client, typ msgType, req any) (
 
 // send makes one exchange on the current connection, breaking it on error.
 // c.mu must be held.
-func (c *Client) send(ctx context.Context, typ msgType, body []byte) (frame, error) {
+func (c *Client) send(ctx context.Context, typ msgType, body, bulk []byte) (frame, error) {
 	// A context that ends mid-exchange unblocks the read or write through
 	// the deadline; the connection is then out of step and is dropped.
 	conn := c.conn
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	f, err := c.exchange(frame{version: Version, typ: typ, body: body})
+	f, err := c.exchange(frame{version: Version, typ: typ, body: body, tail: bulk})
 	if !stop() {
 		c.fail(fmt.Errorf("socket: connection dropped after a cancelled %s request", typ))
 		if err != nil {
@@ -313,7 +358,9 @@ func (c *Client) exchange(req frame) (frame, error) {
 		return frame{}, fmt.Errorf("read response: %w", err)
 	}
 	if f.version != Version {
-		return frame{}, fmt.Errorf("%w %d in the response, this client speaks %d", ErrUnsupportedVersion, f.version, Version)
+		return frame{}, fmt.Errorf("%w: this client speaks protocol version %d, the agent version %d; "+
+			"use the trust-agent, notation-trust-agent and sigstore-kms-trustagent of one release",
+			ErrUnsupportedVersion, Version, f.version)
 	}
 	return f, nil
 }

@@ -60,7 +60,8 @@ func TestClientRefusesBadResponses(t *testing.T) {
 		{"too short", rawFrame(0), ErrMalformedFrame},
 		{"truncated", rawFrame(50, 1, 0x88, '{'), ErrMalformedFrame},
 		{"no answer", nil, io.ErrUnexpectedEOF},
-		{"other version", encodeFrame(frame{version: 2, typ: msgStatus | msgSuccess, body: []byte("{}")}), ErrUnsupportedVersion},
+		{"older version", encodeFrame(frame{version: 1, typ: msgStatus | msgSuccess, body: []byte("{}")}), ErrUnsupportedVersion},
+		{"newer version", encodeFrame(frame{version: Version + 1, typ: msgStatus | msgSuccess, body: []byte("{}")}), ErrUnsupportedVersion},
 		{"answer to another request", encodeFrame(frame{version: Version, typ: msgList | msgSuccess, body: []byte("[]")}), ErrMalformedFrame},
 	}
 	for _, tt := range tests {

@@ -17,10 +17,21 @@
 //
 // docs/PROTOCOL.md is the specification. In short, every message is a frame:
 //
-//	uint32 big-endian length of what follows | version (1) | type | JSON body
+//	uint32 big-endian length of what follows | version (2) | type | body
 //
-// Requests have types 0x01-0x09 (list, sign, certify-root, generate, import,
-// lock, unlock, status, attest); a success answers with the request's type | 0x80,
+// where the body is JSON (or empty), except for sign and sign-payload
+// requests, whose body is a bulk body:
+//
+//	uint32 big-endian JSON length | JSON | the data or payload, raw
+//
+// so that megabytes of metadata cross the socket without base64 or a JSON
+// string: the server hands the bulk bytes to the agent where they lie in
+// the frame it read, and Client writes them from the caller's slice with
+// one writev. A version-1 frame is refused in version 1 (code 8), so a
+// version-1 client prints why; a client refuses a reply of another version.
+//
+// Requests have types 0x01-0x0C (list, sign, certify-root, generate, import,
+// lock, unlock, status, attest, delete, sign-payload, certify-key); a success answers with the request's type | 0x80,
 // a failure with 0xFF and {code, message, retries?, reason?}. The length is
 // capped at maxFrameBytes (16 MiB) on both sides and checked from the four
 // length bytes alone, before anything is read or allocated; the body buffer
@@ -40,7 +51,9 @@
 // IdleTimeout (Client dials again by itself), a frame must arrive within
 // FrameTimeout of its first byte, at most MaxConns connections are served
 // (a new one closes the longest-idle one), and bodies over 64 KiB draw on
-// one FrameBudget of bytes, read in 1 MiB pieces as they arrive. Refusals
+// one FrameBudget of bytes (a granted body is read into one buffer of its
+// size: the budget counts it, and the agent gets its bulk bytes in place);
+// without a budget a body grows in 1 MiB pieces as it arrives. Refusals
 // made before the agent's methods run go to its agent.RefusalRecorder.
 //
 // # Concurrency

@@ -10,15 +10,23 @@ import (
 )
 
 // Version is the protocol version this package speaks, the second field of
-// every frame. See docs/PROTOCOL.md.
-const Version = 1
+// every frame. See docs/PROTOCOL.md. Version 2 carries the bulk field of a
+// request (hasBulk) as raw bytes after its JSON; version 1 carried it in
+// base64 inside the JSON, and is refused with a message a version-1 client
+// prints.
+const Version = 2
 
 // maxFrameBytes caps a frame's length field (version + type + body), in
 // requests and in responses alike. TUF targets metadata of a big repository
-// runs to megabytes, and JSON carries it in base64 (4/3 larger), so 16 MiB
-// leaves room for about 12 MiB of signed data. Anything larger is refused
-// from the 4-byte header alone, before a byte of body is read or allocated.
+// runs to megabytes; the bytes to sign travel raw after the request's JSON,
+// so 16 MiB leaves room for nearly 16 MiB of signed data. Anything larger is
+// refused from the 4-byte header alone, before a byte of body is read or
+// allocated.
 const maxFrameBytes = 16 << 20
+
+// jsonLenBytes is the uint32 that starts the body of a request with a bulk
+// field: the length of the JSON that follows it.
+const jsonLenBytes = 4
 
 // headerBytes is the fixed part of a frame: the uint32 length, the version
 // and the message type.
@@ -85,11 +93,48 @@ func (t msgType) String() string {
 	return fmt.Sprintf("0x%02x", byte(t))
 }
 
-// frame is one message on the wire.
+// hasBulk reports the request types whose body is a JSON length, the JSON,
+// then the request's bulk field as raw bytes (PROTOCOL.md "Bulk bodies"):
+// sign (data) and sign-payload (payload). Every other body, responses and
+// failures included, is JSON or empty.
+func hasBulk(t msgType) bool { return t == msgSign || t == msgSignPayload }
+
+// bulkBody is the body of a request with a bulk field, apart from the bulk
+// bytes themselves: the JSON's length, then the JSON. The bulk is written
+// after it (frame.tail), so it is never copied.
+func bulkBody(js []byte) []byte {
+	b := make([]byte, jsonLenBytes, jsonLenBytes+len(js))
+	binary.BigEndian.PutUint32(b, uint32(len(js)))
+	return append(b, js...)
+}
+
+// splitBulk splits the body of a request with a bulk field into its JSON
+// and its bulk bytes, which alias body. The JSON length must fit the body
+// exactly: what follows the JSON is the bulk field, all of it.
+func splitBulk(body []byte) (js, bulk []byte, err error) {
+	if len(body) < jsonLenBytes {
+		return nil, nil, fmt.Errorf("the body is %d bytes, shorter than its 4-byte JSON length; a version-2 request with a bulk field is the JSON's length, the JSON, then the bulk bytes", len(body))
+	}
+	n := binary.BigEndian.Uint32(body)
+	if uint64(n) > uint64(len(body)-jsonLenBytes) {
+		hint := ""
+		if body[0] == '{' {
+			hint = " (the body starts with '{': a version-1 body, the bulk field in the JSON?)"
+		}
+		return nil, nil, fmt.Errorf("the JSON length %d is more than the %d bytes that follow it%s; a version-2 request with a bulk field is the JSON's length, the JSON, then the bulk bytes",
+			n, len(body)-jsonLenBytes, hint)
+	}
+	return body[jsonLenBytes : jsonLenBytes+n], body[jsonLenBytes+n:], nil
+}
+
+// frame is one message on the wire. A frame read holds its whole body in
+// body; a frame to write may put its last part in tail (the bulk bytes of a
+// request), written after body without being copied.
 type frame struct {
 	version byte
 	typ     msgType
 	body    []byte
+	tail    []byte
 }
 
 // readFrame reads one frame from r. It returns io.EOF only when r ends
@@ -134,7 +179,11 @@ func readFrameBudget(r io.Reader, limit uint32, acquire func(n int) (release fun
 			return frame{}, none, err
 		}
 	}
-	body, err := readBody(r, int(n-2))
+	// A budgeted body is allocated whole at once: the budget already
+	// counts its bytes (so stalled big frames hold at most the budget),
+	// and reading into one buffer leaves nothing to copy: the bulk bytes
+	// reach the agent in place.
+	body, err := readBody(r, int(n-2), acquire != nil && int(n-2) > smallBody)
 	if err != nil {
 		release()
 		return frame{}, none, fmt.Errorf("%w: body: %w", ErrMalformedFrame, noEOF(err))
@@ -157,10 +206,18 @@ const smallBody = 64 << 10
 const bodyChunk = 1 << 20
 
 // readBody reads exactly n bytes, growing its buffers only as data arrives
-// (at most bodyChunk ahead of it).
-func readBody(r io.Reader, n int) ([]byte, error) {
+// (at most bodyChunk ahead of it), or, when whole (the bytes are budgeted),
+// into one buffer of n bytes.
+func readBody(r io.Reader, n int, whole bool) ([]byte, error) {
 	if n == 0 {
 		return nil, nil
+	}
+	if whole {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
 	}
 	buf := make([]byte, 0, min(n, growChunk))
 	first := min(n, bodyChunk)
@@ -201,16 +258,20 @@ func noEOF(err error) error {
 	return err
 }
 
-// writeFrame writes f with one writev where w is a net.Conn, so a frame is
-// never interleaved with another writer's and the body is not copied.
+// writeFrame writes f (header, body, tail) with one writev where w is a
+// net.Conn, so a frame is never interleaved with another writer's and
+// neither body nor tail is copied.
 func writeFrame(w io.Writer, f frame) error {
-	if len(f.body) > maxFrameBytes-2 {
-		return fmt.Errorf("%w: %d bytes of body, the limit is %d", ErrFrameTooLarge, len(f.body), maxFrameBytes-2)
+	if n := len(f.body) + len(f.tail); n > maxFrameBytes-2 {
+		return fmt.Errorf("%w: %d bytes of body, the limit is %d", ErrFrameTooLarge, n, maxFrameBytes-2)
 	}
 	var hdr [headerBytes]byte
-	binary.BigEndian.PutUint32(hdr[:4], uint32(2+len(f.body)))
+	binary.BigEndian.PutUint32(hdr[:4], uint32(2+len(f.body)+len(f.tail)))
 	hdr[4], hdr[5] = f.version, byte(f.typ)
 	bufs := net.Buffers{hdr[:], f.body}
+	if len(f.tail) > 0 {
+		bufs = append(bufs, f.tail)
+	}
 	_, err := bufs.WriteTo(w)
 	return err
 }

@@ -22,24 +22,24 @@ import (
 func TestStrictSurrogatePairs(t *testing.T) {
 	for _, s := range []string{`\ud800\u0041`, `\ud800\ud800`, `\udbff\ue000`, `\ud800\u`} {
 		body := `{"key_id":"aa","gun":"docker.io/a/` + s + `"}`
-		err := checkStrict([]byte(body), new(agent.SignRequest))
+		err := checkStrict([]byte(body), new(agent.SignRequest), "data")
 		if err == nil || !strings.Contains(err.Error(), "escape") {
 			t.Errorf("checkStrict(%s) = %v, want a refusal of the escape", body, err)
 		}
 	}
 	// A real pair is one character, and passes.
-	if err := checkStrict([]byte(`{"gun":"docker.io/a/\ud83d\ude00"}`), new(agent.SignRequest)); err != nil {
+	if err := checkStrict([]byte(`{"gun":"docker.io/a/\ud83d\ude00"}`), new(agent.SignRequest), "data"); err != nil {
 		t.Errorf("a surrogate pair was refused: %v", err)
 	}
 }
 
-// TestStrictBase64RawLineBreak: a raw line break inside a []byte field is
-// refused by the strict check itself, as not base64 (base64's Strict
-// decoder skips \r and \n) (C5).
+// TestStrictBase64RawLineBreak: a raw line break inside a []byte field (an
+// import's pkcs8) is refused by the strict check itself, as not base64
+// (base64's Strict decoder skips \r and \n) (C5).
 func TestStrictBase64RawLineBreak(t *testing.T) {
 	for _, data := range []string{"eyJh\nIjoxfQ==", "eyJh\rIjoxfQ==", "eyJhIjoxfQ==\n"} {
-		body := `{"key_id":"aa","data":"` + data + `"}`
-		err := checkStrict([]byte(body), new(agent.SignRequest))
+		body := `{"role":"delegation","name":"aa","pkcs8":"` + data + `"}`
+		err := checkStrict([]byte(body), new(agent.ImportRequest), "")
 		if err == nil || !strings.Contains(err.Error(), "not standard base64") {
 			t.Errorf("checkStrict(%q) = %v, want a refusal: not standard base64", body, err)
 		}

@@ -53,7 +53,13 @@ func TestProtocolExample(t *testing.T) {
 	if n := binary.BigEndian.Uint32(raw); int(n) != len(raw)-4 || raw[4] != socket.Version || raw[5] != 0x02 {
 		t.Fatalf("example header: length %d for %d bytes, version %d, type %d", n, len(raw)-4, raw[4], raw[5])
 	}
+	// A bulk body: the JSON's length, the JSON, the data.
 	body := raw[6:]
+	n := binary.BigEndian.Uint32(body)
+	if int(n) > len(body)-4 {
+		t.Fatalf("example JSON length %d for a %d-byte body", n, len(body))
+	}
+	js, data := body[4:4+n], body[4+n:]
 
 	tok := softhsmtest.New(t, "13579")
 	store, err := pkcs11.Open(tok.URI())
@@ -63,8 +69,8 @@ func TestProtocolExample(t *testing.T) {
 	k := agent.New(agent.Options{Stores: []agent.KeyStore{store}})
 	t.Cleanup(func() { k.Close() })
 	var req agent.SignRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(js, &req); err != nil || req.Data != nil {
+		t.Fatalf("example JSON %s: %+v, %v", js, req, err)
 	}
 	key, err := k.Generate(context.Background(), agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleTargets, Name: "repo", GUN: req.GUN}})
 	if err != nil {
@@ -80,9 +86,13 @@ func TestProtocolExample(t *testing.T) {
 	go func() { done <- socket.Serve(ctx, l, k, socket.ServeOptions{}) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	// The example's bytes, with only the key ID replaced.
-	frame := bytes.Replace(raw, []byte(`"key_id":"ab12"`), []byte(`"key_id":"`+key.ID+`"`), 1)
-	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
+	// The example's bytes, with only the key ID replaced (and the two
+	// lengths it changes).
+	js = bytes.Replace(js, []byte(`"key_id":"ab12"`), []byte(`"key_id":"`+key.ID+`"`), 1)
+	frame := binary.BigEndian.AppendUint32(nil, uint32(2+4+len(js)+len(data)))
+	frame = append(frame, raw[4], raw[5])
+	frame = binary.BigEndian.AppendUint32(frame, uint32(len(js)))
+	frame = append(append(frame, js...), data...)
 	c, err := net.Dial("unix", path)
 	if err != nil {
 		t.Fatal(err)

@@ -149,16 +149,25 @@ func serve(ctx context.Context, a agent.Agent, c io.ReadWriter, lim *connLimits)
 // type is answered with a failure and the connection goes on: the length
 // field kept the stream in step. Those refusals, and bodies that do not
 // decode, go to refuse with the op they are recorded under.
+//
+// A request of version 1 is answered in version 1 (its failure frame is the
+// same in both versions), so that a version-1 client prints the reason;
+// any other version is answered in this one.
 func handle(ctx context.Context, a agent.Agent, f frame, refuse func(op string, err error)) frame {
 	op := "frame"
 	if _, ok := msgNames[f.typ]; ok && f.typ < msgSuccess {
 		op = f.typ.String()
 	}
 	if f.version != Version {
-		err := fmt.Errorf("%w %d, the agent speaks %d; use a client of this agent's version",
-			ErrUnsupportedVersion, f.version, Version)
+		err := fmt.Errorf("%w: this agent speaks protocol version %d, the client version %d; "+
+			"use the trust-agent, notation-trust-agent and sigstore-kms-trustagent of one release",
+			ErrUnsupportedVersion, Version, f.version)
 		refuse(op, err)
-		return failure(encodeError(err))
+		resp := failure(encodeError(err))
+		if f.version == 1 {
+			resp.version = 1
+		}
+		return resp
 	}
 	body, err := dispatch(ctx, a, f.typ, f.body)
 	if err != nil {
@@ -239,14 +248,14 @@ type bodyError struct{ err error }
 func (e *bodyError) Error() string { return e.err.Error() }
 func (e *bodyError) Unwrap() error { return e.err }
 
-// call decodes a request body strictly (see checkStrict: exact field names,
-// no duplicates, no null, canonical base64; and, as encoding/json is told,
-// no unknown fields, nothing after the value: a field this agent does not
-// know might be a constraint the client expects it to enforce), runs fn and
-// encodes its answer.
+// call decodes a request body strictly (decodeRequest, checkStrict: exact
+// field names, no duplicates, no null, canonical base64; and, as
+// encoding/json is told, no unknown fields, nothing after the value: a field
+// this agent does not know might be a constraint the client expects it to
+// enforce), runs fn and encodes its answer.
 func call[Req, Resp any](typ msgType, body []byte, fn func(Req) (Resp, error)) ([]byte, error) {
 	var req Req
-	if err := decodeStrict(body, &req); err != nil {
+	if err := decodeRequest(typ, body, &req); err != nil {
 		return nil, &bodyError{fmt.Errorf("%w: socket: %s request: %w", agent.ErrInvalidRequest, typ, err)}
 	}
 	resp, err := fn(req)
@@ -256,7 +265,43 @@ func call[Req, Resp any](typ msgType, body []byte, fn func(Req) (Resp, error)) (
 	return encodeBody(resp)
 }
 
-func decodeStrict(body []byte, v any) error {
+// decodeRequest decodes the body of a request of type typ into v, a
+// pointer to its Go type. For a request with a bulk field (hasBulk) the
+// body is the JSON's length, the JSON, then the bulk bytes: the JSON is
+// decoded strictly and must not carry the bulk field, and the field gets
+// the bulk bytes where they lie in the frame's buffer, not copied. The
+// buffer is never reused, but its bytes go back to the frame budget once
+// the answer is written: an agent method that kept them would hold memory
+// the budget no longer counts.
+func decodeRequest(typ msgType, body []byte, v any) error {
+	var name string
+	var dst *[]byte
+	switch r := v.(type) {
+	case *agent.SignRequest:
+		name, dst = "data", &r.Data
+	case *agent.PayloadRequest:
+		name, dst = "payload", &r.Payload
+	}
+	if !hasBulk(typ) {
+		return decodeStrict(body, v, "")
+	}
+	if dst == nil {
+		return fmt.Errorf("socket cannot decode a %T with a bulk field", v) // a bug here
+	}
+	js, tail, err := splitBulk(body)
+	if err != nil {
+		return err
+	}
+	if err := decodeStrict(js, v, name); err != nil {
+		return err
+	}
+	*dst = tail
+	return nil
+}
+
+// decodeStrict decodes a request's JSON strictly into v. A field named
+// bulk (when not empty) is refused: it travels after the JSON.
+func decodeStrict(body []byte, v any, bulk string) error {
 	if _, ok := v.(*none); ok {
 		if len(body) != 0 {
 			return errors.New("this request takes no body; send an empty one")
@@ -266,7 +311,7 @@ func decodeStrict(body []byte, v any) error {
 	if len(body) == 0 {
 		return errors.New("empty body; this request needs a JSON object")
 	}
-	if err := checkStrict(body, v); err != nil {
+	if err := checkStrict(body, v, bulk); err != nil {
 		return err
 	}
 	d := json.NewDecoder(bytes.NewReader(body))

@@ -33,8 +33,12 @@ import (
 // The walk is bounded by the type: a value of an unexpected JSON type is
 // refused where it starts, so no depth or size beyond the frame's is spent.
 // Errors quote at most maxQuote bytes of what they found.
-func checkStrict(body []byte, v any) error {
-	s := &scanner{b: body}
+//
+// A top-level field named bulk (when not empty) is refused too: in a request
+// with a bulk field that field travels as raw bytes after the JSON, and only
+// there, so there is one way to send it.
+func checkStrict(body []byte, v any, bulk string) error {
+	s := &scanner{b: body, bulk: bulk}
 	s.skipSpace()
 	if err := s.value(reflect.TypeOf(v).Elem(), "body"); err != nil {
 		return err
@@ -53,8 +57,24 @@ const maxQuote = 64
 var timeType = reflect.TypeFor[time.Time]()
 
 type scanner struct {
-	b []byte
-	i int
+	b    []byte
+	i    int
+	bulk string // a field of the body's object that must not appear: it follows the JSON
+}
+
+// names lists the field names an object at where may carry, for errors:
+// the body's bulk field is not among them.
+func (s *scanner) names(f *structFields, where string) string {
+	if where != "body" || s.bulk == "" {
+		return f.list
+	}
+	var keep []string
+	for _, n := range strings.Split(f.list, ", ") {
+		if n != s.bulk {
+			keep = append(keep, n)
+		}
+	}
+	return strings.Join(keep, ", ")
 }
 
 func (s *scanner) errf(format string, args ...any) error {
@@ -172,10 +192,14 @@ func (s *scanner) object(t reflect.Type, where string) error {
 			return err
 		}
 		ft, ok := fields.byName[name]
+		if top := where == "body"; top && s.bulk != "" && name == s.bulk {
+			s.i = start
+			return s.errf("%s: field %q goes after the JSON as raw bytes in protocol version %d, not in it", where, name, Version)
+		}
 		if !ok {
 			s.i = start
 			return s.errf("%s: unknown field %s; field names are case-sensitive and must be one of %s",
-				where, quote(raw), fields.list)
+				where, quote(raw), s.names(fields, where))
 		}
 		if seen[name] {
 			s.i = start

@@ -2,6 +2,7 @@ package socket
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"net"
 	"reflect"
@@ -67,6 +68,12 @@ func rawRequest(t *testing.T, c net.Conn, typ msgType, body string) frame {
 	return f
 }
 
+// bulk is the body of a request with a bulk field: the JSON's length, the
+// JSON, the bulk bytes.
+func bulk(js, data string) string {
+	return string(binary.BigEndian.AppendUint32(nil, uint32(len(js)))) + js + data
+}
+
 func failureOf(t *testing.T, f frame) failureBody {
 	t.Helper()
 	if f.typ != msgFailure {
@@ -84,31 +91,43 @@ func failureOf(t *testing.T, f frame) failureBody {
 // before the agent sees them, with a refusal recorded, and the connection
 // goes on.
 func TestStrictRequestAttacks(t *testing.T) {
-	const data = `"eyJfdHlwZSI6IlRhcmdldHMifQ=="` // {"_type":"Targets"}
+	const data = `{"_type":"Targets"}`           // a sign request's bulk bytes
+	const b64 = `"eyJfdHlwZSI6IlRhcmdldHMifQ=="` // the same in base64
+	sign := func(js string) string { return bulk(js, data) }
+	imp := func(pkcs8 string) string { return `{"role":"delegation","name":"a","pkcs8":` + pkcs8 + `}` }
 	tests := []struct {
 		name string
 		typ  msgType
 		body string
 		want string // in the error message
 	}{
-		{"field name in another case", msgSign, `{"KEY_ID":"aa","gun":"docker.io/a/b","role":"targets","data":` + data + `}`, `unknown field "KEY_ID"`},
-		{"field name with a Unicode case fold (Kelvin sign)", msgSign, `{"\u212Aey_id":"aa","gun":"docker.io/a/b","role":"targets","data":` + data + `}`, "unknown field"},
-		{"duplicated gun", msgSign, `{"key_id":"aa","gun":"docker.io/a/b","role":"targets","data":` + data + `,"gun":"docker.io/evil/x"}`, `"gun" appears twice`},
-		{"duplicated field, one escaped", msgSign, `{"key_id":"aa","key\u005fid":"bb","data":` + data + `}`, `"key_id" appears twice`},
-		{"null body", msgSign, `null`, "null is not a value"},
-		{"null field", msgSign, `{"key_id":null,"data":` + data + `}`, "null is not a value"},
-		{"null data", msgSign, `{"key_id":"aa","data":null}`, "null is not a value"},
-		{"base64 with escaped line breaks", msgSign, `{"key_id":"aa","data":"eyJfdHlwZSI6IlRh\r\ncmdldHMifQ=="}`, "not standard base64"},
-		{"base64 with an escaped slash", msgSign, `{"key_id":"aa","data":"ab\/="}`, "not standard base64"},
-		{"base64 with non-zero padding bits", msgSign, `{"key_id":"aa","data":"YR=="}`, "canonical"},
-		{"base64 url alphabet", msgSign, `{"key_id":"aa","data":"-_-_"}`, "not standard base64"},
-		{"base64 without padding", msgSign, `{"key_id":"aa","data":"eyJhIjoxfQ"}`, "base64"},
-		{"invalid UTF-8 in gun", msgSign, "{\"key_id\":\"aa\",\"gun\":\"docker.io/a/\xff\",\"data\":" + data + "}", "invalid UTF-8"},
-		{"lone surrogate in gun", msgSign, `{"key_id":"aa","gun":"docker.io/a/\ud800","data":` + data + `}`, "surrogate"},
-		{"raw control character", msgSign, "{\"key_id\":\"a\ta\",\"data\":" + data + "}", "control character"},
-		{"trailing data", msgSign, `{"key_id":"aa","data":` + data + `} {}`, "after the JSON value"},
-		{"trailing garbage", msgSign, `{"key_id":"aa","data":` + data + `}x`, "after the JSON value"},
-		{"unknown field", msgSign, `{"key_id":"aa","data":` + data + `,"skip_policy":true}`, "unknown field"},
+		{"field name in another case", msgSign, sign(`{"KEY_ID":"aa","gun":"docker.io/a/b","role":"targets"}`), `unknown field "KEY_ID"`},
+		{"field name with a Unicode case fold (Kelvin sign)", msgSign, sign(`{"\u212Aey_id":"aa","gun":"docker.io/a/b","role":"targets"}`), "unknown field"},
+		{"duplicated gun", msgSign, sign(`{"key_id":"aa","gun":"docker.io/a/b","role":"targets","gun":"docker.io/evil/x"}`), `"gun" appears twice`},
+		{"duplicated field, one escaped", msgSign, sign(`{"key_id":"aa","key\u005fid":"bb"}`), `"key_id" appears twice`},
+		{"null body", msgSign, sign(`null`), "null is not a value"},
+		{"null field", msgSign, sign(`{"key_id":null}`), "null is not a value"},
+		{"data in the JSON", msgSign, bulk(`{"key_id":"aa","data":`+b64+`}`, ""), `field "data" goes after the JSON`},
+		{"data in the JSON and after it", msgSign, sign(`{"key_id":"aa","data":` + b64 + `}`), `field "data" goes after the JSON`},
+		{"data in the JSON, escaped", msgSign, sign(`{"key_id":"aa","d\u0061ta":` + b64 + `}`), `field "data" goes after the JSON`},
+		{"payload in the JSON", msgSignPayload, bulk(`{"key_id":"aa","format":"cosign","payload":`+b64+`}`, data), `field "payload" goes after the JSON`},
+		{"a version-1 sign body", msgSign, `{"key_id":"aa","data":` + b64 + `}`, "JSON length"},
+		{"a version-1 sign-payload body", msgSignPayload, `{"key_id":"aa","format":"cosign","payload":` + b64 + `}`, "JSON length"},
+		{"body shorter than the JSON length", msgSign, "\x00\x00\x02", "shorter than its 4-byte JSON length"},
+		{"JSON length past the body", msgSign, "\x00\x00\x00\x03{}", "JSON length 3 is more than the 2 bytes"},
+		{"JSON length cutting the JSON", msgSign, "\x00\x00\x00\x02" + `{"key_id":"aa"}`, "unterminated string"},
+		{"JSON length zero", msgSign, "\x00\x00\x00\x00" + data, "empty body"},
+		{"base64 with escaped line breaks", msgImport, imp(`"eyJfdHlwZSI6IlRh\r\ncmdldHMifQ=="`), "not standard base64"},
+		{"base64 with an escaped slash", msgImport, imp(`"ab\/="`), "not standard base64"},
+		{"base64 with non-zero padding bits", msgImport, imp(`"YR=="`), "canonical"},
+		{"base64 url alphabet", msgImport, imp(`"-_-_"`), "not standard base64"},
+		{"base64 without padding", msgImport, imp(`"eyJhIjoxfQ"`), "base64"},
+		{"invalid UTF-8 in gun", msgSign, sign("{\"key_id\":\"aa\",\"gun\":\"docker.io/a/\xff\"}"), "invalid UTF-8"},
+		{"lone surrogate in gun", msgSign, sign(`{"key_id":"aa","gun":"docker.io/a/\ud800"}`), "surrogate"},
+		{"raw control character", msgSign, sign("{\"key_id\":\"a\ta\"}"), "control character"},
+		{"trailing data", msgSign, sign(`{"key_id":"aa"} {}`), "after the JSON value"},
+		{"trailing garbage", msgSign, sign(`{"key_id":"aa"}x`), "after the JSON value"},
+		{"unknown field", msgSign, sign(`{"key_id":"aa","skip_policy":true}`), "unknown field"},
 		{"embedded field in another case", msgGenerate, `{"Role":"targets","gun":"docker.io/a/b"}`, `unknown field "Role"`},
 		{"Go field name", msgGenerate, `{"role":"targets","Algorithm":"rsa"}`, `unknown field "Algorithm"`},
 		{"nested field in another case", msgGenerate, `{"role":"targets","policy":{"PIN":"always"}}`, `unknown field "PIN"`},
@@ -151,9 +170,9 @@ func TestStrictRequestAttacks(t *testing.T) {
 	}
 	// The connection is still good, and exact requests pass.
 	for _, body := range []string{
-		`{"key_id":"aa","gun":"docker.io/a/b","role":"targets","data":` + data + `}`,
-		" {\n\t\"key_id\" : \"a\\u0061\", \"data\":\"\"}\n",
-		`{}`,
+		sign(`{"key_id":"aa","gun":"docker.io/a/b","role":"targets"}`),
+		bulk(" {\n\t\"key_id\" : \"a\\u0061\"}\n", ""),
+		bulk(`{}`, ""),
 	} {
 		if f := rawRequest(t, c, msgSign, body); f.typ != msgSign|msgSuccess {
 			t.Fatalf("%s refused: %+v", body, failureOf(t, f))
@@ -179,7 +198,8 @@ func TestRefusalsRecorded(t *testing.T) {
 	}{
 		{"unknown type", encodeFrame(frame{version: Version, typ: 0x42}), "frame", CodeUnknownMessageType, false},
 		{"response type", encodeFrame(frame{version: Version, typ: msgSign | msgSuccess}), "frame", CodeUnknownMessageType, false},
-		{"other version", encodeFrame(frame{version: 2, typ: msgList}), "list", CodeUnsupportedVersion, false},
+		{"version 1", encodeFrame(frame{version: 1, typ: msgList}), "list", CodeUnsupportedVersion, false},
+		{"version 3", encodeFrame(frame{version: 3, typ: msgList}), "list", CodeUnsupportedVersion, false},
 		{"body on list", encodeFrame(frame{version: Version, typ: msgList, body: []byte("{}")}), "list", CodeInvalidRequest, false},
 		{"oversized", rawFrame(0xFFFFFFFF), "frame", CodeInvalidRequest, true},
 		{"too short", rawFrame(1, 1), "frame", CodeInvalidRequest, true},
@@ -242,7 +262,7 @@ func TestStrictMapsAndPointers(t *testing.T) {
 		`{"p":null}`:                  false,
 		`{"m":{"a":"1"}}`:             false,
 	} {
-		if err := checkStrict([]byte(body), new(req)); (err == nil) != ok {
+		if err := checkStrict([]byte(body), new(req), ""); (err == nil) != ok {
 			t.Errorf("%s: %v, want ok=%v", body, err, ok)
 		}
 	}

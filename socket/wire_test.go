@@ -227,14 +227,17 @@ func TestServeAgentAnswersAndContinues(t *testing.T) {
 		req  frame
 		code Code
 	}{
-		{"newer version", frame{version: 2, typ: msgList}, CodeUnsupportedVersion},
+		{"newer version", frame{version: Version + 1, typ: msgList}, CodeUnsupportedVersion},
 		{"version zero", frame{version: 0, typ: msgSign, body: []byte(`{}`)}, CodeUnsupportedVersion},
+		{"version 255", frame{version: 255, typ: msgSign, body: []byte(bulk(`{}`, ""))}, CodeUnsupportedVersion},
 		{"unknown type", frame{version: Version, typ: 0x42}, CodeUnknownMessageType},
 		{"response type as request", frame{version: Version, typ: msgList | msgSuccess}, CodeUnknownMessageType},
 		{"failure type as request", frame{version: Version, typ: msgFailure}, CodeUnknownMessageType},
-		{"body not JSON", frame{version: Version, typ: msgSign, body: []byte("\x00\x01")}, CodeInvalidRequest},
-		{"unknown field", frame{version: Version, typ: msgSign, body: []byte(`{"key_id":"a","skip_policy":true}`)}, CodeInvalidRequest},
-		{"trailing data", frame{version: Version, typ: msgSign, body: []byte(`{"key_id":"a"} {}`)}, CodeInvalidRequest},
+		{"body not JSON", frame{version: Version, typ: msgSign, body: []byte(bulk("\x00\x01", ""))}, CodeInvalidRequest},
+		{"body shorter than its JSON length", frame{version: Version, typ: msgSign, body: []byte("\x00\x01")}, CodeInvalidRequest},
+		{"unknown field", frame{version: Version, typ: msgSign, body: []byte(bulk(`{"key_id":"a","skip_policy":true}`, ""))}, CodeInvalidRequest},
+		{"trailing data", frame{version: Version, typ: msgSign, body: []byte(bulk(`{"key_id":"a"} {}`, ""))}, CodeInvalidRequest},
+		{"data in the JSON", frame{version: Version, typ: msgSign, body: []byte(bulk(`{"key_id":"a","data":"AA=="}`, ""))}, CodeInvalidRequest},
 		{"wrong JSON type", frame{version: Version, typ: msgUnlock, body: []byte(`{"pin":7}`)}, CodeInvalidRequest},
 		{"body on a bodiless request", frame{version: Version, typ: msgLock, body: []byte(`{}`)}, CodeInvalidRequest},
 		{"empty body on a request that needs one", frame{version: Version, typ: msgSign}, CodeInvalidRequest},

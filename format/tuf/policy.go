@@ -84,7 +84,7 @@ func delegationRoles(role string) bool {
 }
 
 // parseMetadata reads the fields the policy and audit need from the
-// canonical JSON of a TUF "signed" object. It decodes with parseCanonical
+// canonical JSON of a TUF "signed" object. It decodes with canonjson.Parse
 // (byte-exact notary canonical JSON) and reads fields by their exact
 // names; every object of a known shape must have exactly notary's fields,
 // so no key that differs only in case ("VERSION", "_TYPE", "targetſ") or
@@ -95,7 +95,7 @@ func parseMetadata(data []byte) (agent.Metadata, *canonjson.Object, error) {
 	if err != nil {
 		return md, nil, fmt.Errorf("payload is not canonical TUF metadata: %w", err)
 	}
-	typ, _ := doc.Value("_type").(string)
+	typ, _ := stringValue(doc, "_type")
 	var shape []string
 	switch typ {
 	case "Root":
@@ -108,8 +108,8 @@ func parseMetadata(data []byte) (agent.Metadata, *canonjson.Object, error) {
 		return md, nil, fmt.Errorf("payload is not TUF metadata (_type %q); send the canonical JSON of a Root, Targets or Snapshot \"signed\" object", typ)
 	}
 	md.Type = typ
-	version, _ := doc.Value("version").(int64)
-	expires, eok := doc.Value("expires").(string)
+	version, _ := intValue(doc, "version")
+	expires, eok := stringValue(doc, "expires")
 	if version < 1 || !eok {
 		return md, nil, fmt.Errorf("%s metadata lacks a version or an expiry", typ)
 	}
@@ -136,9 +136,15 @@ func parseMetadata(data []byte) (agent.Metadata, *canonjson.Object, error) {
 		if err := checkDelegations(doc); err != nil {
 			return md, nil, err
 		}
-		md.Targets = append([]string(nil), targets.Keys()...) // sorted: the payload is canonical
-		if n := len(md.Targets); n > maxAuditedTargets {
-			md.Targets = append(md.Targets[:maxAuditedTargets], fmt.Sprintf("... %d more", n-maxAuditedTargets))
+		n := targets.Len() // the names are sorted: the payload is canonical
+		if n > 0 {
+			md.Targets = make([]string, 0, min(n, maxAuditedTargets+1))
+		}
+		for i := range min(n, maxAuditedTargets) {
+			md.Targets = append(md.Targets, targets.KeyAt(i))
+		}
+		if n > maxAuditedTargets {
+			md.Targets = append(md.Targets, fmt.Sprintf("... %d more", n-maxAuditedTargets))
 		}
 	case "Snapshot", "Timestamp":
 		meta, err := objectField(doc, "meta", typ+" metadata")
@@ -164,7 +170,8 @@ func parseExpiry(s string) (time.Time, error) {
 
 // exactFields requires o to have exactly the keys names.
 func exactFields(o *canonjson.Object, where string, names ...string) error {
-	for _, k := range o.Keys() {
+	for i := range o.Len() {
+		k := o.KeyAt(i)
 		known := false
 		for _, n := range names {
 			known = known || k == n
@@ -174,7 +181,7 @@ func exactFields(o *canonjson.Object, where string, names ...string) error {
 		}
 	}
 	for _, n := range names {
-		if _, ok := o.Get(n); !ok {
+		if o.Index(n) < 0 {
 			return fmt.Errorf("%s lacks the field %q", where, n)
 		}
 	}
@@ -182,22 +189,41 @@ func exactFields(o *canonjson.Object, where string, names ...string) error {
 }
 
 func objectField(o *canonjson.Object, name, where string) (*canonjson.Object, error) {
-	v, ok := o.Value(name).(*canonjson.Object)
-	if _, present := o.Get(name); present && o.Value(name) == nil { // notary writes a nil map as null
-		v, ok = &canonjson.Object{}, true
-	}
-	if !ok {
+	i := o.Index(name)
+	if i < 0 {
 		return nil, fmt.Errorf("%s: %s is not an object", where, name)
 	}
-	return v, nil
+	if v, ok := o.ObjectAt(i); ok {
+		return &v, nil
+	}
+	if o.At(i) == nil { // notary writes a nil map as null
+		return &canonjson.Object{}, nil
+	}
+	return nil, fmt.Errorf("%s: %s is not an object", where, name)
 }
 
 func intField(o *canonjson.Object, name, where string) (int64, error) {
-	v, ok := o.Value(name).(int64)
+	v, ok := intValue(o, name)
 	if !ok {
 		return 0, fmt.Errorf("%s: %s is not an integer", where, name)
 	}
 	return v, nil
+}
+
+// intValue is o's integer name, if o has one.
+func intValue(o *canonjson.Object, name string) (int64, bool) {
+	if i := o.Index(name); i >= 0 {
+		return o.IntAt(i)
+	}
+	return 0, false
+}
+
+// stringValue is o's string name, if o has one.
+func stringValue(o *canonjson.Object, name string) (string, bool) {
+	if i := o.Index(name); i >= 0 {
+		return o.StringAt(i)
+	}
+	return "", false
 }
 
 func stringsField(o *canonjson.Object, name, where string) ([]string, error) {
@@ -222,22 +248,63 @@ func stringsField(o *canonjson.Object, name, where string) ([]string, error) {
 // base64Value decodes s as notary's []byte fields are written: standard
 // base64 with padding, in the one form an encoder writes.
 func base64Value(s, where string) ([]byte, error) {
-	b, err := base64.StdEncoding.Strict().DecodeString(s)
-	if err != nil || base64.StdEncoding.EncodeToString(b) != s {
+	if !canonicalBase64(s) {
 		return nil, fmt.Errorf("%s is not standard base64", where)
 	}
-	return b, nil
+	return base64.StdEncoding.DecodeString(s)
+}
+
+// base64Alphabet maps the standard alphabet's bytes to their values, and
+// every other byte to 0xff.
+var base64Alphabet = func() (t [256]byte) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i := range len(alphabet) {
+		t[alphabet[i]] = byte(i)
+	}
+	return t
+}()
+
+// canonicalBase64 reports, without decoding, whether s is what
+// base64.StdEncoding writes: whole quanta of 4, the standard alphabet, "="
+// padding only at the end and only as much as the last quantum needs, and
+// no bits set past the data (so one byte string has exactly one form).
+func canonicalBase64[T string | []byte](s T) bool {
+	if len(s)%4 != 0 {
+		return false
+	}
+	body := s
+	for range 2 {
+		if len(body) > 0 && body[len(body)-1] == '=' {
+			body = body[:len(body)-1]
+		}
+	}
+	for i := range len(body) {
+		if base64Alphabet[body[i]] == 0xff {
+			return false
+		}
+	}
+	switch len(s) - len(body) { // the last character's unused low bits
+	case 1: // 2 bytes in 3 characters: 18 bits, 16 used
+		return base64Alphabet[body[len(body)-1]]&0x3 == 0
+	case 2: // 1 byte in 2 characters: 12 bits, 8 used
+		return base64Alphabet[body[len(body)-1]]&0xf == 0
+	}
+	return true
 }
 
 // eachFileMeta checks the values of a targets or meta map: notary's
 // FileMeta {custom?, hashes, length}.
 func eachFileMeta(files *canonjson.Object, what string) error {
-	for _, name := range files.Keys() {
-		fm, ok := files.Value(name).(*canonjson.Object)
-		if ok && len(fm.Keys()) == 2 && fm.Keys()[0] == "hashes" && fm.Keys()[1] == "length" && fileMetaValues(fm) {
+	for i := range files.Len() {
+		fmv, ok := files.ObjectAt(i)
+		fm := &fmv
+		if ok && fm.Len() == 2 && fm.KeyIs(0, "hashes") && fm.KeyIs(1, "length") && fileMetaValues(fm) {
 			continue // the common shape, checked without building messages
 		}
-		where := fmt.Sprintf("%s %q", what, name)
+		where := fmt.Sprintf("%s %q", what, files.KeyAt(i))
 		if !ok {
 			return fmt.Errorf("%s is not an object", where)
 		}
@@ -258,8 +325,9 @@ func eachFileMeta(files *canonjson.Object, what string) error {
 		if err != nil {
 			return err
 		}
-		for _, alg := range hashes.Keys() {
-			s, ok := hashes.Value(alg).(string)
+		for j := range hashes.Len() {
+			alg := hashes.KeyAt(j)
+			s, ok := hashes.StringAt(j)
 			if !ok {
 				return fmt.Errorf("%s: hash %q is not a string", where, alg)
 			}
@@ -274,19 +342,19 @@ func eachFileMeta(files *canonjson.Object, what string) error {
 // fileMetaValues reports whether fm's length is a size and its hashes
 // are standard base64 strings.
 func fileMetaValues(fm *canonjson.Object) bool {
-	if n, ok := fm.Value("length").(int64); !ok || n < 0 {
+	if n, ok := intValue(fm, "length"); !ok || n < 0 {
 		return false
 	}
-	hashes, ok := fm.Value("hashes").(*canonjson.Object)
+	i := fm.Index("hashes")
+	if i < 0 {
+		return false
+	}
+	hashes, ok := fm.ObjectAt(i)
 	if !ok {
 		return false
 	}
-	for _, alg := range hashes.Keys() {
-		s, ok := hashes.Value(alg).(string)
-		if !ok {
-			return false
-		}
-		if _, err := base64Value(s, ""); err != nil {
+	for j := range hashes.Len() {
+		if s, ok := hashes.StringBytesAt(j); !ok || !canonicalBase64(s) {
 			return false
 		}
 	}

@@ -1,6 +1,7 @@
 package tuf
 
 import (
+	"encoding/base64"
 	"strconv"
 	"testing"
 )
@@ -14,6 +15,31 @@ func TestBase64Value(t *testing.T) {
 		if _, err := base64Value(bad, "x"); err == nil {
 			t.Errorf("base64Value(%q) accepted", bad)
 		}
+	}
+}
+
+// TestCanonicalBase64 compares the check without decoding with decoding
+// and encoding again, on every string of up to 4 characters over an
+// alphabet that has each class of byte (letters that leave bits over,
+// '+', '/', '=', '-', '_', space, NUL, non-ASCII).
+func TestCanonicalBase64(t *testing.T) {
+	alphabet := "AEBQwg+/=-_ \x00\xc39"
+	var walk func(s string)
+	walk = func(s string) {
+		b, err := base64.StdEncoding.Strict().DecodeString(s)
+		want := err == nil && base64.StdEncoding.EncodeToString(b) == s
+		if got := canonicalBase64(s); got != want {
+			t.Errorf("canonicalBase64(%q) = %v, want %v", s, got, want)
+		}
+		if len(s) < 4 {
+			for i := range len(alphabet) {
+				walk(s + alphabet[i:i+1])
+			}
+		}
+	}
+	walk("")
+	for _, s := range []string{"3q2+7w==", "3q2+7x==", "AAAA", "AAE=", "AAF=", "AB==", "AQ==", "AAAAAAAA====", "A==="} {
+		walk(s)
 	}
 }
 

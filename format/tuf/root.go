@@ -53,17 +53,19 @@ type rootDoc struct {
 // SHA-256 of the canonical JSON of the key), so that an ID names exactly
 // one key for the agent and for notary alike.
 func parseKeys(keys *canonjson.Object, where string) (map[string]tufKey, error) {
-	out := make(map[string]tufKey, len(keys.Keys()))
-	for _, id := range keys.Keys() {
+	out := make(map[string]tufKey, keys.Len())
+	for i := range keys.Len() {
+		id := keys.KeyAt(i)
 		kwhere := fmt.Sprintf("%s: key %q", where, shortID(id))
-		ko, ok := keys.Value(id).(*canonjson.Object)
+		kov, ok := keys.ObjectAt(i)
+		ko := &kov
 		if !ok {
 			return nil, fmt.Errorf("%s is not an object", kwhere)
 		}
 		if err := exactFields(ko, kwhere, "keytype", "keyval"); err != nil {
 			return nil, err
 		}
-		typ, ok := ko.Value("keytype").(string)
+		typ, ok := stringValue(ko, "keytype")
 		if !ok || !knownKeyTypes[typ] {
 			return nil, fmt.Errorf("%s has key type %v; notary's are ecdsa, ecdsa-x509, rsa, rsa-x509 and ed25519", kwhere, ko.Value("keytype"))
 		}
@@ -77,7 +79,7 @@ func parseKeys(keys *canonjson.Object, where string) (map[string]tufKey, error) 
 		if kv.Value("private") != nil {
 			return nil, fmt.Errorf("%s carries a private key; metadata lists public keys only", kwhere)
 		}
-		pub, ok := kv.Value("public").(string)
+		pub, ok := stringValue(kv, "public")
 		if !ok {
 			return nil, fmt.Errorf("%s: public is not a string", kwhere)
 		}
@@ -102,8 +104,8 @@ func parseRoot(doc *canonjson.Object) (*rootDoc, error) {
 	if !ok {
 		return nil, fmt.Errorf("Root metadata: keys is not an object")
 	}
-	if len(keysObj.Keys()) > maxRootKeys {
-		return nil, fmt.Errorf("Root metadata lists %d keys; the agent signs Roots of at most %d", len(keysObj.Keys()), maxRootKeys)
+	if keysObj.Len() > maxRootKeys {
+		return nil, fmt.Errorf("Root metadata lists %d keys; the agent signs Roots of at most %d", keysObj.Len(), maxRootKeys)
 	}
 	keys, err := parseKeys(keysObj, "Root metadata")
 	if err != nil {

@@ -184,23 +184,23 @@ const (
 	DefFormatRole     = "a key signs only its own format (payload policies)"
 )
 
-// signBody is a sign request body in the field order of PROTOCOL.md.
-func signBody(keyID, gun, role string, data []byte) []byte {
+// SignBody is a sign request body (a bulk body, PROTOCOL.md): the JSON in
+// the field order of PROTOCOL.md, then data.
+func SignBody(keyID, gun, role string, data []byte) []byte {
 	b, err := json.Marshal(struct {
 		KeyID string `json:"key_id"`
 		GUN   string `json:"gun"`
 		Role  string `json:"role"`
-		Data  []byte `json:"data"`
-	}{keyID, gun, role, data})
+	}{keyID, gun, role})
 	if err != nil {
-		panic(err) // strings and bytes only
+		panic(err) // strings only
 	}
-	return b
+	return BulkBody(b, data)
 }
 
 // targetsSign signs data with the Target's targets key, as role targets of GUN.
 func targetsSign(data []byte) func(t *Target) ([]byte, error) {
-	return func(t *Target) ([]byte, error) { return signBody(t.Targets.ID, t.GUN, "targets", data), nil }
+	return func(t *Target) ([]byte, error) { return SignBody(t.Targets.ID, t.GUN, "targets", data), nil }
 }
 
 // rootSign signs the Root metadata build makes with the Target's root key.
@@ -210,7 +210,7 @@ func rootSign(build func(t *Target) ([]byte, error)) func(t *Target) ([]byte, er
 		if err != nil {
 			return nil, err
 		}
-		return signBody(t.Root.ID, t.GUN, "root", data), nil
+		return SignBody(t.Root.ID, t.GUN, "root", data), nil
 	}
 }
 
@@ -290,10 +290,11 @@ func Base64Lines(b []byte) string {
 func Attacks() []Attack {
 	good := TargetsJSON(2, "latest")
 	b64 := func(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-	raw := func(body string) func(t *Target) ([]byte, error) {
+	// raw is a sign request of the JSON template js, then data.
+	raw := func(js string, data []byte) func(t *Target) ([]byte, error) {
 		return func(t *Target) ([]byte, error) {
 			r := strings.NewReplacer("$TARGETS", t.Targets.ID, "$GUN", t.GUN, "$OTHER", t.OtherGUN, "$DATA", b64(good), "$LINES", Base64Lines(good))
-			return []byte(r.Replace(body)), nil
+			return BulkBody([]byte(r.Replace(js)), data), nil
 		}
 	}
 	targets := func(head, names, tail string) []byte {
@@ -301,7 +302,7 @@ func Attacks() []Attack {
 			`","targets":{` + targetEntries(strings.Split(names, "|")...) + `}` + tail + `,"version":2}`)
 	}
 	withKey := func(id func(t *Target) KeyInfo, gun func(t *Target) string, role string, data []byte) func(t *Target) ([]byte, error) {
-		return func(t *Target) ([]byte, error) { return signBody(id(t).ID, gun(t), role, data), nil }
+		return func(t *Target) ([]byte, error) { return SignBody(id(t).ID, gun(t), role, data), nil }
 	}
 	targetsKey := func(t *Target) KeyInfo { return t.Targets }
 	snapshotKey := func(t *Target) KeyInfo { return t.Snapshot }
@@ -311,15 +312,19 @@ func Attacks() []Attack {
 	return []Attack{
 		// Lenient request forms.
 		{Name: "request/duplicate-gun", What: "a duplicated gun: the last one wins", WantCode: CodeInvalidRequest, Defence: DefStrictRequests,
-			Type: TypeSign, Body: raw(`{"key_id":"$TARGETS","gun":"$OTHER","role":"targets","data":"$DATA","gun":"$GUN"}`)},
+			Type: TypeSign, Body: raw(`{"key_id":"$TARGETS","gun":"$OTHER","role":"targets","gun":"$GUN"}`, good)},
 		{Name: "request/upper-case-field", What: "KEY_ID for key_id", WantCode: CodeInvalidRequest, Defence: DefStrictRequests,
-			Type: TypeSign, Body: raw(`{"KEY_ID":"$TARGETS","gun":"$GUN","role":"targets","data":"$DATA"}`)},
+			Type: TypeSign, Body: raw(`{"KEY_ID":"$TARGETS","gun":"$GUN","role":"targets"}`, good)},
 		{Name: "request/null-body", What: "a null body", WantCode: CodeInvalidRequest, Defence: DefStrictRequests,
-			Type: TypeSign, Body: raw(`null`)},
-		{Name: "request/base64-newlines", What: "base64 with embedded newlines", WantCode: CodeInvalidRequest, Defence: DefStrictRequests,
-			Type: TypeSign, Body: raw(`{"key_id":"$TARGETS","gun":"$GUN","role":"targets","data":"$LINES"}`)},
+			Type: TypeSign, Body: raw(`null`, good)},
+		{Name: "request/data-in-json", What: "data in the JSON (base64, as version 1 sent it) besides the bulk bytes: which one is signed?", WantCode: CodeInvalidRequest, Defence: DefStrictRequests,
+			Type: TypeSign, Body: raw(`{"key_id":"$TARGETS","gun":"$GUN","role":"targets","data":"$DATA"}`, SnapshotJSON(2))},
+		{Name: "request/base64-newlines", What: "base64 with embedded newlines (an imported key)", WantCode: CodeInvalidRequest, Defence: DefStrictRequests,
+			Type: TypeImport, Body: func(t *Target) ([]byte, error) {
+				return []byte(`{"role":"delegation","name":"lines","pkcs8":"` + Base64Lines(good) + `"}`), nil
+			}},
 		{Name: "request/null-field", What: "a null gun", WantCode: CodeInvalidRequest, Defence: DefStrictRequests,
-			Type: TypeSign, Body: raw(`{"key_id":"$TARGETS","gun":null,"role":"targets","data":"$DATA"}`)},
+			Type: TypeSign, Body: raw(`{"key_id":"$TARGETS","gun":null,"role":"targets"}`, good)},
 
 		// Non-canonical payloads: notary's canonical encoder escapes only
 		// `"` and `\`, so every other escape is a form it never writes.
@@ -393,7 +398,7 @@ func Attacks() []Attack {
 		{Name: "format/delegation-key-signs-cosign", What: "a delegation key signing a cosign simple-signing payload", WantCode: CodeDenied, Defence: DefFormatRole,
 			Type: TypeSignPayload, Body: func(t *Target) ([]byte, error) {
 				payload := `{"critical":{"identity":{"docker-reference":"` + t.GUN + `"},"image":{"docker-manifest-digest":"sha256:` + strings.Repeat("ab", 32) + `"},"type":"cosign container image signature"},"optional":null}`
-				return []byte(`{"key_id":"` + t.Delegation.ID + `","format":"cosign","payload":"` + base64.StdEncoding.EncodeToString([]byte(payload)) + `"}`), nil
+				return BulkBody([]byte(`{"key_id":"`+t.Delegation.ID+`","format":"cosign"}`), []byte(payload)), nil
 			}},
 
 		// Unbounded writes.

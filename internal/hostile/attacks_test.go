@@ -63,14 +63,44 @@ func TestGoodRootSigned(t *testing.T) {
 	}
 	// Notary asks for the root key by its certificate's ID.
 	certID := hostile.CertKey(tg.Root.Algorithm, tg.RootCert).ID
-	body := fmt.Appendf(nil, `{"key_id":%q,"gun":%q,"role":"root","data":%q}`, certID, tg.GUN, b64(hostile.RootJSON(spec)))
+	body := hostile.SignBody(certID, tg.GUN, "root", hostile.RootJSON(spec))
 	if r := hostile.Send(tg.Path, hostile.TypeSign, body); !r.Accepted {
 		t.Fatalf("the agent refused a good Root: %s", r)
 	}
 	// And plain Targets metadata, the other attacks' control.
-	body = fmt.Appendf(nil, `{"key_id":%q,"gun":%q,"role":"targets","data":%q}`, tg.Targets.ID, tg.GUN, b64(hostile.TargetsJSON(2, "latest")))
+	body = hostile.SignBody(tg.Targets.ID, tg.GUN, "targets", hostile.TargetsJSON(2, "latest"))
 	if r := hostile.Send(tg.Path, hostile.TypeSign, body); !r.Accepted {
 		t.Fatalf("the agent refused good Targets: %s", r)
+	}
+}
+
+// TestVersion1ClientToldWhy: a client of protocol version 1 (PROTOCOL.md
+// "Versions") sends a sign request the old way, data in base64 inside the
+// JSON. The agent answers in version 1, so that client can read it: code 8
+// with a message that says what to do; nothing is signed, and the
+// connection goes on for a client that then speaks version 2.
+func TestVersion1ClientToldWhy(t *testing.T) {
+	_, tg := prepare(t)
+	c, err := hostile.Dial(tg.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	v1 := fmt.Appendf(nil, `{"key_id":%q,"gun":%q,"role":"targets","data":%q}`, tg.Targets.ID, tg.GUN, b64(hostile.TargetsJSON(2, "latest")))
+	if err := c.Write(hostile.Frame(1, hostile.TypeSign, v1)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := c.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Version != 1 || !rep.Failed() || rep.Code != hostile.CodeUnsupportedVersion ||
+		!strings.Contains(rep.Message, "this agent speaks protocol version 2, the client version 1") ||
+		!strings.Contains(rep.Message, "of one release") {
+		t.Fatalf("answer to a version-1 sign: version %d, %s", rep.Version, rep)
+	}
+	if rep, err := c.Do(hostile.TypeStatus, nil); err != nil || !rep.OK(hostile.TypeStatus) || rep.Version != hostile.Version {
+		t.Fatalf("the connection did not go on in version 2: %v %v", rep, err)
 	}
 }
 
@@ -82,7 +112,7 @@ func TestRootAuditLineNamesRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := fmt.Appendf(nil, `{"key_id":%q,"gun":%q,"role":"root","data":%q}`, tg.Root.ID, tg.GUN, b64(hostile.RootJSON(spec)))
+	body := hostile.SignBody(tg.Root.ID, tg.GUN, "root", hostile.RootJSON(spec))
 	if r := hostile.Send(tg.Path, hostile.TypeSign, body); !r.Accepted {
 		t.Fatalf("the agent refused a good Root: %s", r)
 	}
@@ -114,7 +144,7 @@ func TestAuditFileReplaced(t *testing.T) {
 	if err := os.Rename(tmp, e.audit); err != nil {
 		t.Fatal(err)
 	}
-	body := fmt.Appendf(nil, `{"key_id":%q,"gun":%q,"role":"targets","data":%q}`, tg.Targets.ID, tg.GUN, b64(hostile.TargetsJSON(3, "v1")))
+	body := hostile.SignBody(tg.Targets.ID, tg.GUN, "targets", hostile.TargetsJSON(3, "v1"))
 	for i := range 5 {
 		if r := hostile.Send(tg.Path, hostile.TypeSign, body); !r.Accepted {
 			t.Fatalf("signature %d after the audit file was replaced: %s", i+1, r)

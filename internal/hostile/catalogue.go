@@ -109,9 +109,17 @@ func (t *Target) expand(s string) string {
 		"$O", t.OtherTargets.ID, "$D", t.Delegation.ID).Replace(s)
 }
 
-// req is one version-1 frame of type typ with the body template expanded.
+// req is one frame of type typ with the body template expanded.
 func req(typ byte, body string) func(t *Target) ([]byte, error) {
 	return func(t *Target) ([]byte, error) { return Frame(Version, typ, []byte(t.expand(body))), nil }
+}
+
+// signReq is one sign frame: the JSON template js expanded, then data (a
+// bulk body).
+func signReq(js string, data []byte) func(t *Target) ([]byte, error) {
+	return func(t *Target) ([]byte, error) {
+		return Frame(Version, TypeSign, BulkBody([]byte(t.expand(js)), data)), nil
+	}
 }
 
 // rawBytes writes b as is.
@@ -127,8 +135,13 @@ func sign(keyID, gun, role string, data func(t *Target) ([]byte, error)) func(t 
 		if err != nil {
 			return nil, err
 		}
-		return Frame(Version, TypeSign, signBody(t.expand(keyID), t.expand(gun), role, d)), nil
+		return Frame(Version, TypeSign, SignBody(t.expand(keyID), t.expand(gun), role, d)), nil
 	}
+}
+
+// rawBytesT writes what b makes of the Target, as is.
+func rawBytesT(b func(t *Target) []byte) func(t *Target) ([]byte, error) {
+	return func(t *Target) ([]byte, error) { return b(t), nil }
 }
 
 func payload(s string) func(t *Target) ([]byte, error) {
@@ -145,7 +158,8 @@ func lengthOnly(n uint32) []byte {
 // each is refused with an exact code and message (the golden file) and
 // changes nothing on the token.
 func Catalogue() []Input {
-	good := base64.StdEncoding.EncodeToString(TargetsJSON(2, "latest"))
+	goodData := TargetsJSON(2, "latest")
+	good := base64.StdEncoding.EncodeToString(goodData)
 	tj := func(tail string) string {
 		return `{"_type":"Targets","delegations":{"keys":{},"roles":[]},"expires":"` + Expires + `","targets":{}` + tail + `}`
 	}
@@ -165,7 +179,8 @@ func Catalogue() []Input {
 		{Name: "wire/stream-ends-in-header", Bytes: rawBytes(lengthOnly(2)), HalfClose: true},
 		{Name: "wire/stream-ends-in-body", Bytes: rawBytes(append(lengthOnly(100), Version, TypeSign, '{')), HalfClose: true},
 		{Name: "wire/version-0", Bytes: rawBytes(Frame(0, TypeStatus, nil))},
-		{Name: "wire/version-2", Bytes: rawBytes(Frame(2, TypeStatus, nil))},
+		{Name: "wire/version-1", Bytes: rawBytes(Frame(1, TypeStatus, nil))},
+		{Name: "wire/version-3", Bytes: rawBytes(Frame(3, TypeStatus, nil))},
 		{Name: "wire/version-255", Bytes: rawBytes(Frame(255, TypeList, nil))},
 		{Name: "wire/type-0x00", Bytes: rawBytes(Frame(Version, 0x00, nil))},
 		{Name: "wire/type-0x7f", Bytes: rawBytes(Frame(Version, 0x7f, nil))},
@@ -176,20 +191,31 @@ func Catalogue() []Input {
 		{Name: "wire/lock-with-null-body", Bytes: req(TypeLock, `null`)},
 		{Name: "wire/status-with-space", Bytes: req(TypeStatus, ` `)},
 		{Name: "wire/sign-empty-body", Bytes: req(TypeSign, ``)},
-		{Name: "wire/sign-not-json", Bytes: req(TypeSign, `hello`)},
-		{Name: "wire/sign-array", Bytes: req(TypeSign, `[]`)},
-		{Name: "wire/sign-string", Bytes: req(TypeSign, `"sign"`)},
-		{Name: "wire/sign-trailing-value", Bytes: req(TypeSign, `{"key_id":"$T","gun":"$GUN","role":"targets","data":"`+good+`"}{}`)},
-		{Name: "wire/sign-unknown-field", Bytes: req(TypeSign, `{"key_id":"$T","gun":"$GUN","role":"targets","data":"`+good+`","force":true}`)},
-		{Name: "wire/sign-key-id-number", Bytes: req(TypeSign, `{"key_id":1,"gun":"$GUN","role":"targets","data":"`+good+`"}`)},
-		{Name: "wire/sign-data-not-base64", Bytes: req(TypeSign, `{"key_id":"$T","gun":"$GUN","role":"targets","data":"%%%%"}`)},
-		{Name: "wire/sign-data-unpadded", Bytes: req(TypeSign, `{"key_id":"$T","gun":"$GUN","role":"targets","data":"`+strings.TrimRight(good, "=")+`"}`)},
-		{Name: "wire/sign-data-url-alphabet", Bytes: req(TypeSign, `{"key_id":"$T","gun":"$GUN","role":"targets","data":"`+base64.URLEncoding.EncodeToString(TargetsJSON(2, "a>?~"))+`"}`)},
-		{Name: "wire/sign-data-array", Bytes: req(TypeSign, `{"key_id":"$T","gun":"$GUN","role":"targets","data":[1,2]}`)},
-		{Name: "wire/sign-invalid-utf8-gun", Bytes: req(TypeSign, "{\"key_id\":\"$T\",\"gun\":\"$GUN\xff\",\"role\":\"targets\",\"data\":\""+good+"\"}")},
-		{Name: "wire/sign-duplicate-key-id", Bytes: req(TypeSign, `{"key_id":"$S","key_id":"$T","gun":"$GUN","role":"targets","data":"`+good+`"}`)},
-		{Name: "wire/sign-unknown-key", Bytes: req(TypeSign, `{"key_id":"`+strings.Repeat("ab", 32)+`","gun":"$GUN","role":"targets","data":"`+good+`"}`)},
-		{Name: "wire/sign-empty-key-id", Bytes: req(TypeSign, `{"key_id":"","gun":"$GUN","role":"targets","data":"`+good+`"}`)},
+		{Name: "wire/sign-body-3-bytes", Bytes: req(TypeSign, "\x00\x00\x00")},
+		{Name: "wire/sign-json-length-past-body", Bytes: req(TypeSign, "\x00\x00\x01\x00{}")},
+		{Name: "wire/sign-json-length-4GiB", Bytes: req(TypeSign, "\xff\xff\xff\xff{}")},
+		{Name: "wire/sign-json-length-0", Bytes: signReq(``, goodData)},
+		{Name: "wire/sign-version-1-body", Bytes: req(TypeSign, `{"key_id":"$T","gun":"$GUN","role":"targets","data":"`+good+`"}`)},
+		{Name: "wire/sign-version-1-frame", Bytes: rawBytesT(func(t *Target) []byte {
+			return Frame(1, TypeSign, []byte(t.expand(`{"key_id":"$T","gun":"$GUN","role":"targets","data":"`+good+`"}`)))
+		})},
+		{Name: "wire/sign-not-json", Bytes: signReq(`hello`, goodData)},
+		{Name: "wire/sign-array", Bytes: signReq(`[]`, goodData)},
+		{Name: "wire/sign-string", Bytes: signReq(`"sign"`, goodData)},
+		{Name: "wire/sign-trailing-value", Bytes: signReq(`{"key_id":"$T","gun":"$GUN","role":"targets"}{}`, goodData)},
+		{Name: "wire/sign-unknown-field", Bytes: signReq(`{"key_id":"$T","gun":"$GUN","role":"targets","force":true}`, goodData)},
+		{Name: "wire/sign-key-id-number", Bytes: signReq(`{"key_id":1,"gun":"$GUN","role":"targets"}`, goodData)},
+		{Name: "wire/sign-data-in-json", Bytes: signReq(`{"key_id":"$T","gun":"$GUN","role":"targets","data":"`+good+`"}`, nil)},
+		{Name: "wire/sign-data-in-json-empty", Bytes: signReq(`{"key_id":"$T","gun":"$GUN","role":"targets","data":""}`, goodData)},
+		{Name: "wire/sign-data-in-json-escaped", Bytes: signReq(`{"key_id":"$T","gun":"$GUN","role":"targets","d\u0061ta":"`+good+`"}`, goodData)},
+		{Name: "wire/sign-payload-in-json", Bytes: rawBytesT(func(t *Target) []byte {
+			return Frame(Version, TypeSignPayload, BulkBody([]byte(`{"key_id":"`+t.Delegation.ID+`","format":"cosign","payload":""}`), nil))
+		})},
+		{Name: "wire/sign-invalid-utf8-gun", Bytes: signReq("{\"key_id\":\"$T\",\"gun\":\"$GUN\xff\",\"role\":\"targets\"}", goodData)},
+		{Name: "wire/sign-duplicate-key-id", Bytes: signReq(`{"key_id":"$S","key_id":"$T","gun":"$GUN","role":"targets"}`, goodData)},
+		{Name: "wire/sign-unknown-key", Bytes: signReq(`{"key_id":"`+strings.Repeat("ab", 32)+`","gun":"$GUN","role":"targets"}`, goodData)},
+		{Name: "wire/sign-empty-key-id", Bytes: signReq(`{"key_id":"","gun":"$GUN","role":"targets"}`, goodData)},
+		{Name: "wire/sign-empty-data", Bytes: signReq(`{"key_id":"$T","gun":"$GUN","role":"targets"}`, nil)},
 		{Name: "wire/unlock-not-locked", Bytes: req(TypeUnlock, `{"backend":"","pin":"MTIzNA=="}`)},
 		{Name: "wire/unlock-pin-not-base64", Bytes: req(TypeUnlock, `{"backend":"","pin":"12345"}`)},
 		{Name: "wire/unlock-unknown-backend", Bytes: req(TypeUnlock, `{"backend":"pkcs11:token=nosuch","pin":"MTIzNA=="}`)},

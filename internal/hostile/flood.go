@@ -141,7 +141,7 @@ func CertifyMadeUp(path, keyID, prefix string, n int) (made int, last Reply, err
 // BigField sends a sign request whose gun is size bytes long (the audit
 // log records the gun), so the agent refuses it and logs it.
 func BigField(path, keyID string, size int) Result {
-	body := signBody(keyID, strings.Repeat("g", size), "targets", TargetsJSON(2, "latest"))
+	body := SignBody(keyID, strings.Repeat("g", size), "targets", TargetsJSON(2, "latest"))
 	return Send(path, TypeSign, body)
 }
 

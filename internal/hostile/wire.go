@@ -30,7 +30,7 @@ const (
 )
 
 // Version is the protocol version PROTOCOL.md describes.
-const Version byte = 1
+const Version byte = 2
 
 // MaxFrameBytes is the length field's limit from PROTOCOL.md "Frames": 16 MiB.
 const MaxFrameBytes = 16 << 20
@@ -88,7 +88,15 @@ func Frame(version, typ byte, body []byte) []byte {
 	return append(b, body...)
 }
 
-// Send writes one version-1 frame.
+// BulkBody is the body of a request with a bulk field (sign, sign-payload),
+// from PROTOCOL.md "Bulk bodies": the JSON's length (uint32, big-endian),
+// the JSON, then the bulk bytes as they are.
+func BulkBody(json, bulk []byte) []byte {
+	b := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(json)+len(bulk)), uint32(len(json)))
+	return append(append(b, json...), bulk...)
+}
+
+// Send writes one frame of this Version.
 func (c *Conn) Send(typ byte, body []byte) error {
 	return c.Write(Frame(Version, typ, body))
 }

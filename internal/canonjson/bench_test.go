@@ -1,0 +1,52 @@
+package canonjson
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// targets1MiB is Targets metadata of about 1 MiB as notary writes it: tags
+// with a SHA-256 and a length each (about 90 bytes a tag).
+func targets1MiB() []byte {
+	var b strings.Builder
+	b.WriteString(`{"_type":"Targets","delegations":{"keys":{},"roles":[]},"expires":"2030-01-01T00:00:00Z","targets":{`)
+	for i := 0; b.Len() < 1<<20; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		sum := sha256.Sum256([]byte(fmt.Sprint(i)))
+		fmt.Fprintf(&b, `"tag-%06d":{"hashes":{"sha256":"%s"},"length":%d}`, i, base64.StdEncoding.EncodeToString(sum[:]), 1000+i)
+	}
+	b.WriteString(`},"version":2}`)
+	return []byte(b.String())
+}
+
+// BenchmarkParse parses and checks 1 MiB of Targets metadata. Besides
+// the wall time it reports the process's CPU time per parse (the garbage
+// collector's included), which other processes on a busy machine disturb
+// less.
+func BenchmarkParse(b *testing.B) {
+	data := targets1MiB()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		if _, err := Parse(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
