@@ -16,6 +16,7 @@ import (
 	// The agent side signs cosign payloads, as the trust-agent binary does.
 	"github.com/trust-agent/trust-agent/agent"
 	_ "github.com/trust-agent/trust-agent/format/cosign"
+	_ "github.com/trust-agent/trust-agent/format/notation"
 	_ "github.com/trust-agent/trust-agent/format/tuf" // the "tuf" format: Keyring.Sign signs through it
 	"github.com/trust-agent/trust-agent/internal/hostile"
 	"github.com/trust-agent/trust-agent/pkcs11"
