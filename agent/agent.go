@@ -1,9 +1,9 @@
 package agent
 
 import (
-	"slices"
 	"context"
 	"crypto"
+	"slices"
 	"time"
 )
 

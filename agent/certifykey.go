@@ -191,9 +191,22 @@ func (k *Keyring) certifyKey(req CertifyKeyRequest) ([][]byte, Role, error) {
 	if k.storeLocked(e.store) {
 		return nil, role, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
 	}
+	var why []string
 	if e.info.Confirm {
+		why = append(why, fmt.Sprintf("key %s (%s) is marked to be confirmed for every use", shortID(e.info.ID), e.info.Name))
+	}
+	if r := givenChainReason(e.info.Chain, req.Chain, now); r != "" {
+		why = append(why, r)
+	}
+	if len(why) > 0 {
 		q := fmt.Sprintf("Store a signing certificate for key %s held here (%s, %s)?\n", shortID(e.info.ID), e.info.Backend, e.info.Name)
-		if err := k.confirm([]string{fmt.Sprintf("key %s (%s) is marked to be confirmed for every use", shortID(e.info.ID), e.info.Name)}, q); err != nil {
+		if len(req.Chain) > 0 {
+			q += "new: " + describeLeaf(req.Chain[0]) + "\n"
+		}
+		if len(e.info.Chain) > 0 {
+			q += "replacing: " + describeLeaf(e.info.Chain[0]) + "\n"
+		}
+		if err := k.confirm(why, q); err != nil {
 			return nil, role, err
 		}
 	}
@@ -306,4 +319,43 @@ func signingCertificate(key Key, name string, now, notAfter time.Time) ([]byte, 
 		return nil, fmt.Errorf("agent: self-signing the certificate of %s: %w", name, err)
 	}
 	return der, nil
+}
+
+// givenChainReason says why storing given (a chain from the caller; nil
+// when the agent makes a self-signed certificate) over stored needs a
+// person's yes, or "". The chain a key's signatures carry decides who can
+// verify them, and `key certify` hands a stored chain out as the key's
+// (people put its last certificate in their trust store): a chain a
+// process of the user brings, a stranger's CA's for the key's public key,
+// would be trusted from then on. So every given chain asks, unless it is
+// the one stored already; and a self-signed certificate over a CA's chain
+// asks too (signatures then verify only for who trusts the new one). The
+// agent making or renewing its own self-signed certificate asks nobody.
+func givenChainReason(stored, given [][]byte, now time.Time) string {
+	if given != nil {
+		if sameChain(stored, given) {
+			return ""
+		}
+		return fmt.Sprintf("a certificate chain from the caller (%s) would become the key's signing chain", describeLeaf(given[0]))
+	}
+	if len(stored) == 0 {
+		return ""
+	}
+	old, err := x509.ParseCertificate(stored[0])
+	if err != nil || now.After(old.NotAfter) {
+		return ""
+	}
+	if bytes.Equal(old.RawIssuer, old.RawSubject) && old.CheckSignature(old.SignatureAlgorithm, old.RawTBSCertificate, old.Signature) == nil {
+		return ""
+	}
+	return fmt.Sprintf("a self-signed certificate would replace the key's chain (%s), and signatures made after it verify only for who trusts the new one", describeLeaf(stored[0]))
+}
+
+// describeLeaf names a certificate for a question: subject, issuer, expiry.
+func describeLeaf(der []byte) string {
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "unreadable certificate"
+	}
+	return fmt.Sprintf("%q issued by %q, until %s", c.Subject.CommonName, c.Issuer.CommonName, c.NotAfter.UTC().Format("2006-01-02"))
 }

@@ -80,7 +80,12 @@ func start(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{audit: &syncBuffer{}}
-	f.keyring = agent.New(agent.Options{Stores: []agent.KeyStore{store}, Audit: agent.AuditTo(f.audit)})
+	// Storing a CA's chain needs a person's yes: this askpass says yes.
+	yes := filepath.Join(t.TempDir(), "yes")
+	if err := os.WriteFile(yes, []byte("#!/bin/sh\nexit 0\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f.keyring = agent.New(agent.Options{Stores: []agent.KeyStore{store}, Audit: agent.AuditTo(f.audit), Askpass: yes})
 	t.Cleanup(func() { f.keyring.Close() })
 	f.sock = filepath.Join(t.TempDir(), "agent", "sock")
 	l, err := socket.Listen(f.sock)
@@ -108,16 +113,23 @@ func start(t *testing.T) *fixture {
 // key makes a notation key and its self-signed certificate.
 func (f *fixture) key(t *testing.T, name, alg string, bits int) (agent.KeyInfo, [][]byte) {
 	t.Helper()
-	ctx := context.Background()
-	k, err := f.keyring.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleNotation, Name: name}, Algorithm: alg, Bits: bits})
-	if err != nil {
-		t.Fatal(err)
-	}
-	chain, err := f.keyring.CertifyKey(ctx, agent.CertifyKeyRequest{KeyID: k.ID})
+	k := f.bareKey(t, name, alg, bits)
+	chain, err := f.keyring.CertifyKey(context.Background(), agent.CertifyKeyRequest{KeyID: k.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k, chain
+}
+
+// bareKey generates a notation key with no certificate yet (a CA's chain
+// stored over a self-signed one would need a person's yes).
+func (f *fixture) bareKey(t *testing.T, name, alg string, bits int) agent.KeyInfo {
+	t.Helper()
+	k, err := f.keyring.Generate(context.Background(), agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleNotation, Name: name}, Algorithm: alg, Bits: bits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // caChain issues key a code-signing certificate from a software CA,
@@ -224,9 +236,13 @@ func TestPluginManagerSigns(t *testing.T) {
 		bits      int
 		ca        bool // a chain issued by a CA, not a self-signed certificate
 	}{{"ec256", agent.AlgorithmECDSA, 0, false}, {"rsa3072", agent.AlgorithmRSA, 3072, false}, {"ca-issued", agent.AlgorithmECDSA, 0, true}} {
-		key, chain := f.key(t, k.name, k.alg, k.bits)
+		var key agent.KeyInfo
+		var chain [][]byte
 		if k.ca {
+			key = f.bareKey(t, k.name, k.alg, k.bits)
 			chain = f.caChain(t, key)
+		} else {
+			key, chain = f.key(t, k.name, k.alg, k.bits)
 		}
 		root := chain[len(chain)-1]
 		for _, mt := range []string{jws.MediaTypeEnvelope, cose.MediaTypeEnvelope} {

@@ -84,7 +84,7 @@ func init() {
 			summary: "remove a key from hardware (confirmed in the agent's askpass dialog; refused while a repository still trusts it)",
 			example: "trust-agent key delete old-signer"},
 		{name: "key certify", args: "NAME|ID", section: sectionKeys, run: cmdKeyCertify,
-			summary: "give a notation key its code-signing certificate (self-signed in the agent, or --chain FILE from a CA), kept beside the key; prints the chain",
+			summary: "give a notation key its code-signing certificate (self-signed in the agent, or --chain FILE from a CA, confirmed through askpass), kept beside the key; prints the chain",
 			example: "trust-agent key certify release > release.crt && notation cert add --type ca --store trust-agent release.crt"},
 		{name: "key rotate", args: "ROLE REPO", section: sectionKeys, run: cmdKeyRotate,
 			summary: "replace a repository's root, targets or snapshot key (-r: hand snapshot or timestamp to the server)",

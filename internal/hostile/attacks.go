@@ -192,15 +192,6 @@ func Send(path string, typ byte, body []byte) Result {
 // policy signs. The fix (refuse |n| > 2^53) belongs in internal/canonjson.
 const openBigInt = "an integer beyond 2^53 is signed; notary's verifier re-encodes it as another number (fix in internal/canonjson)"
 
-// openStrangerChain is why certify-key/stranger-chain is open (round 11):
-// a chain whose leaf is the key's is stored whoever issued it, without a
-// person's yes (unless the key is marked --confirm) and without the ten
-// years bound a self-signed one has. Nothing is forged (verifiers trust
-// their own roots, and no CA gets proof of possession from the agent),
-// but a process of the user can replace the chain notation signatures
-// carry, so they stop verifying. Closing it (confirm a given chain that
-// replaces another) changes `key certify --chain`; left to the lead.
-const openStrangerChain = "a chain a stranger's CA issued for the key is stored over the key's own, unconfirmed"
 
 // Defences, as issue 7 names them.
 const (
@@ -514,10 +505,11 @@ func Attacks() []Attack {
 		// notation key's own public key, valid for 100 years: PROTOCOL.md
 		// says the agent stores a chain whose leaf is the key's, a
 		// code-signing leaf not expired, each link signed by the next.
-		// Nothing asks who issued it, so any process of the user replaces
-		// the key's chain (a CA-issued one included) with its own, and
-		// every notation signature from then on carries it.
-		{Name: "certify-key/stranger-chain", Open: openStrangerChain, What: "certify-key: a stranger's CA chain (100 years) for the notation key replaces its chain", WantCode: CodeDenied, Defence: DefFormatRole,
+		// Open in round 11 (nothing asked who issued it, so any process of
+		// the user replaced the key's chain with its own, and every
+		// notation signature from then on carried it); closed: a given
+		// chain over another valid chain needs a person's yes.
+		{Name: "certify-key/stranger-chain", What: "certify-key: a stranger's CA chain (100 years) for the notation key replaces its chain", WantCode: CodeDenied, Defence: DefFormatRole,
 			Type: TypeCertifyKey, Body: func(t *Target) ([]byte, error) {
 				der, err := ForeignCertificate(t.Notation.PublicKey, "stranger", 100*365*24*time.Hour)
 				if err != nil {

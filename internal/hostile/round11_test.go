@@ -2,12 +2,10 @@ package hostile_test
 
 import (
 	"bytes"
-	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/trust-agent/trust-agent/internal/hostile"
 	"github.com/trust-agent/trust-agent/socket"
@@ -143,11 +141,11 @@ func sendBig(path string, body []byte) hostile.Result {
 	return hostile.Result{Accepted: rep.OK(hostile.TypeSign), Reply: rep}
 }
 
-// TestCertifyKeyStrangerChainReplaces backs certify-key/stranger-chain's
-// Open note: after the key's own self-signed certificate is made, a chain
-// a stranger's CA issued for the key's public key (100 years) replaces it
-// unconfirmed, and the agent hands it out as the key's from then on.
-func TestCertifyKeyStrangerChainReplaces(t *testing.T) {
+// TestCertifyKeyStrangerChainRefused: after the key's own self-signed
+// certificate is made, a chain a stranger's CA issued for the key's public
+// key (100 years) is refused without a person's yes, and the agent still
+// hands out the key's own certificate. (Open in round 11: it replaced it.)
+func TestCertifyKeyStrangerChainRefused(t *testing.T) {
 	_, tg := prepare(t)
 	c, err := hostile.Dial(tg.Path)
 	if err != nil {
@@ -162,8 +160,8 @@ func TestCertifyKeyStrangerChainReplaces(t *testing.T) {
 	if !ok {
 		t.Fatal("no attack certify-key/stranger-chain")
 	}
-	if r := a.Run(tg); !r.Accepted {
-		t.Fatalf("the stranger's chain is refused now (%s): remove the attack's Open note and SECURITY.md's open row", r)
+	if r := a.Run(tg); r.Accepted || !strings.Contains(r.String(), "would become the key's signing chain") {
+		t.Fatalf("the stranger's chain: %s; want it refused as needing a person's yes", r)
 	}
 	var keys []struct {
 		ID    string   `json:"id"`
@@ -176,16 +174,8 @@ func TestCertifyKeyStrangerChainReplaces(t *testing.T) {
 		if k.ID != tg.Notation.ID {
 			continue
 		}
-		if len(k.Chain) != 1 || bytes.Equal(k.Chain[0], own.Chain[0]) {
-			t.Fatalf("the key's chain after the attack: %d certificates, the key's own: %v", len(k.Chain), len(k.Chain) == 1)
-		}
-		cert, err := x509.ParseCertificate(k.Chain[0])
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("the notation key's chain is now a certificate issued by %q, valid until %s", cert.Issuer.CommonName, cert.NotAfter.Format(time.DateOnly))
-		if cert.Issuer.CommonName != "a stranger" {
-			t.Fatalf("the chain's leaf is issued by %q", cert.Issuer.CommonName)
+		if len(k.Chain) != 1 || !bytes.Equal(k.Chain[0], own.Chain[0]) {
+			t.Fatalf("the key's chain after the attack: %d certificates, not the key's own", len(k.Chain))
 		}
 		return
 	}
