@@ -192,7 +192,6 @@ func Send(path string, typ byte, body []byte) Result {
 // policy signs. The fix (refuse |n| > 2^53) belongs in internal/canonjson.
 const openBigInt = "an integer beyond 2^53 is signed; notary's verifier re-encodes it as another number (fix in internal/canonjson)"
 
-
 // Defences, as issue 7 names them.
 const (
 	DefStrictRequests = "strict request decoding (socket)"
