@@ -268,6 +268,12 @@ func (o *Object) Len() int { return len(o.mem) }
 // (Get, Value, At, Keys, KeyAt, StringAt) is a copy, safe to keep; only
 // StringBytesAt's are not.
 func Parse(data []byte) (*Object, error) {
+	return parse(data, true)
+}
+
+// parse is Parse, with the fast path for file metadata (fast.go) or
+// without it (FuzzFastPath's generic side).
+func parse(data []byte, fast bool) (*Object, error) {
 	if len(data) == 0 || data[0] != '{' {
 		return nil, errors.New("not a JSON object")
 	}
@@ -278,6 +284,7 @@ func Parse(data []byte) (*Object, error) {
 	defer p.release()
 	p.d = &document{b: data}
 	p.b = data
+	p.noFast = !fast
 	root, err := p.value(0)
 	if err != nil {
 		return nil, err
@@ -303,6 +310,8 @@ type parser struct {
 	slabi uint32 // slab's index in d.slabs
 	used  int
 	chunk int
+	// noFast turns the fast path for file metadata off.
+	noFast bool
 }
 
 // parsers keeps parsers' stacks from one Parse to the next.
@@ -455,9 +464,11 @@ func (p *parser) object(depth int) (int64, error) {
 		} else {
 			return 0, p.expect(':')
 		}
-		m, err := p.value(depth + 1)
-		if err != nil {
-			return 0, err
+		m, fast := p.fileMeta(depth + 1) // most of a targets map (fast.go)
+		if !fast {
+			if m, err = p.value(depth + 1); err != nil {
+				return 0, err
+			}
 		}
 		if m.koff = sp.off; sp.n == escapedLen {
 			m.kmeta |= keyEscaped

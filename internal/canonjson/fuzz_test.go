@@ -2,6 +2,7 @@ package canonjson
 
 import (
 	"bytes"
+	"reflect"
 	"strconv"
 	"testing"
 
@@ -80,4 +81,52 @@ func notaryTUF(v any, depth int) bool {
 		return err == nil && strconv.FormatInt(n, 10) == string(v)
 	}
 	return true
+}
+
+// FuzzFastPath is differential between the fast path for file metadata
+// (fast.go) and the generic parser on the same bytes: the same answer
+// (the same error, at the same byte, for the same reason), and when both
+// accept, the same parsed document, member for member.
+func FuzzFastPath(f *testing.F) {
+	const h = `3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=`
+	for _, s := range []string{
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1},"b":{"hashes":{"sha256":"` + h + `"},"length":0}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":01}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":-1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":123456789012345678}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1234567890123456789}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":99999999999999999999}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1.5}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1,"x":2}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h[:43] + `\""},"length":1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h[:43] + `"},"length":1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1},"a":{"hashes":{"sha256":"` + h + `"},"length":1}}}`,
+		`{"t":{"b":{"hashes":{"sha256":"` + h + `"},"length":1},"a":{"hashes":{"sha256":"` + h + `"},"length":1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `","sha512":"AA=="},"length":1}}}`,
+		`{"t":{"a":{"custom":{},"hashes":{"sha256":"` + h + `"},"length":1}}}`,
+		`{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":{"k":{"l":{"m":{"n":{"hashes":{"sha256":"` + h + `"},"length":1}}}}}}}}}}}}}}}`,
+		`{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":{"k":{"l":{"m":{"hashes":{"sha256":"` + h + `"},"length":1}}}}}}}}}}}}}}`,
+		`{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":{"k":{"l":{"m":{"n":{"o":{"hashes":{"sha256":"` + h + `"},"length":1}}}}}}}}}}}}}}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fo, ferr := parse(data, true)
+		go_, gerr := parse(data, false)
+		if (ferr == nil) != (gerr == nil) || (ferr != nil && ferr.Error() != gerr.Error()) {
+			t.Fatalf("%q: the fast path says %v, the generic parser %v", data, ferr, gerr)
+		}
+		if ferr != nil {
+			return
+		}
+		if !reflect.DeepEqual(fo, go_) {
+			t.Fatalf("%q: the fast path parsed %+v, the generic parser %+v", data, *fo.d, *go_.d)
+		}
+		if enc := Encode(nil, fo); !bytes.Equal(enc, data) {
+			t.Fatalf("%q: the fast path's document encodes as %q", data, enc)
+		}
+	})
 }
