@@ -135,6 +135,10 @@ G9	./internal/canonjson	internal/canonjson/canonjson.go	case i-digits > 19, !neg
 G10	./internal/canonjson	internal/canonjson/canonjson.go	if depth > MaxDepth {	if depth > 64*MaxDepth {
 G11	./internal/canonjson	internal/canonjson/canonjson.go	if p.pos != len(p.b) {	if false {
 G12	./internal/canonjson	internal/canonjson/canonjson.go	make([]member, max(p.chunk, n))	make([]member, p.chunk)
+G13	./internal/canonjson	internal/canonjson/fast.go	b[digits] == '0' && i-digits > 1: // a leading zero	false && i-digits > 1: // a leading zero
+G14	./internal/canonjson	internal/canonjson/fast.go	0123456789+/=") {	0123456789+/=\\") {
+G15	./internal/canonjson	internal/canonjson/fast.go	p.noFast || depth+2 > MaxDepth ||	p.noFast ||
+G16	./internal/canonjson	internal/canonjson/fast.go	i >= len(b) || b[i] != '}',	i >= len(b),
 EOF
 
 list=0

@@ -3,10 +3,11 @@ package canonjson
 // The fast path for file metadata. Most of a large Targets payload (and of
 // a Snapshot's meta) is one shape, an object member per file:
 //
-//	"<name>":{"hashes":{"sha256":"<44 base64 characters>"},"length":<digits>}
+//	"<name>":{"hashes":{"sha256":"<base64>"},"length":<digits>}
 //
 // fileMeta matches the value part of that shape with byte comparisons of
-// its literal parts, a table lookup per hash character and a digit loop,
+// its literal parts, a table lookup per hash character (the standard
+// base64 alphabet and '=', any number of them) and a digit loop,
 // and builds exactly the members the generic parser (value → object →
 // string, number) builds for the same bytes, in the same order. Anything
 // it does not match exactly (another hash, a custom field, an escape, a
@@ -20,9 +21,6 @@ package canonjson
 const (
 	fmHead = `{"hashes":{"sha256":"` // the value's start, up to the hash
 	fmMid  = `"},"length":`          // from the hash's end to the length
-	// fmHash is the length of a SHA-256 in standard base64: 43 characters
-	// and one '='.
-	fmHash = 44
 	// fmMaxDigits bounds the length's digits on the fast path: 18 digits
 	// fit in an int64 whatever they are.
 	fmMaxDigits = 18
@@ -42,20 +40,17 @@ var fmHashChar = func() (t [256]byte) {
 // or built) otherwise.
 func (p *parser) fileMeta(depth int) (m member, ok bool) {
 	b := p.b[p.pos:]
-	const digits = len(fmHead) + fmHash + len(fmMid)
 	// The hash string is two levels below the value: as deep as the
 	// generic parser goes, and checks.
-	if p.noFast || depth+2 > MaxDepth || len(b) < digits+2 || string(b[:len(fmHead)]) != fmHead {
+	if p.noFast || depth+2 > MaxDepth || len(b) < len(fmHead) || string(b[:len(fmHead)]) != fmHead {
 		return member{}, false
 	}
-	all := byte(1)
-	for _, c := range b[len(fmHead) : len(fmHead)+fmHash] {
-		all &= fmHashChar[c]
+	end := len(fmHead) // the hash's end
+	for end < len(b) && fmHashChar[b[end]] == 1 {
+		end++
 	}
-	if all == 0 {
-		return member{}, false
-	}
-	if string(b[len(fmHead)+fmHash:digits]) != fmMid {
+	digits := end + len(fmMid)
+	if len(b) < digits || string(b[end:digits]) != fmMid {
 		return member{}, false
 	}
 	i := digits
@@ -77,12 +72,12 @@ func (p *parser) fileMeta(depth int) (m member, ok bool) {
 	p.stack = append(p.stack, member{
 		koff:  at + uint32(len(`{"hashes":{"`)),
 		kmeta: uint32(len("sha256"))<<4 | uint32(kindString),
-		n:     int64(at+uint32(len(fmHead)))<<32 | fmHash,
+		n:     int64(at+uint32(len(fmHead)))<<32 | int64(end-len(fmHead)),
 	})
 	hashes := p.finish(base)
 	p.stack = append(p.stack,
 		member{koff: at + uint32(len(`{"`)), kmeta: uint32(len("hashes"))<<4 | uint32(kindObject), n: hashes},
-		member{koff: at + uint32(len(fmHead)+fmHash+len(`"},"`)), kmeta: uint32(len("length"))<<4 | uint32(kindInt), n: n},
+		member{koff: at + uint32(end+len(`"},"`)), kmeta: uint32(len("length"))<<4 | uint32(kindInt), n: n},
 	)
 	file := p.finish(base)
 	p.pos += i + 1

@@ -100,6 +100,8 @@ func FuzzFastPath(f *testing.F) {
 		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1,"x":2}}}`,
 		`{"t":{"a":{"hashes":{"sha256":"` + h[:43] + `\""},"length":1}}}`,
 		`{"t":{"a":{"hashes":{"sha256":"` + h[:43] + `"},"length":1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h[:42] + `\\"},"length":1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h[:43] + "\x00" + `"},"length":1}}}`,
 		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1},"a":{"hashes":{"sha256":"` + h + `"},"length":1}}}`,
 		`{"t":{"b":{"hashes":{"sha256":"` + h + `"},"length":1},"a":{"hashes":{"sha256":"` + h + `"},"length":1}}}`,
 		`{"t":{"a":{"hashes":{"sha256":"` + h + `","sha512":"AA=="},"length":1}}}`,
