@@ -113,6 +113,10 @@ const (
 	kindString
 	kindObject
 	kindArray
+	// kindFile and kindFileHashes are objects of the fast path's shape
+	// (fast.go), kept as one member: read as objects, built on demand.
+	kindFile
+	kindFileHashes
 )
 
 func (m *member) kind() kind { return kind(m.kmeta & kindMask) }
@@ -151,8 +155,8 @@ func (d *document) any(m *member) any {
 		return m.n
 	case kindString:
 		return string(d.str(m.n))
-	case kindObject:
-		o := d.cont(m.n)
+	case kindObject, kindFile, kindFileHashes:
+		o := d.object(m)
 		return &o
 	case kindArray:
 		a := d.cont(m.n)
@@ -240,10 +244,11 @@ func (o *Object) IntAt(i int) (int64, bool) {
 // ObjectAt returns the value of the i-th key if it is an object (not null).
 func (o *Object) ObjectAt(i int) (Object, bool) {
 	m := &o.mem[i]
-	if m.kind() != kindObject {
-		return Object{}, false
+	switch m.kind() {
+	case kindObject, kindFile, kindFileHashes:
+		return o.d.object(m), true
 	}
-	return o.d.cont(m.n), true
+	return Object{}, false
 }
 
 // Keys returns copies of the object's keys, strictly ascending by their
@@ -699,8 +704,8 @@ func encodeObject(b []byte, o *Object) []byte {
 
 func encodeValue(b []byte, d *document, m *member) []byte {
 	switch m.kind() {
-	case kindObject:
-		o := d.cont(m.n)
+	case kindObject, kindFile, kindFileHashes:
+		o := d.object(m)
 		return encodeObject(b, &o)
 	case kindArray:
 		a := d.cont(m.n)
