@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"slices"
 	"context"
 	"crypto"
 	"time"
@@ -69,29 +70,77 @@ type DeleteRequest struct {
 	Backend string `json:"backend,omitempty"`
 }
 
-// Role is the DCT role a key serves.
+// Role is the role a key serves: one of TUF's (below), or one a format
+// registers (RegisterFormat: a format's Roles()).
 type Role string
 
+// TUF's key roles. The agent knows them itself: lock, custody and key
+// rotation treat root keys apart, and targets and snapshot keys are bound
+// to one repository.
 const (
 	RoleRoot       Role = "root"
 	RoleTargets    Role = "targets"
 	RoleSnapshot   Role = "snapshot"
 	RoleDelegation Role = "delegation"
-	// RoleNotation and RoleCosign are keys for the DCT successors: they
-	// sign only what the format's PayloadPolicy accepts (a Notary Project
-	// payload, a cosign simple-signing payload), never TUF metadata, and
-	// TUF keys never sign those: a key is made for one format.
+)
+
+// The roles of the bundled Notation and cosign formats (format/notation,
+// format/cosign), named here for the code that drives them (the plugins,
+// migrate). The agent treats them as any format's role: they are valid
+// because those formats register them, not because they are listed here.
+// A key of a format role signs only that format's payloads, never TUF
+// metadata, and TUF keys never sign for a format: a key is made for one.
+const (
 	RoleNotation Role = "notation"
 	RoleCosign   Role = "cosign"
 )
 
-// Valid reports whether r is one of the roles above.
-func (r Role) Valid() bool {
+// Valid reports whether r is a TUF role or the role of a registered format.
+func (r Role) Valid() bool { return r.tuf() || r.ForFormat() }
+
+func (r Role) tuf() bool {
 	switch r {
-	case RoleRoot, RoleTargets, RoleSnapshot, RoleDelegation, RoleNotation, RoleCosign:
+	case RoleRoot, RoleTargets, RoleSnapshot, RoleDelegation:
 		return true
 	}
 	return false
+}
+
+// ForFormat reports whether r is the role of a registered format other
+// than TUF: its keys may be bound to one repository or to none, and may
+// carry a signing certificate chain (key certify).
+func (r Role) ForFormat() bool {
+	if r == "" || r.tuf() {
+		return false
+	}
+	formatsMu.RLock()
+	defer formatsMu.RUnlock()
+	for _, p := range formats {
+		for _, fr := range p.Roles() {
+			if fr == r {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Roles lists the roles a key can be made for in this binary: TUF's, then
+// the registered formats' roles, sorted.
+func Roles() []Role {
+	out := []Role{RoleRoot, RoleTargets, RoleSnapshot, RoleDelegation}
+	formatsMu.RLock()
+	defer formatsMu.RUnlock()
+	var more []Role
+	for _, p := range formats {
+		for _, r := range p.Roles() {
+			if !r.tuf() && !slices.Contains(more, r) {
+				more = append(more, r)
+			}
+		}
+	}
+	slices.Sort(more)
+	return append(out, more...)
 }
 
 // Algorithm names follow notary's key types.

@@ -60,7 +60,7 @@ const maxSigningCertValidity = 10 * 365 * 24 * time.Hour
 // signingChain returns the chain stored beside key under its label, leaf
 // first, or nil when there is none the agent vouches for.
 func signingChain(key Key) [][]byte {
-	if key.Meta.Role != RoleNotation && key.Meta.Role != RoleCosign {
+	if !key.Meta.Role.ForFormat() {
 		return nil
 	}
 	label := ChainLabel(key.Meta.Name, key.Meta.Role)
@@ -153,7 +153,7 @@ func (k *Keyring) certifyKey(req CertifyKeyRequest) ([][]byte, Role, error) {
 		return nil, "", err
 	}
 	role := e.info.Role
-	if role != RoleNotation && role != RoleCosign {
+	if !role.ForFormat() {
 		return nil, role, &DeniedError{Reason: fmt.Sprintf("key %s is a %s key; signing certificates are made for notation and cosign keys (key generate NAME --role notation)", shortID(e.info.ID), role)}
 	}
 	if e.info.Name == "" {

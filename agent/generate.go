@@ -139,7 +139,7 @@ func (k *Keyring) nameFree(meta KeyMeta) error {
 
 func validateMeta(m KeyMeta) error {
 	if !m.Role.Valid() {
-		return fmt.Errorf("%w: unknown role %q; use root, targets, snapshot, delegation, notation or cosign", ErrInvalidRequest, m.Role)
+		return fmt.Errorf("%w: unknown role %q; use one of %s", ErrInvalidRequest, m.Role, roleList())
 	}
 	if len(m.Name) > MaxNameBytes {
 		return fmt.Errorf("%w: a key name has at most %d bytes, this one %d; choose a shorter name", ErrInvalidRequest, MaxNameBytes, len(m.Name))
@@ -147,12 +147,12 @@ func validateMeta(m KeyMeta) error {
 	if !ValidName(m.Name) {
 		return fmt.Errorf("%w: key name %q must match ^[a-z0-9][a-z0-9_-]*$", ErrInvalidRequest, m.Name)
 	}
-	switch m.Role {
-	case RoleNotation, RoleCosign: // optionally bound to one repository
+	switch {
+	case m.Role.ForFormat(): // optionally bound to one repository
 		if m.GUN != "" && (len(m.GUN) > maxGUNBytes || !ValidGUN(m.GUN)) {
 			return fmt.Errorf("%w: %q is not a repository name", ErrInvalidRequest, m.GUN)
 		}
-	case RoleTargets, RoleSnapshot:
+	case m.Role == RoleTargets || m.Role == RoleSnapshot:
 		if len(m.GUN) > maxGUNBytes {
 			return fmt.Errorf("%w: a repository name has at most %d bytes, this one %d", ErrInvalidRequest, maxGUNBytes, len(m.GUN))
 		}
@@ -249,4 +249,13 @@ func zeroKey(priv any) {
 		wipe(p.Precomputed.Dq)
 		wipe(p.Precomputed.Qinv)
 	}
+}
+
+// roleList names the roles a key can be made for, for error messages.
+func roleList() string {
+	var names []string
+	for _, r := range Roles() {
+		names = append(names, string(r))
+	}
+	return strings.Join(names, ", ")
 }

@@ -4,14 +4,16 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // labelPrefix marks objects trust-agent made, so keys of other applications
 // on a shared token are left alone.
 const labelPrefix = "dct"
 
-// namePattern is docker's rule for signer names, used for every key name.
-var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+// namePattern is docker's rule for signer names, used for every key name;
+// compiled on first use, not at every start of every binary linking agent.
+var namePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`) })
 
 // MaxNameBytes bounds a key name: it is stored on the token with the key
 // (a PKCS#11 label, a PIV certificate's CN) and written to every audit line.
@@ -19,7 +21,7 @@ const MaxNameBytes = 64
 
 // ValidName reports whether name follows docker's rule ^[a-z0-9][a-z0-9_-]*$
 // and has at most MaxNameBytes bytes.
-func ValidName(name string) bool { return len(name) <= MaxNameBytes && namePattern.MatchString(name) }
+func ValidName(name string) bool { return len(name) <= MaxNameBytes && namePattern().MatchString(name) }
 
 // confirmMark follows the role in the label of a key marked Confirm:
 // "dct:root,confirm:NAME:". An agent that predates the mark reads an

@@ -161,7 +161,7 @@ func (s *Store) storeSigningCertificate(k byte, label string, der []byte) error 
 			return fmt.Errorf("slot %x holds no key: %w", k, agent.ErrNotFound)
 		}
 		meta, err := agent.ParseLabel(st.cert.Subject.CommonName)
-		if err != nil || (meta.Role != agent.RoleNotation && meta.Role != agent.RoleCosign) || agent.ChainLabel(meta.Name, meta.Role) != label {
+		if err != nil || !meta.Role.ForFormat() || agent.ChainLabel(meta.Name, meta.Role) != label {
 			return fmt.Errorf("slot %x holds no notation or cosign key labelled %q: %w", k, label, agent.ErrInvalidRequest)
 		}
 		if kp, ok := st.cert.PublicKey.(*ecdsa.PublicKey); !ok || !kp.Equal(cp) {

@@ -128,7 +128,7 @@ func (s *Store) Keys() ([]agent.Key, error) {
 			keys = append(keys, agent.Key{Signer: sg, Handle: []byte{byte(slot.Key)}, Meta: meta, Location: location(s.serial, slot)})
 		}
 		for i := range keys {
-			if keys[i].Meta.Role == agent.RoleNotation || keys[i].Meta.Role == agent.RoleCosign {
+			if keys[i].Meta.Role.ForFormat() {
 				pub := keys[i].Public().(*ecdsa.PublicKey)
 				for _, c := range spare {
 					if cp, ok := c.PublicKey.(*ecdsa.PublicKey); ok && cp.Equal(pub) && codeSigning(c) {

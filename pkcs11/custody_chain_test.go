@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/trust-agent/trust-agent/agent"
+	// Notation keys are valid because format/notation registers their role.
+	_ "github.com/trust-agent/trust-agent/format/notation"
 	"github.com/trust-agent/trust-agent/pkcs11"
 	"github.com/trust-agent/trust-agent/pkcs11/softhsmtest"
 )

@@ -49,11 +49,12 @@ A26	./agent	agent/throttle.go	p.retries = pe.Retries	_ = pe.Retries
 A27	./agent	agent/lock.go	func (k *Keyring) unlock(req UnlockRequest) error {\n\tdefer clear(req.PIN)	func (k *Keyring) unlock(req UnlockRequest) error {
 A28	./agent	agent/lock.go	if err := k.pins.check(s, k.opts.Now()); err != nil {	if err := k.pins.check(s, k.opts.Now()); false && err != nil {
 A29	./agent	agent/keyring_sign.go	ev.Metadata = d.Metadata\n\t}\n\tif err := k.record(ev, err); err != nil {\n\t\treturn Signature{}, err	ev.Metadata = d.Metadata\n\t}\n\tif err := k.record(ev, err); err != nil {\n\t\treturn Signature{KeyID: sig.KeyID, Method: sig.Algorithm, Signature: sig.Signature}, err
-A30	./agent	agent/gun.go	return len(gun) <= 255 && gunPattern.MatchString(gun)	return len(gun) <= 4096 && gunPattern.MatchString(gun)
+A30	./agent	agent/gun.go	return len(gun) <= 255 && gunPattern().MatchString(gun)	return len(gun) <= 4096 && gunPattern().MatchString(gun)
 A31	./format/tuf	format/tuf/root.go	if keysObj.Len() > maxRootKeys {	if false && keysObj.Len() > maxRootKeys {
-A33	./format/tuf	format/tuf/policy.go	ok && n >= 0 && canonicalBase64(hash) {	ok && n >= 0 && len(hash) >= 0 {
-A34	./format/tuf	format/tuf/digest.go	h.Write(rest[:n])	h.Write(rest[:n-1])
+A34	./format/tuf	format/tuf/policy.go	ok && n >= 0 && canonicalBase64(hash) {	ok && n >= 0 && len(hash) >= 0 {
+A35	./format/tuf	format/tuf/digest.go	h.Write(rest[:n])	h.Write(rest[:n-1])
 A32	./agent	agent/confirm.go	cmd.Env = append(os.Environ(), "SSH_ASKPASS_PROMPT=confirm")	cmd.Env = os.Environ()
+A33	./format/tuf	format/tuf/review.go	if cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) != nil {	if false {
 B1	./agent	agent/audit.go	err = a.f.Sync()	_ = a.f.Sync()
 B2	./agent	agent/audit.go	if perr != nil || !os.SameFile(pfi, a.fi) {	if perr != nil || (false && !os.SameFile(pfi, a.fi)) {
 B3	./agent	agent/audit.go	if pfi.Size() != a.size {	if pfi.Size() < a.size {

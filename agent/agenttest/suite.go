@@ -36,6 +36,8 @@ import (
 	"github.com/trust-agent/trust-agent/agent"
 	// The suite signs TUF metadata: a Keyring built in a test that uses
 	// it signs through format/tuf, registered here for the whole binary.
+	_ "github.com/trust-agent/trust-agent/format/cosign"
+	_ "github.com/trust-agent/trust-agent/format/notation"
 	_ "github.com/trust-agent/trust-agent/format/tuf"
 )
 

@@ -18,6 +18,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature/kms/cliplugin"
 	"github.com/trust-agent/trust-agent/agent"
 	_ "github.com/trust-agent/trust-agent/format/cosign"
+	_ "github.com/trust-agent/trust-agent/format/notation" // a notation key, refused a cosign payload
 	"github.com/trust-agent/trust-agent/piv"
 	"github.com/trust-agent/trust-agent/piv/pivtest"
 	"github.com/trust-agent/trust-agent/pkcs11"

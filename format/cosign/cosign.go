@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/docker/distribution/reference"
@@ -65,7 +66,9 @@ type simpleSigning struct {
 	Optional map[string]any `json:"optional"`
 }
 
-var sha256Digest = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+// sha256Digest is compiled on first use, not at every start of every binary
+// linking this package.
+var sha256Digest = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256:[a-f0-9]{64}$`) })
 
 // Parse reads a simple-signing payload strictly (see the package
 // documentation) and returns its reference and digest.
@@ -96,7 +99,7 @@ func Parse(payload []byte) (Payload, error) {
 		return Payload{}, fmt.Errorf("cosign: payload's critical.type is not %q; only cosign container image signatures are signed", SignatureType)
 	case c.Identity.DockerReference == nil || *c.Identity.DockerReference == "":
 		return Payload{}, errors.New("cosign: payload has no critical.identity.docker-reference; it must name the image's repository")
-	case c.Image.DockerManifestDigest == nil || !sha256Digest.MatchString(*c.Image.DockerManifestDigest):
+	case c.Image.DockerManifestDigest == nil || !sha256Digest().MatchString(*c.Image.DockerManifestDigest):
 		return Payload{}, errors.New("cosign: payload's critical.image.docker-manifest-digest is not sha256:<64 lower-case hex digits>")
 	}
 	ref, digest := *c.Identity.DockerReference, *c.Image.DockerManifestDigest

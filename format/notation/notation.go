@@ -59,6 +59,7 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -404,9 +405,17 @@ type Artifact struct {
 	URLs        []string          `json:"urls,omitempty"`
 }
 
+// The patterns are compiled on first use, not at init: mediaTypePattern's
+// two {0,126} repetitions make a large program (2.5-3.7 ms and 4,449
+// allocations), which every start of every binary linking this package
+// paid, the trust-agent CLI's included (docs/PERFORMANCE.md).
 var (
-	digestPattern    = regexp.MustCompile(`^(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$`)
-	mediaTypePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
+	digestPattern = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$`)
+	})
+	mediaTypePattern = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
+	})
 )
 
 // parsePayload reads a Notary payload: exactly {"targetArtifact":{...}}.
@@ -426,10 +435,10 @@ func parsePayload(b []byte) (Artifact, error) {
 	if a == nil {
 		return Artifact{}, errors.New("notation: the Notary payload names no targetArtifact")
 	}
-	if !digestPattern.MatchString(a.Digest) {
+	if !digestPattern().MatchString(a.Digest) {
 		return Artifact{}, fmt.Errorf("notation: the target artifact's digest %q is not sha256/sha384/sha512 hex", clip(a.Digest))
 	}
-	if len(a.MediaType) > maxMediaTypeLength || !mediaTypePattern.MatchString(a.MediaType) {
+	if len(a.MediaType) > maxMediaTypeLength || !mediaTypePattern().MatchString(a.MediaType) {
 		return Artifact{}, fmt.Errorf("notation: the target artifact's media type %q is not a media type", clip(a.MediaType))
 	}
 	if a.Size <= 0 {

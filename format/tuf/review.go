@@ -8,8 +8,12 @@ import (
 )
 
 // holder returns the key this agent holds that id names in Root r. A
-// certificate is held when its public key is one of the agent's keys; a
-// bare key when its ID is.
+// certificate is held when its public key is one of the agent's keys and
+// it is signed by that key itself (as certify-root makes them, and notary
+// made them before a key was loaded here): anyone can issue a certificate
+// for a public key, with the validity of their choosing, and notary's
+// clients take any leaf whose CN is the repository. A bare key is held
+// when its ID is.
 func holder(held agent.Held, r *rootDoc, id string) (agent.KeyInfo, bool) {
 	if held == nil {
 		return agent.KeyInfo{}, false
@@ -17,6 +21,9 @@ func holder(held agent.Held, r *rootDoc, id string) (agent.KeyInfo, bool) {
 	if strings.HasSuffix(r.keys[id].Type, "-x509") {
 		cert, err := r.certificate(id)
 		if err != nil {
+			return agent.KeyInfo{}, false
+		}
+		if cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) != nil {
 			return agent.KeyInfo{}, false
 		}
 		return held.ByPublicKey(cert.PublicKey)

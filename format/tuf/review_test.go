@@ -49,3 +49,31 @@ func TestReviewRootIsAFunctionOfHeld(t *testing.T) {
 		t.Errorf("a targets key held here for %s was given as a reason: %q", gun, why)
 	}
 }
+
+// heldAll is a Held that holds every public key, as the one key info.
+type heldAll agent.KeyInfo
+
+func (h heldAll) ByID(string) (agent.KeyInfo, bool) { return agent.KeyInfo{}, false }
+
+func (h heldAll) ByPublicKey(crypto.PublicKey) (agent.KeyInfo, bool) { return agent.KeyInfo(h), true }
+
+// TestReviewRootNonRootKeyInRootRole (planted bug A18): a key held here
+// for another role, under a certificate it signed itself, in the root role
+// needs a person; the same key under a certificate another key issued is
+// not taken as held at all (TestRootKeyUnderStrangersCertificate).
+func TestReviewRootNonRootKeyInRootRole(t *testing.T) {
+	md, doc, err := parseMetadata([]byte(rootJSON(t, gun)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := parseRoot(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := agent.KeyInfo{ID: strings.Repeat("ab", 32), KeyMeta: agent.KeyMeta{Role: agent.RoleRoot, Name: "root"}}
+	targets := heldAll{ID: strings.Repeat("cd", 32), KeyMeta: agent.KeyMeta{Role: agent.RoleTargets, Name: "repo", GUN: gun}}
+	why, _ := reviewRoot(signer, gun, md, r, targets)
+	if !strings.Contains(strings.Join(why, ";"), "a targets key") {
+		t.Fatalf("a held targets key in the root role (self-signed certificate): reasons %q", why)
+	}
+}

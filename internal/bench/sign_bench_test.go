@@ -156,8 +156,10 @@ func median(d []time.Duration) time.Duration {
 
 // child is an agent running as its own process (`trust-agent start -f`).
 type child struct {
-	cmd  *exec.Cmd
-	sock string
+	cmd    *exec.Cmd
+	sock   string
+	tokURI string // the token, PIN file included
+	audit  string // the audit log's path
 }
 
 // startChild starts the agent as a child process on a fresh SoftHSM token
@@ -168,7 +170,8 @@ func startChild(b *testing.B, bin string) *child {
 	tokURI := softhsmURI(b)
 	dir := b.TempDir()
 	sock := filepath.Join(dir, "run", "agent.sock")
-	cmd := exec.Command(bin, "start", "-f", "--socket", sock, "--pkcs11", tokURI, "--audit-log", filepath.Join(dir, "audit.log"))
+	audit := filepath.Join(dir, "audit.log")
+	cmd := exec.Command(bin, "start", "-f", "--socket", sock, "--pkcs11", tokURI, "--audit-log", audit)
 	cmd.Env = os.Environ()
 	var log bytes.Buffer
 	cmd.Stderr = &log
@@ -185,5 +188,5 @@ func startChild(b *testing.B, bin string) *child {
 			b.Fatalf("the agent did not start:\n%s", log.String())
 		}
 	}
-	return &child{cmd: cmd, sock: sock}
+	return &child{cmd: cmd, sock: sock, tokURI: tokURI, audit: audit}
 }

@@ -93,12 +93,40 @@ func BenchmarkP1(b *testing.B) {
 		b.Fatal(err)
 	}
 	direct := keyring(b, tok, "")
-	sock := serve(b, served)
+	p1(b, false, direct, dial(b, serve(b, served)), key, auditPath)
+}
+
+// BenchmarkP1Child is P1 with the agent as users run it: its own process
+// (`trust-agent start -f`, audit log on), the limit in this process on the
+// same token. It prints one detail line of P1, not a headline: the
+// headline stays the in-process agent's (see docs/PERFORMANCE.md, "Where
+// P1's time goes", for why the two differ).
+func BenchmarkP1Child(b *testing.B) {
+	ag := startChild(b, buildBinary(b))
+	c := dial(b, ag.sock)
+	key, err := c.Generate(context.Background(), agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "bench"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store, err := pkcs11.Open(ag.tokURI)
+	if err != nil {
+		b.Fatal(err)
+	}
+	direct := agent.New(agent.Options{Stores: []agent.KeyStore{store}})
+	b.Cleanup(func() { direct.Close() })
+	p1(b, true, direct, c, key, ag.audit)
+}
+
+// p1 is P1's measure: c (a connection to an agent auditing to auditPath)
+// against direct (a Keyring without audit on the same token) signing with
+// key, each signature followed by a line appended and fsynced beside
+// auditPath. It prints P1's lines, or for child (the agent in its own
+// process) one detail line.
+func p1(b *testing.B, child bool, direct *agent.Keyring, c *socket.Client, key agent.KeyInfo, auditPath string) {
 	req := signReq(key)
 
 	// One connection for the whole measure, as a client signing many
 	// times keeps it; the size of one audit line from the agent's own log.
-	c := dial(b, sock)
 	for range 20 {
 		if _, err := c.Sign(context.Background(), req); err != nil {
 			b.Fatal(err)
@@ -111,7 +139,7 @@ func BenchmarkP1(b *testing.B) {
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
 	line := []byte(lines[len(lines)-1] + "\n")
 
-	f, err := os.OpenFile(filepath.Join(dir, "limit.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(filepath.Join(filepath.Dir(auditPath), "limit.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -159,6 +187,10 @@ func BenchmarkP1(b *testing.B) {
 	q := func(p float64) float64 { return ratios[int(p*float64(len(ratios)-1)+0.5)] }
 	n := float64(len(ratios) * p1Turn)
 	limit, rate := n/tLimit.Seconds(), n/tSocket.Seconds()
+	if child {
+		emit("P1: the agent as its own process (trust-agent start -f), the same measure: durable limit %.0f/s, socket %.0f/s; %d pairs, quartiles %.2f %.2f %.2f (median, not the headline)", limit, rate, len(ratios), q(0.25), q(0.5), q(0.75))
+		return
+	}
 	emit("P1: durable limit (in-process sign + %d-byte line fsynced): %.0f/s", len(line), limit)
 	emit("P1: socket, audit log on, one client: %.0f/s (÷ limit %.2f over all turns)", rate, rate/limit)
 	emit("P1: %d pairs of turns of %d signatures, alternating AB BA: pair ratios min %.2f, quartiles %.2f %.2f %.2f, max %.2f", len(ratios), p1Turn, ratios[0], q(0.25), q(0.5), q(0.75), ratios[len(ratios)-1])

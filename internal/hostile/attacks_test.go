@@ -3,6 +3,7 @@ package hostile_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"go/parser"
 	"go/token"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	canonical "github.com/docker/go/canonical/json"
 
 	"github.com/trust-agent/trust-agent/internal/hostile"
 )
@@ -182,6 +185,13 @@ func TestAttacks(t *testing.T) {
 			r := a.Run(tg)
 			if r.Err != nil {
 				t.Fatalf("%s: %v", a.What, r.Err)
+			}
+			if a.Open != "" {
+				if !r.Accepted {
+					t.Fatalf("%s is refused now (%s): the hole is closed; remove its Open note and SECURITY.md's open row", a.What, r.Reply)
+				}
+				t.Logf("OPEN: %s: %s", a.What, a.Open)
+				return
 			}
 			if r.Accepted {
 				t.Fatalf("ACCEPTED %s (the defence: %s)", a.What, a.Defence)
@@ -428,3 +438,38 @@ func diffKeys(before, after []string) string {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestOpenAttacksNotaryRewrites backs the Open notes of the big-integer
+// attacks: the payload each one gets signed is one that notary's verifier
+// (tuf/signed.VerifySignatures: json.Unmarshal into map[string]interface{},
+// then json.MarshalCanonical) writes back as other bytes, so the agent's
+// signature over it verifies nowhere notary checks it.
+func TestOpenAttacksNotaryRewrites(t *testing.T) {
+	tg := &hostile.Target{Targets: hostile.KeyInfo{ID: "ab12"}, GUN: testGUN}
+	n := 0
+	for _, a := range hostile.Attacks() {
+		if a.Open == "" || a.Type != hostile.TypeSign {
+			continue
+		}
+		n++
+		body, err := a.Body(tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		payload := body[4+int(binary.BigEndian.Uint32(body)):]
+		var generic map[string]interface{}
+		if err := canonical.Unmarshal(payload, &generic); err != nil {
+			t.Fatalf("%s: notary's decoder refuses it: %v", a.Name, err)
+		}
+		again, err := canonical.MarshalCanonical(generic)
+		if err != nil {
+			t.Fatalf("%s: %v", a.Name, err)
+		}
+		if bytes.Equal(again, payload) {
+			t.Errorf("%s: notary's verifier writes %s back unchanged: the Open note is wrong", a.Name, payload)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no open sign attack")
+	}
+}

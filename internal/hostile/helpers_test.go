@@ -16,6 +16,7 @@ import (
 	// The agent side signs cosign payloads, as the trust-agent binary does.
 	"github.com/trust-agent/trust-agent/agent"
 	_ "github.com/trust-agent/trust-agent/format/cosign"
+	_ "github.com/trust-agent/trust-agent/format/notation"
 	_ "github.com/trust-agent/trust-agent/format/tuf" // the "tuf" format: Keyring.Sign signs through it
 	"github.com/trust-agent/trust-agent/internal/hostile"
 	"github.com/trust-agent/trust-agent/pkcs11"
@@ -68,6 +69,12 @@ func (e *env) now() time.Time { return time.Now().Add(time.Duration(e.skew.Load(
 // side of these tests never does.
 func startAgent(t testing.TB) *env {
 	t.Helper()
+	return startAgentWith(t, serveOptions)
+}
+
+// startAgentWith is startAgent served with the options opts gives.
+func startAgentWith(t testing.TB, opts func(log *slog.Logger) socket.ServeOptions) *env {
+	t.Helper()
 	e := &env{tok: softhsmtest.New(t, "24680")}
 	store, err := pkcs11.Open(e.tok.URI())
 	if err != nil {
@@ -88,7 +95,7 @@ func startAgent(t testing.TB) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	go func() { done <- socket.Serve(ctx, l, e.k, serveOptions(log)) }()
+	go func() { done <- socket.Serve(ctx, l, e.k, opts(log)) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

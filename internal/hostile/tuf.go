@@ -6,12 +6,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"sort"
 	"strings"
+	"time"
 )
 
 // The payloads here are written byte by byte as notary's canonical JSON
@@ -154,4 +157,34 @@ func SnapshotJSON(version int) []byte {
 func TimestampJSON(version int) []byte {
 	return []byte(`{"_type":"Timestamp","expires":"` + Expires + `","meta":{"snapshot":{"hashes":{"sha256":"` + hashB64 +
 		`"},"length":1}},"version":` + fmt.Sprint(version) + `}`)
+}
+
+// ForeignCertificate is a certificate for the public key pub (PKIX DER)
+// with CN cn, valid from now for validity, issued by a CA key made here: a
+// stranger's certificate for somebody else's key.
+func ForeignCertificate(pub []byte, cn string, validity time.Duration) ([]byte, error) {
+	key, err := x509.ParsePKIXPublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("hostile: foreign certificate: %w", err)
+	}
+	ca, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("hostile: foreign certificate: %w", err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()),
+		Subject:      pkix.Name{CommonName: cn},
+		Issuer:       pkix.Name{CommonName: "a stranger"},
+		NotBefore:    now.Add(-time.Minute),
+		NotAfter:     now.Add(validity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	}
+	parent := &x509.Certificate{Subject: pkix.Name{CommonName: "a stranger"}, PublicKey: &ca.PublicKey}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key, ca)
+	if err != nil {
+		return nil, fmt.Errorf("hostile: foreign certificate: %w", err)
+	}
+	return der, nil
 }

@@ -25,6 +25,7 @@ const (
 	TypeAttest      byte = 0x09
 	TypeDelete      byte = 0x0A
 	TypeSignPayload byte = 0x0B
+	TypeCertifyKey  byte = 0x0C
 	TypeFailure     byte = 0xFF
 	successBit      byte = 0x80
 )
