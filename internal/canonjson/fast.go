@@ -7,16 +7,17 @@ package canonjson
 //
 // fileMeta matches the value part of that shape with byte comparisons of
 // its literal parts, a table lookup per hash character (the standard
-// base64 alphabet and '=', any number of them) and a digit loop,
-// and builds exactly the members the generic parser (value → object →
-// string, number) builds for the same bytes, in the same order. Anything
-// it does not match exactly (another hash, a custom field, an escape, a
-// byte outside the table, a leading zero, 19 digits or more, too deep) it
-// leaves to the generic parser, from the same position: it only ever
-// accepts bytes the generic parser accepts, with the same values, and it
-// never refuses. The name before the value is read, and its order
-// checked, by object as for any other key. FuzzFastPath compares the two
-// paths on the same bytes.
+// base64 alphabet and '=', up to 255 of them) and a digit loop, and keeps
+// it as one member (kindFile: where the hash is, and the length), which
+// object builds into the members the generic parser (value → object →
+// string, number) would have built, whenever anything reads it as an
+// object; FileMetaAt reads it in place. Anything it does not match exactly
+// (another hash, a custom field, an escape, a byte outside the table, a
+// leading zero, 9 digits or more, too deep) it leaves to the generic
+// parser, from the same position: it only ever accepts bytes the generic
+// parser accepts, with the same values, and it never refuses. The name
+// before the value is read, and its order checked, by object as for any
+// other key. FuzzFastPath compares the two paths on the same bytes.
 
 const (
 	fmHead = `{"hashes":{"sha256":"` // the value's start, up to the hash
