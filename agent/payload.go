@@ -85,6 +85,20 @@ type Decision struct {
 	// policy's reasons, or a key marked Confirm); empty asks about the key
 	// and the Facts.
 	Question string
+	// Digest, when set, waits for and returns the digest of the payload
+	// that the policy started computing beside its check, for a policy
+	// that is a DigestSigner; the agent calls it once, whether it signs
+	// or not, so nothing reads the payload after signFormat returns. A
+	// policy sets it only when it said yes.
+	Digest func() []byte
+}
+
+// DigestSigner is a PayloadPolicy that may start hashing a payload while
+// Check parses it (two cores: the hash does not depend on the answer), and
+// hands the digest over in Decision.Digest. SignDigest signs that digest
+// exactly as Sign signs the payload it is the digest of.
+type DigestSigner interface {
+	SignDigest(signer crypto.Signer, digest []byte) (sig []byte, algorithm string, err error)
 }
 
 // PayloadPolicy is one format's policy: which key roles sign it, what a
@@ -190,6 +204,10 @@ func (k *Keyring) signFormat(format, keyID string, req PolicyRequest) (PayloadSi
 	}
 	req.Key, req.Now, req.Held = e.info, k.opts.Now(), &heldView{k: k}
 	d, err := p.Check(req)
+	var digest []byte
+	if d.Digest != nil { // the policy's hash of the payload, done or nearly
+		digest = d.Digest()
+	}
 	if len(d.Facts) > maxPayloadFacts {
 		d.Facts = nil
 	}
@@ -221,7 +239,13 @@ func (k *Keyring) signFormat(format, keyID string, req PolicyRequest) (PayloadSi
 			d.Metadata.Confirmed = true
 		}
 	}
-	sig, alg, err := p.Sign(e.key, req.Payload)
+	var sig []byte
+	var alg string
+	if ds, ok := p.(DigestSigner); ok && digest != nil {
+		sig, alg, err = ds.SignDigest(e.key, digest)
+	} else {
+		sig, alg, err = p.Sign(e.key, req.Payload)
+	}
 	if err != nil {
 		return PayloadSignature{}, d, fmt.Errorf("agent: signing with %s: %w", e.key.Location, err)
 	}

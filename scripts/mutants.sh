@@ -51,6 +51,8 @@ A28	./agent	agent/lock.go	if err := k.pins.check(s, k.opts.Now()); err != nil {	
 A29	./agent	agent/keyring_sign.go	ev.Metadata = d.Metadata\n\t}\n\tif err := k.record(ev, err); err != nil {\n\t\treturn Signature{}, err	ev.Metadata = d.Metadata\n\t}\n\tif err := k.record(ev, err); err != nil {\n\t\treturn Signature{KeyID: sig.KeyID, Method: sig.Algorithm, Signature: sig.Signature}, err
 A30	./agent	agent/gun.go	return len(gun) <= 255 && gunPattern().MatchString(gun)	return len(gun) <= 4096 && gunPattern().MatchString(gun)
 A31	./format/tuf	format/tuf/root.go	if keysObj.Len() > maxRootKeys {	if false && keysObj.Len() > maxRootKeys {
+A34	./format/tuf	format/tuf/policy.go	ok && n >= 0 && canonicalBase64(hash) {	ok && n >= 0 && len(hash) >= 0 {
+A35	./format/tuf	format/tuf/digest.go	h.Write(rest[:n])	h.Write(rest[:n-1])
 A32	./agent	agent/confirm.go	cmd.Env = append(os.Environ(), "SSH_ASKPASS_PROMPT=confirm")	cmd.Env = os.Environ()
 A33	./format/tuf	format/tuf/review.go	if cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) != nil {	if false {
 B1	./agent	agent/audit.go	err = a.f.Sync()	_ = a.f.Sync()
@@ -136,6 +138,10 @@ G9	./internal/canonjson	internal/canonjson/canonjson.go	case i-digits > 19, !neg
 G10	./internal/canonjson	internal/canonjson/canonjson.go	if depth > MaxDepth {	if depth > 64*MaxDepth {
 G11	./internal/canonjson	internal/canonjson/canonjson.go	if p.pos != len(p.b) {	if false {
 G12	./internal/canonjson	internal/canonjson/canonjson.go	make([]member, max(p.chunk, n))	make([]member, p.chunk)
+G13	./internal/canonjson	internal/canonjson/fast.go	b[digits] == '0' && i-digits > 1: // a leading zero	false && i-digits > 1: // a leading zero
+G14	./internal/canonjson	internal/canonjson/fast.go	0123456789+/=") {	0123456789+/=\\") {
+G15	./internal/canonjson	internal/canonjson/fast.go	p.noFast || depth+2 > MaxDepth ||	p.noFast ||
+G16	./internal/canonjson	internal/canonjson/fast.go	i >= len(b) || b[i] != '}',	i >= len(b),
 EOF
 
 list=0

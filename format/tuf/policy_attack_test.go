@@ -99,11 +99,16 @@ func TestNonCanonicalPayloadsRefused(t *testing.T) {
 		`length -0`:                targetsWith(`{"v1":{"hashes":{"sha256":"3q2+7w=="},"length":-0}}`),
 		`expiry with fraction`:     replace(`00:00:00Z`, `00:00:00.000Z`),
 		`hash not base64`:          targetsWith(`{"v1":{"hashes":{"sha256":"3q2+7w=\n="},"length":1}}`),
-		`trailing data`:            append(append([]byte(nil), good...), "{}"...),
-		`trailing space`:           append(append([]byte(nil), good...), ' '),
-		`white space`:              replace(`,"version"`, `, "version"`),
-		`top-level array`:          []byte(`[` + string(good) + `]`),
-		`nested too deep`:          targetsWith(`{"v1":{"custom":` + strings.Repeat(`[`, 5000) + strings.Repeat(`]`, 5000) + `,"hashes":{},"length":1}}`),
+		// The same in the shape canonjson's fast path reads in place
+		// (FileMetaAt): the base64 is checked there too.
+		`hash with unused bits set`: targetsWith(`{"v1":` + fileMeta + `,"v2":{"hashes":{"sha256":"3q2+7x=="},"length":1}}`),
+		`hash without padding`:      targetsWith(`{"v1":` + fileMeta + `,"v2":{"hashes":{"sha256":"3q2+7w"},"length":1}}`),
+		`hash with padding inside`:  targetsWith(`{"v1":` + fileMeta + `,"v2":{"hashes":{"sha256":"3q==7w=="},"length":1}}`),
+		`trailing data`:             append(append([]byte(nil), good...), "{}"...),
+		`trailing space`:            append(append([]byte(nil), good...), ' '),
+		`white space`:               replace(`,"version"`, `, "version"`),
+		`top-level array`:           []byte(`[` + string(good) + `]`),
+		`nested too deep`:           targetsWith(`{"v1":{"custom":` + strings.Repeat(`[`, 5000) + strings.Repeat(`]`, 5000) + `,"hashes":{},"length":1}}`),
 	}
 	for name, data := range attacks {
 		t.Run(name, func(t *testing.T) {

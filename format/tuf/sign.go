@@ -23,9 +23,14 @@ const (
 // as they are: the agent wraps them with the key's location.
 func signTUF(key crypto.Signer, msg []byte) ([]byte, string, error) {
 	digest := sha256.Sum256(msg)
+	return signTUFDigest(key, digest[:])
+}
+
+// signTUFDigest is signTUF given SHA-256(msg).
+func signTUFDigest(key crypto.Signer, digest []byte) ([]byte, string, error) {
 	switch pub := key.Public().(type) {
 	case *ecdsa.PublicKey:
-		der, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
+		der, err := key.Sign(rand.Reader, digest, crypto.SHA256)
 		if err != nil {
 			return nil, "", err
 		}
@@ -36,7 +41,7 @@ func signTUF(key crypto.Signer, msg []byte) ([]byte, string, error) {
 		return raw, methodECDSA, nil
 	case *rsa.PublicKey:
 		opts := &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}
-		sig, err := key.Sign(rand.Reader, digest[:], opts)
+		sig, err := key.Sign(rand.Reader, digest, opts)
 		if err != nil {
 			return nil, "", err
 		}

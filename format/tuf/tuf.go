@@ -2,6 +2,7 @@ package tuf
 
 import (
 	"crypto"
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/trust-agent/trust-agent/agent"
@@ -13,7 +14,10 @@ func init() { agent.RegisterFormat(agent.TUFFormat, Policy{}) }
 // through it. The zero value is ready to use.
 type Policy struct{}
 
-var _ agent.PayloadPolicy = Policy{}
+var (
+	_ agent.PayloadPolicy = Policy{}
+	_ agent.DigestSigner  = Policy{}
+)
 
 // Roles are the DCT key roles. Timestamp is not among them: notary's
 // server holds that key.
@@ -26,11 +30,25 @@ func (Policy) Roles() []agent.Role {
 // a Root, it also reviews who holds the keys the Root names (review.go)
 // and asks for a person when the trust moves. The Decision carries the
 // metadata for the audit line, refused or not.
+//
+// A payload of concurrentDigestMin bytes or more is hashed on a second
+// core while it is checked (digest.go): the Decision's Digest, set only
+// when the answer is yes, hands the agent the SHA-256 that SignDigest signs.
 func (Policy) Check(req agent.PolicyRequest) (agent.Decision, error) {
+	var pd *pendingDigest
+	if len(req.Payload) >= concurrentDigestMin {
+		pd = startDigest(req.Payload)
+	}
 	md, root, err := checkPolicy(req.Key.KeyMeta, agent.SignRequest{KeyID: req.Key.ID, GUN: req.GUN, Role: req.Role, Data: req.Payload})
 	d := agent.Decision{Metadata: &md}
 	if err != nil {
+		if pd != nil {
+			pd.abandon()
+		}
 		return d, err
+	}
+	if pd != nil {
+		d.Digest = pd.wait
 	}
 	if root != nil {
 		d.Confirm, d.Question = reviewRoot(req.Key, req.GUN, md, root, req.Held)
@@ -45,6 +63,15 @@ func (Policy) Check(req agent.PolicyRequest) (agent.Decision, error) {
 // Sign signs payload as TUF wants it (sign.go).
 func (Policy) Sign(signer crypto.Signer, payload []byte) ([]byte, string, error) {
 	return signTUF(signer, payload)
+}
+
+// SignDigest signs digest, the SHA-256 of a payload Check accepted, as
+// Sign signs the payload (sign.go).
+func (Policy) SignDigest(signer crypto.Signer, digest []byte) ([]byte, string, error) {
+	if len(digest) != sha256.Size {
+		return nil, "", fmt.Errorf("tuf: a digest of %d bytes is no SHA-256; sign the payload instead", len(digest))
+	}
+	return signTUFDigest(signer, digest)
 }
 
 // shortID names a key ID in messages as the agent does: its first 12 hex

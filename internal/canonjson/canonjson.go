@@ -113,6 +113,10 @@ const (
 	kindString
 	kindObject
 	kindArray
+	// kindFile and kindFileHashes are objects of the fast path's shape
+	// (fast.go), kept as one member: read as objects, built on demand.
+	kindFile
+	kindFileHashes
 )
 
 func (m *member) kind() kind { return kind(m.kmeta & kindMask) }
@@ -151,8 +155,8 @@ func (d *document) any(m *member) any {
 		return m.n
 	case kindString:
 		return string(d.str(m.n))
-	case kindObject:
-		o := d.cont(m.n)
+	case kindObject, kindFile, kindFileHashes:
+		o := d.object(m)
 		return &o
 	case kindArray:
 		a := d.cont(m.n)
@@ -240,10 +244,11 @@ func (o *Object) IntAt(i int) (int64, bool) {
 // ObjectAt returns the value of the i-th key if it is an object (not null).
 func (o *Object) ObjectAt(i int) (Object, bool) {
 	m := &o.mem[i]
-	if m.kind() != kindObject {
-		return Object{}, false
+	switch m.kind() {
+	case kindObject, kindFile, kindFileHashes:
+		return o.d.object(m), true
 	}
-	return o.d.cont(m.n), true
+	return Object{}, false
 }
 
 // Keys returns copies of the object's keys, strictly ascending by their
@@ -268,6 +273,12 @@ func (o *Object) Len() int { return len(o.mem) }
 // (Get, Value, At, Keys, KeyAt, StringAt) is a copy, safe to keep; only
 // StringBytesAt's are not.
 func Parse(data []byte) (*Object, error) {
+	return parse(data, true)
+}
+
+// parse is Parse, with the fast path for file metadata (fast.go) or
+// without it (FuzzFastPath's generic side).
+func parse(data []byte, fast bool) (*Object, error) {
 	if len(data) == 0 || data[0] != '{' {
 		return nil, errors.New("not a JSON object")
 	}
@@ -278,6 +289,7 @@ func Parse(data []byte) (*Object, error) {
 	defer p.release()
 	p.d = &document{b: data}
 	p.b = data
+	p.noFast = !fast
 	root, err := p.value(0)
 	if err != nil {
 		return nil, err
@@ -303,6 +315,8 @@ type parser struct {
 	slabi uint32 // slab's index in d.slabs
 	used  int
 	chunk int
+	// noFast turns the fast path for file metadata off.
+	noFast bool
 }
 
 // parsers keeps parsers' stacks from one Parse to the next.
@@ -455,9 +469,11 @@ func (p *parser) object(depth int) (int64, error) {
 		} else {
 			return 0, p.expect(':')
 		}
-		m, err := p.value(depth + 1)
-		if err != nil {
-			return 0, err
+		m, fast := p.fileMeta(depth + 1) // most of a targets map (fast.go)
+		if !fast {
+			if m, err = p.value(depth + 1); err != nil {
+				return 0, err
+			}
 		}
 		if m.koff = sp.off; sp.n == escapedLen {
 			m.kmeta |= keyEscaped
@@ -688,8 +704,8 @@ func encodeObject(b []byte, o *Object) []byte {
 
 func encodeValue(b []byte, d *document, m *member) []byte {
 	switch m.kind() {
-	case kindObject:
-		o := d.cont(m.n)
+	case kindObject, kindFile, kindFileHashes:
+		o := d.object(m)
 		return encodeObject(b, &o)
 	case kindArray:
 		a := d.cont(m.n)

@@ -2,7 +2,10 @@ package canonjson
 
 import (
 	"bytes"
+	"fmt"
+	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/docker/go/canonical/json"
@@ -80,4 +83,83 @@ func notaryTUF(v any, depth int) bool {
 		return err == nil && strconv.FormatInt(n, 10) == string(v)
 	}
 	return true
+}
+
+// FuzzFastPath is differential between the fast path for file metadata
+// (fast.go) and the generic parser on the same bytes: the same answer
+// (the same error, at the same byte, for the same reason), and when both
+// accept, the same document as every accessor reads it (keys, values,
+// kinds, FileMetaAt), and Encode gives the bytes back.
+func FuzzFastPath(f *testing.F) {
+	const h = `3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=`
+	for _, s := range []string{
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1},"b":{"hashes":{"sha256":"` + h + `"},"length":0}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":01}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":-1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":123456789012345678}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":99999999},"b":{"hashes":{"sha256":"` + h + `"},"length":100000000}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + strings.Repeat("A", 255) + `"},"length":1},"b":{"hashes":{"sha256":"` + strings.Repeat("A", 256) + `"},"length":1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":""},"length":0}},"u":[{"hashes":{"sha256":"AA=="},"length":1}]}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1234567890123456789}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":99999999999999999999}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1.5}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1,"x":2}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h[:43] + `\""},"length":1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h[:43] + `"},"length":1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h[:42] + `\\"},"length":1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h[:43] + "\x00" + `"},"length":1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1},"a":{"hashes":{"sha256":"` + h + `"},"length":1}}}`,
+		`{"t":{"b":{"hashes":{"sha256":"` + h + `"},"length":1},"a":{"hashes":{"sha256":"` + h + `"},"length":1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `","sha512":"AA=="},"length":1}}}`,
+		`{"t":{"a":{"custom":{},"hashes":{"sha256":"` + h + `"},"length":1}}}`,
+		`{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":{"k":{"l":{"m":{"n":{"hashes":{"sha256":"` + h + `"},"length":1}}}}}}}}}}}}}}}`,
+		`{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":{"k":{"l":{"m":{"hashes":{"sha256":"` + h + `"},"length":1}}}}}}}}}}}}}}`,
+		`{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":{"k":{"l":{"m":{"n":{"o":{"hashes":{"sha256":"` + h + `"},"length":1}}}}}}}}}}}}}}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1}`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1`,
+		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fo, ferr := parse(data, true)
+		go_, gerr := parse(data, false)
+		if (ferr == nil) != (gerr == nil) || (ferr != nil && ferr.Error() != gerr.Error()) {
+			t.Fatalf("%q: the fast path says %v, the generic parser %v", data, ferr, gerr)
+		}
+		if ferr != nil {
+			return
+		}
+		if f, g := readAll(fo), readAll(go_); !reflect.DeepEqual(f, g) {
+			t.Fatalf("%q: the fast path reads as %v, the generic parser's document as %v", data, f, g)
+		}
+		if enc := Encode(nil, fo); !bytes.Equal(enc, data) {
+			t.Fatalf("%q: the fast path's document encodes as %q", data, enc)
+		}
+	})
+}
+
+// readAll is everything o's accessors say about it, recursively.
+func readAll(v any) any {
+	switch v := v.(type) {
+	case *Object:
+		var out []any
+		for i := range v.Len() {
+			s, sok := v.StringBytesAt(i)
+			n, iok := v.IntAt(i)
+			_, ook := v.ObjectAt(i)
+			h, l, fok := v.FileMetaAt(i)
+			got, _ := v.Get(v.KeyAt(i))
+			out = append(out, v.KeyAt(i), v.Index(v.KeyAt(i)), readAll(v.At(i)), readAll(got),
+				fmt.Sprintf("%q %v %d %v %v %q %d %v", s, sok, n, iok, ook, h, l, fok))
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = readAll(e)
+		}
+		return out
+	}
+	return v
 }

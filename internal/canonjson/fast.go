@@ -1,0 +1,139 @@
+package canonjson
+
+// The fast path for file metadata. Most of a large Targets payload (and of
+// a Snapshot's meta) is one shape, an object member per file:
+//
+//	"<name>":{"hashes":{"sha256":"<base64>"},"length":<digits>}
+//
+// fileMeta matches the value part of that shape with byte comparisons of
+// its literal parts, a table lookup per hash character (the standard
+// base64 alphabet and '=', up to 255 of them) and a digit loop, and keeps
+// it as one member (kindFile: where the hash is, and the length), which
+// object builds into the members the generic parser (value → object →
+// string, number) would have built, whenever anything reads it as an
+// object; FileMetaAt reads it in place. Anything it does not match exactly
+// (another hash, a custom field, an escape, a byte outside the table, a
+// leading zero, 9 digits or more, too deep) it leaves to the generic
+// parser, from the same position: it only ever accepts bytes the generic
+// parser accepts, with the same values, and it never refuses. The name
+// before the value is read, and its order checked, by object as for any
+// other key. FuzzFastPath compares the two paths on the same bytes.
+
+const (
+	fmHead = `{"hashes":{"sha256":"` // the value's start, up to the hash
+	fmMid  = `"},"length":`          // from the hash's end to the length
+	// fmMaxDigits bounds the length's digits on the fast path: 8 digits
+	// fit in the 28 bits a kindFile member keeps for it.
+	fmMaxDigits = 8
+)
+
+// fmHashChar marks the bytes a hash may hold on the fast path: the
+// standard base64 alphabet and '=' (all plain string bytes), as 1.
+var fmHashChar = func() (t [256]byte) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") {
+		t[c] = 1
+	}
+	return t
+}()
+
+// fileMeta reads a file-metadata value at p.pos, a member's value at depth,
+// when it has the fast path's exact shape; ok is false (and nothing read
+// or built) otherwise.
+func (p *parser) fileMeta(depth int) (m member, ok bool) {
+	b := p.b[p.pos:]
+	// The hash string is two levels below the value: as deep as the
+	// generic parser goes, and checks.
+	if p.noFast || depth+2 > MaxDepth || len(b) < len(fmHead) || string(b[:len(fmHead)]) != fmHead {
+		return member{}, false
+	}
+	end := len(fmHead) // the hash's end
+	for end < len(b) && end-len(fmHead) < fmMaxHash && fmHashChar[b[end]] == 1 {
+		end++
+	}
+	digits := end + len(fmMid)
+	if len(b) < digits || string(b[end:digits]) != fmMid {
+		return member{}, false
+	}
+	i := digits
+	var n int64
+	for i < len(b) && i-digits < fmMaxDigits && '0' <= b[i] && b[i] <= '9' {
+		n = 10*n + int64(b[i]-'0')
+		i++
+	}
+	switch {
+	case i == digits, // no digit (a '-', or anything else)
+		i >= len(b) || b[i] != '}',       // more digits, a fraction, another field
+		b[digits] == '0' && i-digits > 1: // a leading zero
+		return member{}, false
+	}
+	// One member, not four: the hash's place and the length. object (or
+	// FileMetaAt) reads it.
+	file := uint64(p.pos+len(fmHead))<<fmOffShift | uint64(end-len(fmHead))<<fmLenShift | uint64(n)
+	p.pos += i + 1
+	return member{kmeta: uint32(kindFile), n: int64(file)}, true
+}
+
+// A kindFile member's n packs the hash's offset in the data (28 bits:
+// maxInput), its length (fmMaxHash: 8 bits) and the file's length
+// (fmMaxDigits digits: below 2^28); a kindFileHashes member (the hashes
+// object, built on demand) has the same n.
+const (
+	fmOffShift = 36
+	fmLenShift = 28
+	fmMaxHash  = 1<<8 - 1
+	fmMask     = 1<<28 - 1
+)
+
+// unpackFile is the hash's place and the file's length.
+func unpackFile(n int64) (off, hlen uint32, length int64) {
+	u := uint64(n)
+	return uint32(u >> fmOffShift), uint32(u >> fmLenShift & fmMaxHash), int64(u & fmMask)
+}
+
+// object is the object m holds: a container, or one of the fast path's,
+// built here with the members the generic parser would have built.
+func (d *document) object(m *member) Object {
+	switch m.kind() {
+	case kindFile:
+		off, hlen, length := unpackFile(m.n)
+		start := off - uint32(len(fmHead)) // the value's '{'
+		return Object{d: d, mem: []member{
+			{koff: start + uint32(len(`{"`)), kmeta: uint32(len("hashes"))<<4 | uint32(kindFileHashes), n: m.n},
+			{koff: off + hlen + uint32(len(`"},"`)), kmeta: uint32(len("length"))<<4 | uint32(kindInt), n: length},
+		}}
+	case kindFileHashes:
+		off, hlen, _ := unpackFile(m.n)
+		return Object{d: d, mem: []member{
+			{koff: off - uint32(len(`sha256":"`)), kmeta: uint32(len("sha256"))<<4 | uint32(kindString), n: int64(off)<<32 | int64(hlen)},
+		}}
+	}
+	return d.cont(m.n)
+}
+
+// FileMetaAt returns the i-th value's hash and length when the value is
+// exactly {"hashes":{"sha256":HASH},"length":LENGTH} (notary's FileMeta
+// with a SHA-256 only), without building it: the hash is a part of the
+// data, as StringBytesAt's are (to read, never to keep). ok is false for
+// any other value, which ObjectAt and the rest read as usual.
+func (o *Object) FileMetaAt(i int) (hash []byte, length int64, ok bool) {
+	m := &o.mem[i]
+	if m.kind() == kindFile {
+		off, hlen, length := unpackFile(m.n)
+		return o.d.b[off : off+hlen], length, true
+	}
+	fm, ok := o.ObjectAt(i)
+	if !ok || fm.Len() != 2 || !fm.KeyIs(0, "hashes") || !fm.KeyIs(1, "length") {
+		return nil, 0, false
+	}
+	hashes, ok := fm.ObjectAt(0)
+	if !ok || hashes.Len() != 1 || !hashes.KeyIs(0, "sha256") {
+		return nil, 0, false
+	}
+	if hash, ok = hashes.StringBytesAt(0); !ok {
+		return nil, 0, false
+	}
+	if length, ok = fm.IntAt(1); !ok {
+		return nil, 0, false
+	}
+	return hash, length, true
+}
