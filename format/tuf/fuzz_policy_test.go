@@ -47,6 +47,15 @@ func FuzzCanonicalPolicy(f *testing.F) {
 		if err != nil || !bytes.Equal(enc, payload) {
 			t.Fatalf("accepted %q, which notary's canonical encoder writes as %q (%v)", payload, enc, err)
 		}
+		// notary verifies a signature over the payload decoded into
+		// interface{} (numbers as float64) and written back canonically.
+		var generic any
+		if err := json.Unmarshal(payload, &generic); err != nil {
+			t.Fatalf("accepted %q, which notary's verifier cannot decode: %v", payload, err)
+		}
+		if back, err := json.MarshalCanonical(generic); err != nil || !bytes.Equal(back, payload) {
+			t.Fatalf("accepted %q, which notary's verifier reads back as %q (%v)", payload, back, err)
+		}
 		// notary's types, read and written back.
 		var common tufdata.SignedCommon
 		var typed any
@@ -134,7 +143,7 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		agenttest.TargetsJSON(),
 		agenttest.TargetsJSON("latest", "v1", "v<2>&\u2028"),
 		targetsWith(`{"a":{"custom":{"k":[1,true,null,"s"]},"hashes":{"sha256":"3q2+7w==","sha512":""},"length":0}}`),
-		[]byte(`{"_type":"Targets","delegations":{"keys":{},"roles":[{"keyids":["ab"],"name":"targets/releases","paths":[""],"threshold":1}]},"expires":"2030-01-01T00:00:00.5+01:00","targets":{},"version":9223372036854775807}`),
+		[]byte(`{"_type":"Targets","delegations":{"keys":{},"roles":[{"keyids":["ab"],"name":"targets/releases","paths":[""],"threshold":1}]},"expires":"2030-01-01T00:00:00.5+01:00","targets":{},"version":9007199254740992}`),
 		[]byte(`{"_type":"Targets","delegations":{"keys":{},"roles":[{"keyids":null,"name":"targets/x","threshold":1}]},"expires":"2030-01-01T00:00:00Z","targets":null,"version":1}`),
 		[]byte(`{"_type":"Snapshot","expires":"2030-01-01T00:00:00Z","meta":{"root":{"hashes":{"sha256":"3q2+7w=="},"length":1234},"targets":{"hashes":{"sha256":"3q2+7w=="},"length":99}},"version":2}`),
 		[]byte(`{"_type":"Timestamp","expires":"2030-01-01T00:00:00Z","meta":{"snapshot":{"hashes":{"sha256":"3q2+7w=="},"length":1}},"version":2}`),

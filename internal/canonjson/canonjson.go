@@ -622,7 +622,11 @@ func unescape(s []byte) []byte {
 }
 
 // number accepts the integers notary writes: -?(0|[1-9][0-9]*) within
-// int64, no "-0", no fraction, no exponent.
+// ±2^53, no "-0", no fraction, no exponent. notary verifies a signature
+// over the payload decoded into interface{}, numbers as float64, and
+// written back canonically: beyond 2^53 a float64 is not every integer, so
+// 2^53+1 would be verified as 2^53 and 2^63-1 as -2^63. Bytes no notary
+// client can verify are not signed (MaxInt).
 func (p *parser) number() (int64, error) {
 	s := p.b
 	start := p.pos
@@ -650,14 +654,18 @@ func (p *parser) number() (int64, error) {
 		return 0, p.errorf("number %q has a leading zero", lit)
 	case neg && s[digits] == '0':
 		return 0, p.errorf("number -0 is not canonical")
-	case i-digits > 19, !neg && u > 1<<63-1, neg && u > 1<<63:
-		return 0, p.errorf("number %q is out of range", lit)
+	case i-digits > 19, u > MaxInt:
+		return 0, p.errorf("number %q is out of range: notary reads numbers as float64, exact only within ±2^53", lit)
 	}
 	if neg {
-		return int64(-u), nil // -(1<<63) wraps to itself
+		return -int64(u), nil
 	}
 	return int64(u), nil
 }
+
+// MaxInt is the largest magnitude of an integer Parse accepts: 2^53, the
+// last of the run of integers a float64 holds exactly.
+const MaxInt = 1 << 53
 
 // Encode appends v as notary's canonical encoder writes it: v is what
 // Parse returns or one of its values (*Object, []any, string, int64, bool,

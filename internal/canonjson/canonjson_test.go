@@ -16,7 +16,7 @@ func TestParseCanonical(t *testing.T) {
 		`{}`,
 		`{"a":[]}`,
 		`{"a":[1,-2,0,true,false,null,"x",{"b":{}}]}`,
-		`{"a":9223372036854775807,"b":-9223372036854775808}`,
+		`{"a":9007199254740992,"b":-9007199254740992}`, // ±2^53: exact as float64
 		"{\"<>&\":\"\u2028\u2029é日本\"}", // canonical mode writes these as they are
 		`{"q":"\"\\"}`,                  // the only two escapes it writes
 		`{"A":1,"_":2,"a":3}`,           // sorted by bytes: 'A' < '_' < 'a'
@@ -73,6 +73,9 @@ func TestParseCanonical(t *testing.T) {
 		{`{"a":-0}`, "-0"},
 		{`{"a":-}`, "invalid number"},
 		{`{"a":9223372036854775808}`, "out of range"},
+		{`{"a":9223372036854775807}`, "out of range"}, // notary's verifier reads -2^63
+		{`{"a":9007199254740993}`, "exact only within"}, // 2^53+1: read back as 2^53
+		{`{"a":-9007199254740993}`, "exact only within"},
 		{`{"a":tru}`, "unexpected"},
 		{`{"a":[1,]}`, "unexpected"},
 		{`{"a":1,}`, "want an object key"},
@@ -92,7 +95,7 @@ func TestParseCanonical(t *testing.T) {
 func TestParseEncodeRoundTrip(t *testing.T) {
 	for _, in := range []string{
 		`{}`, `{"a":[]}`, `{"a":[[],{},[1,[2,{"b":null}]]],"b":"\"\\"}`,
-		`{"a":-9223372036854775808,"b":true,"c":false,"d":null,"e":""}`,
+		`{"a":-9007199254740992,"b":true,"c":false,"d":null,"e":""}`,
 		string(targets1MiB()),
 		bigObjects(1000, 3, 5000, 70, 4096, 4097, 16384, 1),
 		bigObjects(100, 300, 500, 511, 512, 513, 2, 2047, 2048, 2049),

@@ -22,7 +22,7 @@ import (
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		`{}`, `{"a":[]}`, `{"a":[1,-2,0,true,false,null,"x",{"b":{}}]}`,
-		`{"a":9223372036854775807,"b":-9223372036854775808}`,
+		`{"a":9223372036854775807,"b":-9223372036854775808}`, `{"a":9007199254740992,"b":-9007199254740992}`, `{"a":9007199254740993}`,
 		"{\"<>&\":\"\u2028\u2029é日本\"}", `{"q":"\"\\"}`, `{"A":1,"_":2,"a":3}`,
 		`{"b":1,"a":2}`, `{"a":1,"a":1}`, `{"a":"\u0041"}`, `{"a":"\/"}`, `{"a":1.0}`,
 		`{"a":-0}`, `{"a":01}`, `{"a": 1}`, "{\"a\":\"\xff\"}", `{"\\":1,"\"":2}`,
@@ -47,6 +47,15 @@ func FuzzParse(f *testing.F) {
 			if derr != nil || !bytes.Equal(notary, data) {
 				t.Fatalf("Parse accepted %q, which notary's encoder writes as %q (%v)", data, notary, derr)
 			}
+			// notary verifies over the payload decoded into interface{}
+			// (numbers as float64) and written back: the same bytes again.
+			var f any
+			if err := json.Unmarshal(data, &f); err != nil {
+				t.Fatalf("Parse accepted %q, which notary's verifier cannot decode: %v", data, err)
+			}
+			if back, err := json.MarshalCanonical(f); err != nil || !bytes.Equal(back, data) {
+				t.Fatalf("Parse accepted %q, which notary's verifier reads back as %q (%v)", data, back, err)
+			}
 			return
 		}
 		if derr != nil || !bytes.Equal(notary, data) {
@@ -60,7 +69,9 @@ func FuzzParse(f *testing.F) {
 }
 
 // notaryTUF reports whether v holds only what notary's TUF types write:
-// integers in FormatInt form within int64, no deeper than MaxDepth.
+// integers in FormatInt form within ±2^53 (beyond, notary's verifier,
+// reading numbers as float64, writes another number), no deeper than
+// MaxDepth.
 func notaryTUF(v any, depth int) bool {
 	if depth > MaxDepth {
 		return false
@@ -80,7 +91,7 @@ func notaryTUF(v any, depth int) bool {
 		}
 	case json.Number:
 		n, err := strconv.ParseInt(string(v), 10, 64)
-		return err == nil && strconv.FormatInt(n, 10) == string(v)
+		return err == nil && strconv.FormatInt(n, 10) == string(v) && -MaxInt <= n && n <= MaxInt
 	}
 	return true
 }

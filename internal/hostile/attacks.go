@@ -183,14 +183,12 @@ func Send(path string, typ byte, body []byte) Result {
 	return Result{Accepted: rep.OK(typ), Reply: rep}
 }
 
-// openBigInt is why the big-integer attacks are open (round 11, issue 10):
-// internal/canonjson takes any int64 as canonical, but notary verifies a
-// signature over json.MarshalCanonical of the payload decoded into
-// interface{} (numbers as float64, written back with int64(f)), which
-// writes an integer beyond 2^53 as another number. The agent signs bytes
-// no notary client verifies: no forgery, but not what SECURITY.md says the
-// policy signs. The fix (refuse |n| > 2^53) belongs in internal/canonjson.
-const openBigInt = "an integer beyond 2^53 is signed; notary's verifier re-encodes it as another number (fix in internal/canonjson)"
+// The big-integer attacks were open in round 11: internal/canonjson took
+// any int64 as canonical, but notary verifies a signature over
+// json.MarshalCanonical of the payload decoded into interface{} (numbers as
+// float64), which writes an integer beyond 2^53 as another number; the
+// agent signed bytes no notary client verifies. Closed: canonjson refuses
+// integers beyond ±2^53 (canonjson.MaxInt).
 
 // Defences, as issue 7 names them.
 const (
@@ -426,11 +424,11 @@ func Attacks() []Attack {
 		// map[string]interface{}, numbers as float64, written back with
 		// int64(f)), so an integer float64 cannot hold exactly is written
 		// back as another number.
-		{Name: "payload/int-above-2^53", Open: openBigInt, What: `"length":9007199254740993 (2^53+1; notary's verifier writes 9007199254740992)`, WantCode: CodeDenied, Defence: DefByteCanonical,
+		{Name: "payload/int-above-2^53", What: `"length":9007199254740993 (2^53+1; notary's verifier writes 9007199254740992)`, WantCode: CodeDenied, Defence: DefByteCanonical,
 			Type: TypeSign, Body: targetsSign([]byte(strings.Replace(string(good), `"length":1`, `"length":9007199254740993`, 1)))},
-		{Name: "payload/int64-max", Open: openBigInt, What: `"length":9223372036854775807 (notary's verifier writes -9223372036854775808)`, WantCode: CodeDenied, Defence: DefByteCanonical,
+		{Name: "payload/int64-max", What: `"length":9223372036854775807 (notary's verifier writes -9223372036854775808)`, WantCode: CodeDenied, Defence: DefByteCanonical,
 			Type: TypeSign, Body: targetsSign([]byte(strings.Replace(string(good), `"length":1`, `"length":9223372036854775807`, 1)))},
-		{Name: "payload/version-above-2^53", Open: openBigInt, What: `"version":9007199254740993`, WantCode: CodeDenied, Defence: DefByteCanonical,
+		{Name: "payload/version-above-2^53", What: `"version":9007199254740993`, WantCode: CodeDenied, Defence: DefByteCanonical,
 			Type: TypeSign, Body: targetsSign(TargetsJSON(9007199254740993, "latest"))},
 
 		// A certificate the agent never made for its own root key: issued
