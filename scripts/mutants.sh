@@ -134,7 +134,7 @@ G5	./internal/canonjson	internal/canonjson/canonjson.go	if r == utf8.RuneError &
 G6	./internal/canonjson	internal/canonjson/canonjson.go	return (control | quote | backslash | x) & hi	return (control | quote | backslash) & hi
 G7	./internal/canonjson	internal/canonjson/canonjson.go	case s[digits] == '0' && i-digits > 1:	case false && i-digits > 1:
 G8	./internal/canonjson	internal/canonjson/canonjson.go	case neg && s[digits] == '0':	case false:
-G9	./internal/canonjson	internal/canonjson/canonjson.go	case i-digits > 19, !neg && u > 1<<63-1, neg && u > 1<<63:	case i-digits > 19:
+G9	./internal/canonjson	internal/canonjson/canonjson.go	case i-digits > 19, u > MaxInt:	case i-digits > 19:
 G10	./internal/canonjson	internal/canonjson/canonjson.go	if depth > MaxDepth {	if depth > 64*MaxDepth {
 G11	./internal/canonjson	internal/canonjson/canonjson.go	if p.pos != len(p.b) {	if false {
 G12	./internal/canonjson	internal/canonjson/canonjson.go	make([]member, max(p.chunk, n))	make([]member, p.chunk)
