@@ -17,9 +17,9 @@ func TestParseCanonical(t *testing.T) {
 		`{"a":[]}`,
 		`{"a":[1,-2,0,true,false,null,"x",{"b":{}}]}`,
 		`{"a":9007199254740992,"b":-9007199254740992}`, // ±2^53: exact as float64
-		"{\"<>&\":\"\u2028\u2029é日本\"}", // canonical mode writes these as they are
-		`{"q":"\"\\"}`,                  // the only two escapes it writes
-		`{"A":1,"_":2,"a":3}`,           // sorted by bytes: 'A' < '_' < 'a'
+		"{\"<>&\":\"\u2028\u2029é日本\"}",                // canonical mode writes these as they are
+		`{"q":"\"\\"}`,                                 // the only two escapes it writes
+		`{"A":1,"_":2,"a":3}`,                          // sorted by bytes: 'A' < '_' < 'a'
 		"{\"s\":1,\"ſ\":2}",
 	} {
 		if _, err := Parse([]byte(ok)); err != nil {
@@ -73,7 +73,7 @@ func TestParseCanonical(t *testing.T) {
 		{`{"a":-0}`, "-0"},
 		{`{"a":-}`, "invalid number"},
 		{`{"a":9223372036854775808}`, "out of range"},
-		{`{"a":9223372036854775807}`, "out of range"}, // notary's verifier reads -2^63
+		{`{"a":9223372036854775807}`, "out of range"},   // notary's verifier reads -2^63
 		{`{"a":9007199254740993}`, "exact only within"}, // 2^53+1: read back as 2^53
 		{`{"a":-9007199254740993}`, "exact only within"},
 		{`{"a":tru}`, "unexpected"},
