@@ -67,10 +67,9 @@ func (k *Keyring) certifyRoot(req CertifyRequest) ([]byte, error) {
 	if k.storeLocked(e.store) {
 		return nil, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
 	}
-	if e.info.Confirm {
-		why := fmt.Sprintf("key %s (%s) is marked to be confirmed for every use", shortID(e.info.ID), e.info.Name)
+	if why := e.everyUse(); len(why) > 0 {
 		q := fmt.Sprintf("Make a root certificate for %s with key %s held here (%s, %s)?\n", req.GUN, shortID(e.info.ID), e.info.Backend, e.info.Name)
-		if err := k.confirm([]string{why}, q); err != nil {
+		if err := k.confirm(why, q); err != nil {
 			return nil, err
 		}
 	}

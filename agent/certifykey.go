@@ -191,10 +191,7 @@ func (k *Keyring) certifyKey(req CertifyKeyRequest) ([][]byte, Role, error) {
 	if k.storeLocked(e.store) {
 		return nil, role, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
 	}
-	var why []string
-	if e.info.Confirm {
-		why = append(why, fmt.Sprintf("key %s (%s) is marked to be confirmed for every use", shortID(e.info.ID), e.info.Name))
-	}
+	why := e.everyUse()
 	if r := givenChainReason(e.info.Chain, req.Chain, now); r != "" {
 		why = append(why, r)
 	}

@@ -139,7 +139,7 @@ func (k *Keyring) nameFree(meta KeyMeta) error {
 
 func validateMeta(m KeyMeta) error {
 	if !m.Role.Valid() {
-		return fmt.Errorf("%w: unknown role %q; use one of %s", ErrInvalidRequest, m.Role, roleList())
+		return fmt.Errorf("%w: unknown role %q; use one of %s", ErrInvalidRequest, m.Role, joinRoles(Roles(), ", "))
 	}
 	if len(m.Name) > MaxNameBytes {
 		return fmt.Errorf("%w: a key name has at most %d bytes, this one %d; choose a shorter name", ErrInvalidRequest, MaxNameBytes, len(m.Name))
@@ -251,11 +251,11 @@ func zeroKey(priv any) {
 	}
 }
 
-// roleList names the roles a key can be made for, for error messages.
-func roleList() string {
-	var names []string
-	for _, r := range Roles() {
-		names = append(names, string(r))
+// joinRoles names roles for a message, joined by sep.
+func joinRoles(roles []Role, sep string) string {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(names, sep)
 }

@@ -75,6 +75,15 @@ type entry struct {
 	store KeyStore
 }
 
+// everyUse is the reason a key marked --confirm gives for each use (as
+// ssh-add -c), or nil when it is not marked.
+func (e *entry) everyUse() []string {
+	if !e.info.Confirm {
+		return nil
+	}
+	return []string{fmt.Sprintf("key %s (%s) is marked to be confirmed for every use", shortID(e.info.ID), e.info.Name)}
+}
+
 // New returns an agent over opts.Stores. It reads every store's keys once;
 // a store that fails is reported by Status and retried on the next List.
 func New(opts Options) *Keyring {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 )
@@ -196,11 +195,7 @@ func (k *Keyring) signFormat(format, keyID string, req PolicyRequest) (PayloadSi
 		return PayloadSignature{}, Decision{}, err
 	}
 	if roles := p.Roles(); !slices.Contains(roles, e.info.Role) {
-		names := make([]string, len(roles))
-		for i, r := range roles {
-			names[i] = string(r)
-		}
-		return PayloadSignature{}, Decision{}, &DeniedError{Reason: fmt.Sprintf("key %s is a %s key; %s payloads are signed only by keys made for them (key generate NAME --role %s)", shortID(e.info.ID), e.info.Role, format, strings.Join(names, "|"))}
+		return PayloadSignature{}, Decision{}, &DeniedError{Reason: fmt.Sprintf("key %s is a %s key; %s payloads are signed only by keys made for them (key generate NAME --role %s)", shortID(e.info.ID), e.info.Role, format, joinRoles(roles, "|"))}
 	}
 	req.Key, req.Now, req.Held = e.info, k.opts.Now(), &heldView{k: k}
 	d, err := p.Check(req)
@@ -217,10 +212,7 @@ func (k *Keyring) signFormat(format, keyID string, req PolicyRequest) (PayloadSi
 		}
 		return PayloadSignature{}, d, err
 	}
-	why := d.Confirm
-	if e.info.Confirm {
-		why = append(why, fmt.Sprintf("key %s (%s) is marked to be confirmed for every use", shortID(e.info.ID), e.info.Name))
-	}
+	why := append(slices.Clip(d.Confirm), e.everyUse()...)
 	if k.storeLocked(e.store) {
 		return PayloadSignature{}, d, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
 	}

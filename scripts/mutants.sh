@@ -40,7 +40,7 @@ A17	./format/tuf	format/tuf/review.go	if !signerInRoot {	if !signerInRoot && fal
 A18	./format/tuf	format/tuf/review.go	if h.Role != agent.RoleRoot {	if false {
 A19	./agent	agent/payload.go	if k.storeLocked(e.store) {\n\t\treturn PayloadSignature{}	if false && k.storeLocked(e.store) {\n\t\treturn PayloadSignature{}
 A20	./agent	agent/lock.go	return locked || s.Locked()	return (locked && false) || s.Locked()
-A21	./agent	agent/payload.go	if e.info.Confirm {\n\t\twhy = append	if false {\n\t\twhy = append
+A21	./agent	agent/keyring.go	if !e.info.Confirm {	if true {
 A22	./agent	agent/confirm.go	case err == nil:	case err == nil, errors.As(err, new(*exec.ExitError)):
 A23	./agent	agent/throttle.go	if p == nil || !now.Before(p.next) {	if true {
 A24	./agent	agent/throttle.go	p.wait = min(2*p.wait, maxPINWait)	p.wait = min(p.wait, maxPINWait)
