@@ -160,22 +160,30 @@ func rootCertificate(key Key, gun string, notBefore, notAfter, now time.Time) ([
 	if !notAfter.After(notBefore) || notAfter.Sub(notBefore) > maxRootValidity {
 		return nil, &DeniedError{Reason: fmt.Sprintf("root certificate validity %s to %s is not allowed", notBefore.Format(time.DateOnly), notAfter.Format(time.DateOnly))}
 	}
+	der, err := selfSignedCodeSigning(key, pkix.Name{CommonName: gun}, notBefore, notAfter)
+	if err != nil {
+		return nil, fmt.Errorf("agent: self-signing the root certificate for %s: %w", gun, err)
+	}
+	return der, nil
+}
+
+// selfSignedCodeSigning has key sign a code-signing certificate of its own
+// (digital signature, which Go marks critical; the code-signing EKU; a
+// random 128-bit serial): notary's root certificates and notation's
+// signing certificates alike.
+func selfSignedCodeSigning(key Key, subject pkix.Name, notBefore, notAfter time.Time) ([]byte, error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
 	if err != nil {
-		return nil, fmt.Errorf("agent: serial number: %w", err)
+		return nil, fmt.Errorf("serial number: %w", err)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: gun},
+		Subject:               subject,
 		NotBefore:             notBefore,
 		NotAfter:              notAfter,
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 		BasicConstraintsValid: true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key.Signer)
-	if err != nil {
-		return nil, fmt.Errorf("agent: self-signing the root certificate for %s: %w", gun, err)
-	}
-	return der, nil
+	return x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key.Signer)
 }

@@ -3,11 +3,9 @@ package agent
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
 	"slices"
 	"time"
 )
@@ -298,20 +296,7 @@ func signingCertificate(key Key, name string, now, notAfter time.Time) ([]byte, 
 	if !notAfter.After(now) || notAfter.Sub(notBefore) > maxSigningCertValidity {
 		return nil, &DeniedError{Reason: fmt.Sprintf("a signing certificate valid until %s is not allowed (at most ten years)", notAfter.UTC().Format(time.DateOnly))}
 	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
-	if err != nil {
-		return nil, fmt.Errorf("agent: serial number: %w", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: name, Organization: []string{"trust-agent"}},
-		NotBefore:             notBefore,
-		NotAfter:              notAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature, // Go marks keyUsage critical
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key.Signer)
+	der, err := selfSignedCodeSigning(key, pkix.Name{CommonName: name, Organization: []string{"trust-agent"}}, notBefore, notAfter)
 	if err != nil {
 		return nil, fmt.Errorf("agent: self-signing the certificate of %s: %w", name, err)
 	}
