@@ -401,7 +401,18 @@ func TestAuditConcurrentRecords(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	mustVerify(t, path, 1+16*20)
+	// Every Record returned, so every group is done, and the flusher that
+	// committed the groups queued under load must have stopped.
+	a.mu.Lock()
+	busy, queued := a.busy, a.next != nil
+	a.mu.Unlock()
+	if busy || queued {
+		t.Fatalf("after every Record returned: busy %v, a group queued %v; the flusher did not stop", busy, queued)
+	}
+	if err := a.Record(ev(9999)); err != nil {
+		t.Fatal(err)
+	}
+	mustVerify(t, path, 1+16*20+1)
 }
 
 // replaceLikeSedI does what sed -i does: writes an edited copy beside the
