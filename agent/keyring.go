@@ -132,37 +132,10 @@ func (k *Keyring) record(ev Event, err error) error {
 	}
 	if k.opts.Audit != nil {
 		if aerr := k.opts.Audit.Record(ev.bounded()); aerr != nil {
-			err = errors.Join(err, auditRefusal(aerr))
+			err = errors.Join(err, fmt.Errorf("agent: refusing: %w", aerr))
 		}
 	}
-	k.observe(ev, err)
-	return err
-}
-
-// recordAhead starts writing ev as served ("ok") and returns at once, so
-// that the line's fsync runs while the token signs; written waits for the
-// line and returns the audit failure, if any. The caller replies only
-// after written, and when the signature then fails, records a second
-// line that says so (see signFormat).
-func (k *Keyring) recordAhead(ev Event) (written func() error) {
-	if k.opts.Audit == nil {
-		return func() error { return nil }
-	}
-	ev.Result = "ok"
-	done := make(chan error, 1)
-	go func() { done <- k.opts.Audit.Record(ev.bounded()) }()
-	return func() error { return <-done }
-}
-
-func auditRefusal(err error) error { return fmt.Errorf("agent: refusing: %w", err) }
-
-// observe counts a request in the metrics, with the outcome err.
-func (k *Keyring) observe(ev Event, err error) {
-	result := ev.Result
-	if result == "" {
-		result = "ok"
-	}
-	k.metrics.observe(ev.Op, result, ev.Role, k.opts.Now().Sub(ev.Time), err)
+	k.metrics.observe(ev.Op, ev.Result, ev.Role, k.opts.Now().Sub(ev.Time), err)
 	if ev.Op == "sign" { // counted as the client sees it
 		if err == nil {
 			k.signatures.Add(1)
@@ -170,6 +143,7 @@ func (k *Keyring) observe(ev Event, err error) {
 			k.refusals.Add(1)
 		}
 	}
+	return err
 }
 
 // compile-time check that keys keep the crypto.Signer contract.

@@ -6,18 +6,15 @@ package agent
 
 import "context"
 
-// Sign checks the TUF policy, signs, and records the request (see
-// signFormat for when the line is written).
+// Sign checks the TUF policy, signs, and records the request.
 func (k *Keyring) Sign(ctx context.Context, req SignRequest) (Signature, error) {
 	ev := k.event(ctx, "sign")
 	ev.KeyID, ev.Role, ev.GUN = req.KeyID, req.Role, req.GUN
-	sig, err := k.signFormat(ev, TUFFormat, req.KeyID, PolicyRequest{Payload: req.Data, GUN: req.GUN, Role: req.Role},
-		func(ev *Event, d Decision) {
-			if d.Metadata != nil && d.Metadata.Type != "" {
-				ev.Metadata = d.Metadata
-			}
-		})
-	if err != nil {
+	sig, d, err := k.signFormat(TUFFormat, req.KeyID, PolicyRequest{Payload: req.Data, GUN: req.GUN, Role: req.Role})
+	if d.Metadata != nil && d.Metadata.Type != "" {
+		ev.Metadata = d.Metadata
+	}
+	if err := k.record(ev, err); err != nil {
 		return Signature{}, err
 	}
 	return Signature{KeyID: sig.KeyID, Method: sig.Algorithm, Signature: sig.Signature}, nil

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -165,58 +164,4 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
-}
-
-// TestSignFailsAfterItsLine: an allowed signature's audit line is written
-// while the token signs. When the token then fails (here the key was
-// deleted behind the agent's back, by another process on the token), the
-// request is refused, no signature leaves the agent, and a second line
-// says that the first one's signature was never made.
-func TestSignFailsAfterItsLine(t *testing.T) {
-	path := t.TempDir() + "/audit.log"
-	audit, err := agent.OpenAuditFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { audit.Close() })
-	k, tok := newKeyring(t, audit)
-	ctx := context.Background()
-	key, err := k.Generate(ctx, agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "jeff"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := pkcs11.Open(tok.URI())
-	if err != nil {
-		t.Fatal(err)
-	}
-	k2 := agent.New(agent.Options{Stores: []agent.KeyStore{other}, Askpass: "/bin/true"}) // deleting asks; true says yes
-	t.Cleanup(func() { k2.Close() })
-	if err := k2.Delete(ctx, agent.DeleteRequest{KeyID: key.ID}); err != nil {
-		t.Fatal(err)
-	}
-	sig, err := k.Sign(ctx, agent.SignRequest{KeyID: key.ID, GUN: agenttest.GUN, Role: "targets/releases", Data: agenttest.TargetsJSON("v1")})
-	if err == nil || sig.Signature != nil {
-		t.Fatalf("Sign with the key deleted from the token = %v, %v; want a failure", sig, err)
-	}
-	if _, err := agent.VerifyAuditLog(path); err != nil {
-		t.Fatal(err)
-	}
-	var events []agent.Event
-	raw, _ := os.ReadFile(path)
-	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-		var e agent.Event
-		if err := json.Unmarshal([]byte(line), &e); err != nil {
-			t.Fatal(err)
-		}
-		if e.Op == "sign" {
-			events = append(events, e)
-		}
-	}
-	if len(events) != 2 || events[0].Result != "ok" || events[1].Result != "refused" ||
-		!strings.Contains(events[1].Reason, "no signature was made") || events[1].KeyID != key.ID || events[1].Metadata == nil {
-		t.Fatalf("sign lines = %+v; want the line written while the token signed, then a refusal that says no signature was made", events)
-	}
-	if st, _ := k.Status(ctx); st.Signatures != 0 || st.Refusals != 1 {
-		t.Fatalf("status counts %d signatures, %d refusals; want 0 and 1", st.Signatures, st.Refusals)
-	}
 }

@@ -160,95 +160,42 @@ const maxPayloadFacts = 16
 func (k *Keyring) SignPayload(ctx context.Context, req PayloadRequest) (PayloadSignature, error) {
 	ev := k.event(ctx, "sign-payload")
 	ev.KeyID, ev.Role = req.KeyID, req.Format
+	var sig PayloadSignature
+	var d Decision
+	var err error
 	if req.Format == TUFFormat {
 		// TUF needs the repository and role the client signs for, and the
 		// CLI signs it through Sign: one way in, one policy check.
-		return PayloadSignature{}, k.record(ev, fmt.Errorf("%w: TUF metadata is signed with the sign request (message 0x02), which names its repository and role, not as a payload", ErrInvalidRequest))
+		err = fmt.Errorf("%w: TUF metadata is signed with the sign request (message 0x02), which names its repository and role, not as a payload", ErrInvalidRequest)
+	} else {
+		sig, d, err = k.signFormat(req.Format, req.KeyID, PolicyRequest{Payload: req.Payload})
 	}
-	return k.signFormat(ev, req.Format, req.KeyID, PolicyRequest{Payload: req.Payload}, func(ev *Event, d Decision) {
-		if len(d.Facts) > 0 {
-			ev.Facts = d.Facts
-		}
-	})
-}
-
-// signFormat is every format's signature: the key, its role, the format's
-// policy, the lock, a person when one must confirm, the signature, and
-// the audit line ev, which note completes with what the policy decided.
-//
-// A refused request's line is written after the refusal. An allowed one's
-// is written while the token signs, not after: its fsync and the token's
-// signature overlap, and the reply waits for both. A signature that the
-// log does not show still never leaves the agent; a line for a signature
-// that then failed is followed by a second line that says so.
-func (k *Keyring) signFormat(ev Event, format, keyID string, req PolicyRequest, note func(*Event, Decision)) (PayloadSignature, error) {
-	a, d, err := k.approve(format, keyID, req)
-	note(&ev, d)
-	if err != nil {
-		return PayloadSignature{}, k.record(ev, err)
+	if len(d.Facts) > 0 {
+		ev.Facts = d.Facts
 	}
-	written := k.recordAhead(ev)
-	sig, signErr := a.sign()
-	auditErr := written()
-	switch {
-	case signErr != nil:
-		ev.Reason = "the line before this one was written while the token signed, and the token failed: no signature was made"
-		if auditErr != nil {
-			signErr = errors.Join(signErr, auditRefusal(auditErr))
-		}
-		return PayloadSignature{}, k.record(ev, signErr)
-	case auditErr != nil:
-		err := auditRefusal(auditErr)
-		k.observe(ev, err)
+	if err := k.record(ev, err); err != nil {
 		return PayloadSignature{}, err
 	}
-	k.observe(ev, nil)
 	return sig, nil
 }
 
-// approval is a signature the policy, the lock and any person allowed,
-// not yet made.
-type approval struct {
-	policy PayloadPolicy
-	e      *entry
-	digest []byte // the policy's digest of the payload (DigestSigner), or nil
-	req    PolicyRequest
-}
-
-// sign makes the signature approve allowed.
-func (a approval) sign() (PayloadSignature, error) {
-	var sig []byte
-	var alg string
-	var err error
-	if ds, ok := a.policy.(DigestSigner); ok && a.digest != nil {
-		sig, alg, err = ds.SignDigest(a.e.key, a.digest)
-	} else {
-		sig, alg, err = a.policy.Sign(a.e.key, a.req.Payload)
-	}
-	if err != nil {
-		return PayloadSignature{}, fmt.Errorf("agent: signing with %s: %w", a.e.key.Location, err)
-	}
-	return PayloadSignature{KeyID: a.e.info.ID, Algorithm: alg, Signature: sig}, nil
-}
-
-// approve finds the key, checks its role, asks the format's policy,
-// refuses while the key's backend is locked, and asks a person when the
-// policy or the key says so. It returns the policy's Decision, refused or
-// not, for the audit line.
-func (k *Keyring) approve(format, keyID string, req PolicyRequest) (approval, Decision, error) {
+// signFormat is every format's signature: the key, its role, the format's
+// policy, the lock, a person when one must confirm, the signature. It
+// returns the policy's Decision, refused or not, for the audit line.
+func (k *Keyring) signFormat(format, keyID string, req PolicyRequest) (PayloadSignature, Decision, error) {
 	p, ok := formatPolicy(format)
 	if !ok && format == TUFFormat {
-		return approval{}, Decision{}, fmt.Errorf("%w: this agent signs no TUF metadata: the format %q is not registered; the program serving the agent must import github.com/trust-agent/trust-agent/format/tuf", ErrInvalidRequest, TUFFormat)
+		return PayloadSignature{}, Decision{}, fmt.Errorf("%w: this agent signs no TUF metadata: the format %q is not registered; the program serving the agent must import github.com/trust-agent/trust-agent/format/tuf", ErrInvalidRequest, TUFFormat)
 	}
 	if !ok {
-		return approval{}, Decision{}, fmt.Errorf("%w: unknown format %q; this agent signs %v", ErrInvalidRequest, format, Formats())
+		return PayloadSignature{}, Decision{}, fmt.Errorf("%w: unknown format %q; this agent signs %v", ErrInvalidRequest, format, Formats())
 	}
 	e, err := k.lookup(keyID)
 	if err != nil {
-		return approval{}, Decision{}, err
+		return PayloadSignature{}, Decision{}, err
 	}
 	if roles := p.Roles(); !slices.Contains(roles, e.info.Role) {
-		return approval{}, Decision{}, &DeniedError{Reason: fmt.Sprintf("key %s is a %s key; %s payloads are signed only by keys made for them (key generate NAME --role %s)", shortID(e.info.ID), e.info.Role, format, joinRoles(roles, "|"))}
+		return PayloadSignature{}, Decision{}, &DeniedError{Reason: fmt.Sprintf("key %s is a %s key; %s payloads are signed only by keys made for them (key generate NAME --role %s)", shortID(e.info.ID), e.info.Role, format, joinRoles(roles, "|"))}
 	}
 	req.Key, req.Now, req.Held = e.info, k.opts.Now(), &heldView{k: k}
 	d, err := p.Check(req)
@@ -263,11 +210,11 @@ func (k *Keyring) approve(format, keyID string, req PolicyRequest) (approval, De
 		if de := (*DeniedError)(nil); !errors.As(err, &de) {
 			err = &DeniedError{Reason: err.Error()}
 		}
-		return approval{}, d, err
+		return PayloadSignature{}, d, err
 	}
 	why := append(slices.Clip(d.Confirm), e.everyUse()...)
 	if k.storeLocked(e.store) {
-		return approval{}, d, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
+		return PayloadSignature{}, d, fmt.Errorf("%w: %s needs its PIN; run `trust-agent unlock`", ErrLocked, e.store.Name())
 	}
 	if len(why) > 0 {
 		q := d.Question
@@ -278,13 +225,23 @@ func (k *Keyring) approve(format, keyID string, req PolicyRequest) (approval, De
 			}
 		}
 		if err := k.confirm(why, q); err != nil {
-			return approval{}, d, err
+			return PayloadSignature{}, d, err
 		}
 		if d.Metadata != nil {
 			d.Metadata.Confirmed = true
 		}
 	}
-	return approval{policy: p, e: e, digest: digest, req: req}, d, nil
+	var sig []byte
+	var alg string
+	if ds, ok := p.(DigestSigner); ok && digest != nil {
+		sig, alg, err = ds.SignDigest(e.key, digest)
+	} else {
+		sig, alg, err = p.Sign(e.key, req.Payload)
+	}
+	if err != nil {
+		return PayloadSignature{}, d, fmt.Errorf("agent: signing with %s: %w", e.key.Location, err)
+	}
+	return PayloadSignature{KeyID: e.info.ID, Algorithm: alg, Signature: sig}, d, nil
 }
 
 // heldView is the Held a policy sees: the index as it was when the policy
