@@ -70,6 +70,7 @@ B12	./agent	agent/audit_bound.go	e.GUN = truncate(e.GUN, name)	e.GUN = e.GUN
 B13	./agent	agent/audit_bound.go	e.Error = truncate(e.Error, text)	e.Error = e.Error
 B14	./agent	agent/audit_chain.go	if n == 0 {\n\t\treturn fail(1	if false {\n\t\treturn fail(1
 B15	./agent	agent/audit.go	a.fi = fi\n	if a.fi == nil {\n\t\ta.fi = fi\n\t}\n
+B16	./agent	agent/audit.go	go a.flush() // busy stays set	go a.flush()\n\t\t\ta.busy = false // busy stays set
 C1	./socket	socket/strict.go	ft, ok := fields.byName[name]	ft, ok := fields.byName[strings.ToLower(name)]
 C2	./socket	socket/strict.go	if seen[name] {\n\t\t\ts.i = start\n\t\t\treturn s.errf("%s: field	if false && seen[name] {\n\t\t\ts.i = start\n\t\t\treturn s.errf("%s: field
 C3	./socket	socket/strict.go	if s.peek() == 'n' {	if false && s.peek() == 'n' {
