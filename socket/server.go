@@ -39,6 +39,7 @@ func ServeAgent(ctx context.Context, a agent.Agent, c io.ReadWriter) error {
 type connLimits struct {
 	opts   *ServeOptions // normalised
 	budget *byteBudget
+	pool   *bodyPool
 	tc     *trackedConn
 }
 
@@ -77,7 +78,9 @@ func serve(ctx context.Context, a agent.Agent, c io.ReadWriter, lim *connLimits)
 	r := bufio.NewReader(c)
 	for {
 		var acquire func(int) (func(), error)
+		var pool *bodyPool
 		if lim != nil {
+			pool = lim.pool
 			if !lim.tc.setIdle() {
 				return nil // evicted: the connection is closed
 			}
@@ -105,7 +108,7 @@ func serve(ctx context.Context, a agent.Agent, c io.ReadWriter, lim *connLimits)
 				return lim.budget.acquire(ctx, n, lim.opts.BudgetWait)
 			}
 		}
-		f, release, err := readFrameBudget(r, maxFrameBytes, acquire)
+		f, release, err := readFrameBudget(r, maxFrameBytes, acquire, pool)
 		if ctx.Err() != nil {
 			release()
 			return ctx.Err()
@@ -135,11 +138,14 @@ func serve(ctx context.Context, a agent.Agent, c io.ReadWriter, lim *connLimits)
 			clear(f.body) // the PIN, in base64
 		}
 		f.body = nil
-		release()
 		if lim != nil {
 			dl.SetWriteDeadline(time.Now().Add(lim.opts.FrameTimeout))
 		}
-		if err := writeFrame(c, resp); err != nil {
+		err = writeFrame(c, resp)
+		// Only now may the body's buffer serve another request (pool.go):
+		// the agent's method has returned and its reply is on the wire.
+		release()
+		if err != nil {
 			return fmt.Errorf("socket: write %s response: %w", f.typ, err)
 		}
 	}
