@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -101,8 +102,13 @@ func serve(ctx context.Context, a agent.Agent, c io.ReadWriter, lim *connLimits)
 			if !lim.tc.setBusy() {
 				return nil
 			}
-			if err := setRead(lim.opts.FrameTimeout); err != nil {
-				return err
+			// The frame deadline matters only to reads that may wait:
+			// a frame whose every byte came with its first read (any
+			// small request sent at once) is read from the buffer.
+			if !frameBuffered(r) {
+				if err := setRead(lim.opts.FrameTimeout); err != nil {
+					return err
+				}
 			}
 			acquire = func(n int) (func(), error) {
 				return lim.budget.acquire(ctx, n, lim.opts.BudgetWait)
@@ -149,6 +155,16 @@ func serve(ctx context.Context, a agent.Agent, c io.ReadWriter, lim *connLimits)
 			return fmt.Errorf("socket: write %s response: %w", f.typ, err)
 		}
 	}
+}
+
+// frameBuffered reports whether r's buffer holds a whole frame: its
+// length field and all the bytes it announces.
+func frameBuffered(r *bufio.Reader) bool {
+	if r.Buffered() < 4 {
+		return false
+	}
+	hdr, _ := r.Peek(4) // buffered: no read
+	return uint64(r.Buffered()) >= 4+uint64(binary.BigEndian.Uint32(hdr))
 }
 
 // handle answers one well-framed request. A wrong version or an unknown
