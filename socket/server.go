@@ -291,10 +291,10 @@ func call[Req, Resp any](typ msgType, body []byte, fn func(Req) (Resp, error)) (
 // pointer to its Go type. For a request with a bulk field (hasBulk) the
 // body is the JSON's length, the JSON, then the bulk bytes: the JSON is
 // decoded strictly and must not carry the bulk field, and the field gets
-// the bulk bytes where they lie in the frame's buffer, not copied. The
-// buffer is never reused, but its bytes go back to the frame budget once
-// the answer is written: an agent method that kept them would hold memory
-// the budget no longer counts.
+// the bulk bytes where they lie in the frame's buffer, not copied. Under
+// Serve that buffer is pooled (pool.go): once the answer is written it
+// serves the next big request, so an agent method must not keep the bytes
+// (or a slice or an unsafe string of them) after it returns.
 func decodeRequest(typ msgType, body []byte, v any) error {
 	var name string
 	var dst *[]byte
