@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -336,4 +337,35 @@ func TestBodyPoolBounds(t *testing.T) {
 	b := p.get(1 << 20)
 	p.put(b)
 	p.put(b)
+}
+
+// A pooled frame cut short gives its buffer and its budget back, and the
+// next frame of its class reads into the same buffer, whole.
+func TestPooledFrameCutShort(t *testing.T) {
+	pool := &bodyPool{out: map[*byte]bool{}}
+	budget := newByteBudget(DefaultFrameBudget)
+	acquire := func(n int) (func(), error) { return budget.acquire(context.Background(), n, time.Second) }
+	n := 100 << 10
+	full := append(header(msgSign, n), bytes.Repeat([]byte("b"), n)...)
+	if _, _, err := readFrameBudget(bytes.NewReader(full[:len(full)-1]), maxFrameBytes, acquire, pool); err == nil || !errors.Is(err, ErrMalformedFrame) {
+		t.Fatalf("a frame one byte short: %v, want malformed", err)
+	}
+	if budget.inUse() != 0 || len(pool.out) != 0 || pool.idleBytes() != bodyClass(n) {
+		t.Fatalf("after a frame cut short: budget %d, %d buffers out, %d idle bytes", budget.inUse(), len(pool.out), pool.idleBytes())
+	}
+	f, release, err := readFrameBudget(bytes.NewReader(full), maxFrameBytes, acquire, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(f.body, full[headerBytes:]) || cap(f.body) != len(f.body) {
+		t.Fatalf("body of %d bytes, capacity %d; want the %d bytes sent, capacity cut to them", len(f.body), cap(f.body), n)
+	}
+	if got := budget.inUse(); got != bodyClass(n) {
+		t.Fatalf("budget in use %d, want the buffer's %d", got, bodyClass(n))
+	}
+	release()
+	release() // a second call changes nothing
+	if budget.inUse() != 0 || len(pool.out) != 0 || pool.idleBytes() != bodyClass(n) {
+		t.Fatalf("after release: budget %d, %d buffers out, %d idle bytes", budget.inUse(), len(pool.out), pool.idleBytes())
+	}
 }
