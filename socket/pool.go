@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"time"
 )
 
 // Reusing the buffers of big request bodies (sign and sign-payload over
@@ -41,7 +42,8 @@ import (
 //   - The memory budget (byteBudget) counts a pooled body at its buffer's
 //     whole capacity while it is in use; idle buffers are bounded here
 //     (maxIdleBuffers, maxIdleBytes, maxIdlePerClass), so a burst of big
-//     requests leaves at most 16 MiB behind.
+//     requests leaves at most 16 MiB behind, and only for poolIdleTimeout:
+//     then the garbage collector may hand it back to the system.
 
 // Idle buffers a bodyPool keeps: a few per size class, a few in all, and
 // at most one maximum frame's worth of bytes, so that the agent's memory
@@ -52,6 +54,12 @@ const (
 	maxIdleBuffers  = 8
 	maxIdleBytes    = maxFrameBytes
 )
+
+// poolIdleTimeout is how long idle buffers are kept after the last big
+// request: reuse pays between the sign requests of one publish (a second
+// apart at most), and an agent that signed one big Targets file an hour
+// ago should not still hold its buffer.
+const poolIdleTimeout = 10 * time.Second
 
 // bodyClass is the capacity of the buffer a pooled body of n bytes gets:
 // n rounded up to a quarter of its power of two (n in (2^k, 2^(k+1)]
@@ -69,9 +77,12 @@ func bodyClass(n int) int {
 // bodyPool is one Serve's idle body buffers. Its methods are safe for
 // concurrent use.
 type bodyPool struct {
-	mu   sync.Mutex
-	idle [][]byte // full capacity; the most recently released last
-	size int      // bytes in idle
+	mu    sync.Mutex
+	idle  [][]byte // full capacity; the most recently released last
+	size  int      // bytes in idle
+	last  time.Time
+	timer *time.Timer   // drops the idle buffers poolIdleTimeout after last
+	keep  time.Duration // poolIdleTimeout, or a test's
 
 	// For tests: poison, when not zero, fills every released buffer (its
 	// whole capacity) with that byte; out, when not nil, holds the
@@ -142,6 +153,28 @@ func (p *bodyPool) put(buf []byte) {
 	}
 	for len(p.idle) > maxIdleBuffers || p.size > maxIdleBytes {
 		p.drop(0)
+	}
+	if p.keep == 0 {
+		p.keep = poolIdleTimeout
+	}
+	p.last = time.Now()
+	if p.timer == nil {
+		p.timer = time.AfterFunc(p.keep, p.expire)
+	} else {
+		p.timer.Reset(p.keep)
+	}
+}
+
+// expire drops the idle buffers once none was given back for p.keep.
+func (p *bodyPool) expire() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if left := p.keep - time.Since(p.last); left > 0 { // a put came meanwhile
+		p.timer.Reset(left)
+		return
+	}
+	for len(p.idle) > 0 {
+		p.drop(len(p.idle) - 1)
 	}
 }
 

@@ -369,3 +369,26 @@ func TestPooledFrameCutShort(t *testing.T) {
 		t.Fatalf("after release: budget %d, %d buffers out, %d idle bytes", budget.inUse(), len(pool.out), pool.idleBytes())
 	}
 }
+
+// Idle buffers are dropped once no big request came for a while (here
+// 10 ms; poolIdleTimeout in the agent), so one big signature does not keep
+// its buffer in the agent's memory for good.
+func TestBodyPoolIdleExpiry(t *testing.T) {
+	p := &bodyPool{keep: 10 * time.Millisecond}
+	p.put(p.get(1 << 20))
+	if p.idleBytes() == 0 {
+		t.Fatal("the buffer was not kept")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for p.idleBytes() != 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := p.idleBytes(); n != 0 {
+		t.Fatalf("%d idle bytes long after the last request", n)
+	}
+	// And the pool still works afterwards.
+	p.put(p.get(1 << 20))
+	if p.idleBytes() != bodyClass(1<<20) {
+		t.Fatalf("%d idle bytes after a request, want %d", p.idleBytes(), bodyClass(1<<20))
+	}
+}
