@@ -192,7 +192,9 @@ type SignRequest struct {
 	GUN  string `json:"gun"`
 	Role string `json:"role"`
 	// Data is the canonical JSON of the metadata's "signed" object: exactly
-	// the bytes notary signs.
+	// the bytes notary signs. The socket server hands it over in a buffer
+	// it reuses once Sign returned: nothing may keep it, or a slice or an
+	// unsafe string of it, after that.
 	Data []byte `json:"data"`
 }
 

@@ -46,7 +46,10 @@ type PayloadSignature struct {
 type PolicyRequest struct {
 	// Key is the key asked to sign, one of the format's Roles.
 	Key KeyInfo
-	// Payload is what would be signed, whole.
+	// Payload is what would be signed, whole. It may lie in a buffer the
+	// socket server reuses once the agent's method returned: a policy
+	// keeps nothing that aliases it (copy strings out of it; stop and wait
+	// for any goroutine reading it before Check returns, or in Digest).
 	Payload []byte
 	// GUN and Role are what a TUF client says it signs (SignRequest's
 	// fields: the repository, the TUF role); empty for other formats.

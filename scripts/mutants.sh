@@ -91,6 +91,9 @@ C17	./socket	socket/strict.go	if _, err := time.Parse(time.RFC3339Nano, str); er
 C18	./socket	socket/strict.go	if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {	if d := utf16.DecodeRune(r, r2); true {
 C19	./socket	socket/budget.go	b.used -= n\n\t\t\tb.grantLocked()\n\t\t\tb.mu.Unlock()	b.grantLocked()\n\t\t\tb.mu.Unlock()
 C20	./socket	socket/strict.go	if top := where == "body"; top && s.bulk != "" && name == s.bulk {	if top := where == "body"; false && top && s.bulk != "" && name == s.bulk {
+C21	./socket	socket/server.go	resp := handle(ctx, a, f, refuse)	release()\n\t\tresp := handle(ctx, a, f, refuse)
+C22	./socket	socket/pool.go	p.idle = slices.Delete(p.idle, i, i+1) // clears the slot left behind\n\t\t\tp.size -= c	_ = i\n\t\t\tp.size -= 0
+C23	./socket	socket/frame.go	charge = bodyClass(size)	charge = size
 D1	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),	pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, false),
 D2	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),	pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, true),
 D3	./pkcs11	pkcs11/generate.go	pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),\n\t\tpkcs11.NewAttribute(pkcs11.CKA_SENSITIVE	pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),\n\t\tpkcs11.NewAttribute(pkcs11.CKA_SENSITIVE

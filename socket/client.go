@@ -27,11 +27,12 @@ import (
 // every call fails: dial again.
 //
 // The agent closes connections left idle (ServeOptions.IdleTimeout). A
-// Client made by Dial notices that before its next call and dials again,
-// as an ssh-agent client would; a call that finds the connection closed
-// before any answer arrived is sent again on a new connection when sending
-// it twice does no harm (list, sign, status, attest, lock). A Client made by
-// NewClient cannot dial: its calls then fail.
+// Client made by Dial dials again, as an ssh-agent client would: a call
+// that finds the connection closed before any answer arrived is sent again
+// on a new connection when sending it twice does no harm (list, sign,
+// sign-payload, status, attest, lock), and before any other call the
+// Client looks whether the agent closed the connection, and dials again
+// first. A Client made by NewClient cannot dial: its calls then fail.
 type Client struct {
 	dial   func() (net.Conn, error) // nil: cannot reconnect
 	closed atomic.Bool
@@ -229,7 +230,12 @@ func splitRequest(req any) (head any, bulk []byte) {
 // (written with one writev, not copied).
 func encodeRequest(typ msgType, req any) (body, tail []byte, err error) {
 	head, bulk := splitRequest(req)
-	if body, err = encodeBody(noNulls(head)); err != nil {
+	switch head.(type) {
+	case signHead, payloadHead: // strings only: no nil slice to turn into []
+	default:
+		head = noNulls(head)
+	}
+	if body, err = encodeBody(head); err != nil {
 		return nil, nil, err
 	}
 	if hasBulk(typ) {
@@ -262,7 +268,11 @@ func roundTrip[Resp any](ctx context.Context, c *Client, typ msgType, req any) (
 	if c.closed.Load() {
 		return resp, fmt.Errorf("socket: %s: %w", typ, ErrClosed)
 	}
-	if c.dial != nil && (c.broken == nil && peerClosed(c.currentConn()) || errors.Is(c.broken, errAgentHungUp)) {
+	// A request that may not be sent twice first looks whether the agent
+	// closed the connection (one recvfrom); the others skip that system
+	// call: on a closed connection their write or read fails as a hang-up
+	// (errAgentHungUp), and they are sent again on a new connection below.
+	if c.dial != nil && (c.broken == nil && !idempotent[typ] && peerClosed(c.currentConn()) || errors.Is(c.broken, errAgentHungUp)) {
 		if err := c.reconnect(); err != nil {
 			return resp, fmt.Errorf("socket: %s: the agent closed the idle connection: %w", typ, err)
 		}
@@ -316,7 +326,10 @@ func (c *Client) send(ctx context.Context, typ msgType, body, bulk []byte) (fram
 	// A context that ends mid-exchange unblocks the read or write through
 	// the deadline; the connection is then out of step and is dropped.
 	conn := c.conn
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	stop := func() bool { return true }
+	if ctx.Done() != nil { // context.Background() never ends: nothing to arm
+		stop = context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	}
 	f, err := c.exchange(frame{version: Version, typ: typ, body: body, tail: bulk})
 	if !stop() {
 		c.fail(fmt.Errorf("socket: connection dropped after a cancelled %s request", typ))

@@ -52,7 +52,9 @@
 // FrameTimeout of its first byte, at most MaxConns connections are served
 // (a new one closes the longest-idle one), and bodies over 64 KiB draw on
 // one FrameBudget of bytes (a granted body is read into one buffer of its
-// size: the budget counts it, and the agent gets its bulk bytes in place);
+// size: the budget counts it, and the agent gets its bulk bytes in place;
+// a sign or sign-payload body's buffer comes from a small pool and goes
+// back to it once the answer is written, pool.go);
 // without a budget a body grows in 1 MiB pieces as it arrives. Refusals
 // made before the agent's methods run go to its agent.RefusalRecorder.
 //

@@ -144,16 +144,23 @@ type frame struct {
 // checked here: the length field means the same in every version, so the
 // caller can skip a frame it does not understand and keep the stream in step.
 func readFrame(r io.Reader, limit uint32) (frame, error) {
-	f, _, err := readFrameBudget(r, limit, nil)
+	f, _, err := readFrameBudget(r, limit, nil, nil)
 	return f, err
 }
 
 // readFrameBudget is readFrame for a server with a memory budget: once the
 // header is read, a body over smallBody bytes is read only after acquire(n)
-// granted its n bytes; the returned release gives them back (call it when
-// the body is no longer used; it is never nil). An acquire error is returned
-// as it is, with the body left unread. A nil acquire grants everything.
-func readFrameBudget(r io.Reader, limit uint32, acquire func(n int) (release func(), err error)) (frame, func(), error) {
+// granted its n bytes; the returned release gives them back (call it once,
+// when nothing uses the body any more: after the reply is written; it is
+// never nil). An acquire error is returned as it is, with the body left
+// unread. A nil acquire grants everything.
+//
+// With a pool, the body of a sign or sign-payload over smallBody bytes is
+// read into a buffer from the pool (pool.go), and release gives the buffer
+// back to it: what aliases the body (SignRequest.Data) must not be used
+// after release. Such a body is budgeted at its buffer's capacity
+// (bodyClass), so the budget counts every pooled byte in use.
+func readFrameBudget(r io.Reader, limit uint32, acquire func(n int) (release func(), err error), pool *bodyPool) (frame, func(), error) {
 	none := func() {}
 	var hdr [headerBytes]byte
 	if _, err := io.ReadFull(r, hdr[:4]); err != nil {
@@ -172,23 +179,46 @@ func readFrameBudget(r io.Reader, limit uint32, acquire func(n int) (release fun
 	if _, err := io.ReadFull(r, hdr[4:]); err != nil {
 		return frame{}, none, fmt.Errorf("%w: header: %w", ErrMalformedFrame, noEOF(err))
 	}
+	typ := msgType(hdr[5])
 	release := none
+	pooled := false
 	if size := int(n - 2); size > smallBody && acquire != nil {
+		pooled = pool != nil && hasBulk(typ)
+		charge := size
+		if pooled {
+			charge = bodyClass(size)
+		}
 		var err error
-		if release, err = acquire(size); err != nil {
+		if release, err = acquire(charge); err != nil {
 			return frame{}, none, err
 		}
 	}
-	// A budgeted body is allocated whole at once: the budget already
+	// A budgeted body is read whole into one buffer: the budget already
 	// counts its bytes (so stalled big frames hold at most the budget),
 	// and reading into one buffer leaves nothing to copy: the bulk bytes
 	// reach the agent in place.
-	body, err := readBody(r, int(n-2), acquire != nil && int(n-2) > smallBody)
+	var body []byte
+	var err error
+	if pooled {
+		buf := pool.get(int(n - 2))
+		budget := release
+		release = func() {
+			if buf != nil {
+				pool.put(buf)
+				buf = nil
+			}
+			budget()
+		}
+		body = buf[: n-2 : n-2]
+		_, err = io.ReadFull(r, body)
+	} else {
+		body, err = readBody(r, int(n-2), acquire != nil && int(n-2) > smallBody)
+	}
 	if err != nil {
 		release()
 		return frame{}, none, fmt.Errorf("%w: body: %w", ErrMalformedFrame, noEOF(err))
 	}
-	return frame{version: hdr[4], typ: msgType(hdr[5]), body: body}, release, nil
+	return frame{version: hdr[4], typ: typ, body: body}, release, nil
 }
 
 // smallBody is the body size up to which a server reads a frame without

@@ -17,9 +17,25 @@ import (
 // FuzzReadFrame feeds arbitrary bytes to readFrame, and what it accepts to
 // the server's request handling. Seeds live in testdata/fuzz/FuzzReadFrame.
 func FuzzReadFrame(f *testing.F) {
+	pool := &bodyPool{out: map[*byte]bool{}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := &countingReader{r: bytes.NewReader(data)}
 		fr, err := readFrame(r, maxFrameBytes)
+		// The server's reader, with a budget and a pool, reads the same
+		// frame, and gives back every byte and buffer, also on error.
+		granted := 0
+		acquire := func(n int) (func(), error) { granted += n; return func() { granted -= n }, nil }
+		fb, release, errb := readFrameBudget(bytes.NewReader(data), maxFrameBytes, acquire, pool)
+		if (err == nil) != (errb == nil) || err != nil && errb.Error() != err.Error() {
+			t.Fatalf("with a budget and a pool: %v; without: %v", errb, err)
+		}
+		if errb == nil && (fb.version != fr.version || fb.typ != fr.typ || !bytes.Equal(fb.body, fr.body)) {
+			t.Fatalf("with a budget and a pool the frame reads %d %s % x, without %d %s % x", fb.version, fb.typ, fb.body, fr.version, fr.typ, fr.body)
+		}
+		release()
+		if granted != 0 || len(pool.out) != 0 {
+			t.Fatalf("after release: %d bytes of budget, %d pooled buffers still out", granted, len(pool.out))
+		}
 		switch {
 		case err == io.EOF:
 			if len(data) != 0 {

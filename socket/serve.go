@@ -45,6 +45,7 @@ type ServeOptions struct {
 	BudgetWait time.Duration
 
 	budget *byteBudget                                // for tests: the budget to use, to watch it
+	pool   *bodyPool                                  // for tests: the body buffers' pool, to poison or watch it
 	sleep  func(ctx context.Context, d time.Duration) // for tests: the accept back-off
 }
 
@@ -79,6 +80,9 @@ func (o ServeOptions) normalised() ServeOptions {
 	}
 	if o.budget == nil {
 		o.budget = newByteBudget(o.FrameBudget)
+	}
+	if o.pool == nil {
+		o.pool = new(bodyPool)
 	}
 	if o.sleep == nil {
 		o.sleep = func(ctx context.Context, d time.Duration) {
@@ -144,7 +148,7 @@ func Serve(ctx context.Context, l net.Listener, a agent.Agent, opts ServeOptions
 			conn.Close()
 			return nil
 		}
-		lim := &connLimits{opts: &opts, budget: opts.budget, tc: tc}
+		lim := &connLimits{opts: &opts, budget: opts.budget, pool: opts.pool, tc: tc}
 		wg.Go(func() {
 			defer conns.remove(tc)
 			serveConn(ctx, conn, a, log, lim)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +40,7 @@ func ServeAgent(ctx context.Context, a agent.Agent, c io.ReadWriter) error {
 type connLimits struct {
 	opts   *ServeOptions // normalised
 	budget *byteBudget
+	pool   *bodyPool
 	tc     *trackedConn
 }
 
@@ -77,7 +79,9 @@ func serve(ctx context.Context, a agent.Agent, c io.ReadWriter, lim *connLimits)
 	r := bufio.NewReader(c)
 	for {
 		var acquire func(int) (func(), error)
+		var pool *bodyPool
 		if lim != nil {
+			pool = lim.pool
 			if !lim.tc.setIdle() {
 				return nil // evicted: the connection is closed
 			}
@@ -98,14 +102,19 @@ func serve(ctx context.Context, a agent.Agent, c io.ReadWriter, lim *connLimits)
 			if !lim.tc.setBusy() {
 				return nil
 			}
-			if err := setRead(lim.opts.FrameTimeout); err != nil {
-				return err
+			// The frame deadline matters only to reads that may wait:
+			// a frame whose every byte came with its first read (any
+			// small request sent at once) is read from the buffer.
+			if !frameBuffered(r) {
+				if err := setRead(lim.opts.FrameTimeout); err != nil {
+					return err
+				}
 			}
 			acquire = func(n int) (func(), error) {
 				return lim.budget.acquire(ctx, n, lim.opts.BudgetWait)
 			}
 		}
-		f, release, err := readFrameBudget(r, maxFrameBytes, acquire)
+		f, release, err := readFrameBudget(r, maxFrameBytes, acquire, pool)
 		if ctx.Err() != nil {
 			release()
 			return ctx.Err()
@@ -135,14 +144,27 @@ func serve(ctx context.Context, a agent.Agent, c io.ReadWriter, lim *connLimits)
 			clear(f.body) // the PIN, in base64
 		}
 		f.body = nil
-		release()
 		if lim != nil {
 			dl.SetWriteDeadline(time.Now().Add(lim.opts.FrameTimeout))
 		}
-		if err := writeFrame(c, resp); err != nil {
+		err = writeFrame(c, resp)
+		// Only now may the body's buffer serve another request (pool.go):
+		// the agent's method has returned and its reply is on the wire.
+		release()
+		if err != nil {
 			return fmt.Errorf("socket: write %s response: %w", f.typ, err)
 		}
 	}
+}
+
+// frameBuffered reports whether r's buffer holds a whole frame: its
+// length field and all the bytes it announces.
+func frameBuffered(r *bufio.Reader) bool {
+	if r.Buffered() < 4 {
+		return false
+	}
+	hdr, _ := r.Peek(4) // buffered: no read
+	return uint64(r.Buffered()) >= 4+uint64(binary.BigEndian.Uint32(hdr))
 }
 
 // handle answers one well-framed request. A wrong version or an unknown
@@ -269,10 +291,10 @@ func call[Req, Resp any](typ msgType, body []byte, fn func(Req) (Resp, error)) (
 // pointer to its Go type. For a request with a bulk field (hasBulk) the
 // body is the JSON's length, the JSON, then the bulk bytes: the JSON is
 // decoded strictly and must not carry the bulk field, and the field gets
-// the bulk bytes where they lie in the frame's buffer, not copied. The
-// buffer is never reused, but its bytes go back to the frame budget once
-// the answer is written: an agent method that kept them would hold memory
-// the budget no longer counts.
+// the bulk bytes where they lie in the frame's buffer, not copied. Under
+// Serve that buffer is pooled (pool.go): once the answer is written it
+// serves the next big request, so an agent method must not keep the bytes
+// (or a slice or an unsafe string of them) after it returns.
 func decodeRequest(typ msgType, body []byte, v any) error {
 	var name string
 	var dst *[]byte
