@@ -299,8 +299,11 @@ func canonicalBase64[T string | []byte](s T) bool {
 // FileMeta {custom?, hashes, length}.
 func eachFileMeta(files *canonjson.Object, what string) error {
 	for i := range files.Len() {
+		if files.CheckedFileMetaAt(i) {
+			continue // the bulk of a large map: checked in the parse (canonjson's fast path)
+		}
 		if hash, n, ok := files.FileMetaAt(i); ok && n >= 0 && canonicalBase64(hash) {
-			continue // the bulk of a large map: a SHA-256 and a length, read in place
+			continue // the same shape the fast path left: a SHA-256 and a length, read in place
 		}
 		fmv, ok := files.ObjectAt(i)
 		fm := &fmv

@@ -6,18 +6,25 @@ package canonjson
 //	"<name>":{"hashes":{"sha256":"<base64>"},"length":<digits>}
 //
 // fileMeta matches the value part of that shape with byte comparisons of
-// its literal parts, a table lookup per hash character (the standard
-// base64 alphabet and '=', up to 255 of them) and a digit loop, and keeps
-// it as one member (kindFile: where the hash is, and the length), which
-// object builds into the members the generic parser (value → object →
-// string, number) would have built, whenever anything reads it as an
-// object; FileMetaAt reads it in place. Anything it does not match exactly
-// (another hash, a custom field, an escape, a byte outside the table, a
-// leading zero, 9 digits or more, too deep) it leaves to the generic
-// parser, from the same position: it only ever accepts bytes the generic
-// parser accepts, with the same values, and it never refuses. The name
-// before the value is read, and its order checked, by object as for any
-// other key. FuzzFastPath compares the two paths on the same bytes.
+// its literal parts, a table lookup per hash character (up to 255 of
+// them) and a digit loop, and keeps it as one member (kindFile: where the
+// hash is, and the length), which object builds into the members the
+// generic parser (value → object → string, number) would have built,
+// whenever anything reads it as an object; FileMetaAt reads it in place.
+// Anything it does not match exactly (another hash, a custom field, an
+// escape, a hash that is not standard base64 in the one form
+// base64.StdEncoding writes, a leading zero, 9 digits or more, too deep)
+// it leaves to the generic parser, from the same position: it only ever
+// accepts bytes the generic parser accepts, with the same values, and it
+// never refuses. The name before the value is read, and its order
+// checked, by object as for any other key. FuzzFastPath compares the two
+// paths on the same bytes, and the hashes the fast path took with
+// encoding/base64's own form.
+//
+// So a value read by the fast path needs no further look from a TUF
+// policy (CheckedFileMetaAt): its hash is canonical base64 and its length
+// an integer from 0 to 99,999,999. The policy walks a large targets map
+// once, in the parse, not twice.
 
 const (
 	fmHead = `{"hashes":{"sha256":"` // the value's start, up to the hash
@@ -27,14 +34,21 @@ const (
 	fmMaxDigits = 8
 )
 
-// fmHashChar marks the bytes a hash may hold on the fast path: the
-// standard base64 alphabet and '=' (all plain string bytes), as 1.
+// fmHashChar maps the standard base64 alphabet (all plain string bytes)
+// to 1 + the character's value, every other byte to 0; '=' (padding) is
+// matched apart.
 var fmHashChar = func() (t [256]byte) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") {
-		t[c] = 1
+	for i, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
+		t[c] = byte(1 + i)
 	}
 	return t
 }()
+
+// fmPadBits is, by the number of '=' at a hash's end, the low bits of its
+// last character that carry no data and must be 0 (one byte string has
+// one form): 2 bytes in 3 characters (18 bits, 16 used), 1 byte in 2
+// characters (12 bits, 8 used).
+var fmPadBits = [3]byte{0, 0x3, 0xf}
 
 // fileMeta reads a file-metadata value at p.pos, a member's value at depth,
 // when it has the fast path's exact shape; ok is false (and nothing read
@@ -47,8 +61,18 @@ func (p *parser) fileMeta(depth int) (m member, ok bool) {
 		return member{}, false
 	}
 	end := len(fmHead) // the hash's end
-	for end < len(b) && end-len(fmHead) < fmMaxHash && fmHashChar[b[end]] == 1 {
+	for end < len(b) && end-len(fmHead) < fmMaxHash && fmHashChar[b[end]] != 0 {
 		end++
+	}
+	// Canonical base64: whole quanta of 4 characters, at most two '=' and
+	// only at the end, no data bits past the data.
+	body := end
+	for end < len(b) && end-len(fmHead) < fmMaxHash && end-body < 2 && b[end] == '=' {
+		end++
+	}
+	if pad := end - body; (end-len(fmHead))%4 != 0 ||
+		pad > 0 && (fmHashChar[b[body-1]]-1)&fmPadBits[pad] != 0 { // body > len(fmHead): whole quanta
+		return member{}, false
 	}
 	digits := end + len(fmMid)
 	if len(b) < digits || string(b[end:digits]) != fmMid {
@@ -109,6 +133,14 @@ func (d *document) object(m *member) Object {
 	}
 	return d.cont(m.n)
 }
+
+// CheckedFileMetaAt reports whether the i-th value was read by the fast
+// path for file metadata: exactly {"hashes":{"sha256":HASH},"length":LENGTH}
+// (notary's FileMeta with a SHA-256 only), HASH in the one form
+// base64.StdEncoding writes (fewer than 256 characters) and LENGTH from 0 to
+// 99,999,999. It costs a look at one member; false says nothing about
+// the value, which FileMetaAt and the rest read as usual.
+func (o *Object) CheckedFileMetaAt(i int) bool { return o.mem[i].kind() == kindFile }
 
 // FileMetaAt returns the i-th value's hash and length when the value is
 // exactly {"hashes":{"sha256":HASH},"length":LENGTH} (notary's FileMeta
