@@ -481,6 +481,9 @@ func (p *parser) object(depth int) (int64, error) {
 			m.kmeta |= sp.n << 4
 		}
 		p.stack = append(p.stack, m)
+		if fast { // more of a targets map, most likely (fast.go)
+			prev = p.fileRun(prev)
+		}
 		if p.pos < len(p.b) && p.b[p.pos] == '}' {
 			p.pos++
 			return p.finish(base), nil

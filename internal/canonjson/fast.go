@@ -1,5 +1,11 @@
 package canonjson
 
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
+
 // The fast path for file metadata. Most of a large Targets payload (and of
 // a Snapshot's meta) is one shape, an object member per file:
 //
@@ -54,11 +60,25 @@ var fmPadBits = [3]byte{0, 0x3, 0xf}
 // when it has the fast path's exact shape; ok is false (and nothing read
 // or built) otherwise.
 func (p *parser) fileMeta(depth int) (m member, ok bool) {
-	b := p.b[p.pos:]
 	// The hash string is two levels below the value: as deep as the
 	// generic parser goes, and checks.
-	if p.noFast || depth+2 > MaxDepth || len(b) < len(fmHead) || string(b[:len(fmHead)]) != fmHead {
+	if p.noFast || depth+2 > MaxDepth {
 		return member{}, false
+	}
+	file, next, ok := matchFile(p.b, p.pos)
+	if !ok {
+		return member{}, false
+	}
+	p.pos = next
+	return member{kmeta: uint32(kindFile), n: file}, true
+}
+
+// matchFile matches the fast path's shape at b[at:]: the value's place
+// (a kindFile member's n) and the position after it, or ok false.
+func matchFile(b []byte, at int) (file int64, next int, ok bool) {
+	b = b[at:]
+	if len(b) < len(fmHead) || string(b[:len(fmHead)]) != fmHead {
+		return 0, 0, false
 	}
 	end := len(fmHead) // the hash's end
 	for end < len(b) && end-len(fmHead) < fmMaxHash && fmHashChar[b[end]] != 0 {
@@ -72,11 +92,11 @@ func (p *parser) fileMeta(depth int) (m member, ok bool) {
 	}
 	if pad := end - body; (end-len(fmHead))%4 != 0 ||
 		pad > 0 && (fmHashChar[b[body-1]]-1)&fmPadBits[pad] != 0 { // body > len(fmHead): whole quanta
-		return member{}, false
+		return 0, 0, false
 	}
 	digits := end + len(fmMid)
 	if len(b) < digits || string(b[end:digits]) != fmMid {
-		return member{}, false
+		return 0, 0, false
 	}
 	i := digits
 	var n int64
@@ -88,13 +108,54 @@ func (p *parser) fileMeta(depth int) (m member, ok bool) {
 	case i == digits, // no digit (a '-', or anything else)
 		i >= len(b) || b[i] != '}',       // more digits, a fraction, another field
 		b[digits] == '0' && i-digits > 1: // a leading zero
-		return member{}, false
+		return 0, 0, false
 	}
 	// One member, not four: the hash's place and the length. object (or
 	// FileMetaAt) reads it.
-	file := uint64(p.pos+len(fmHead))<<fmOffShift | uint64(end-len(fmHead))<<fmLenShift | uint64(n)
-	p.pos += i + 1
-	return member{kmeta: uint32(kindFile), n: int64(file)}, true
+	return int64(uint64(at+len(fmHead))<<fmOffShift | uint64(end-len(fmHead))<<fmLenShift | uint64(n)), at + i + 1, true
+}
+
+// fileRun reads, after a file entry the fast path took, as many more
+// members `,"<name>":<file metadata>` of the same object as match the
+// fast path whole, each one's name plain (printable ASCII other than '"'
+// and '\', found 8 bytes at a time) and strictly after the name before
+// it (prev); it returns the last name it took, or prev. It stops, at
+// the ',' of the member it did not take, at anything else (the object's
+// end, an escape, a name out of order, another value): object's generic
+// loop reads from there, refuses what is wrong and says why, as it would
+// have without fileRun. The run is the bulk of a large targets map: one
+// loop, no call per name or value, nothing written but the member.
+func (p *parser) fileRun(prev []byte) []byte {
+	b := p.b
+	i := p.pos
+	for i+1 < len(b) && b[i] == ',' && b[i+1] == '"' {
+		k := i + 2 // the name
+		j := k
+		for {
+			if j+8 > len(b) {
+				return prev // the last bytes: the generic loop's
+			}
+			if m := special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+				j += bits.TrailingZeros64(m) / 8
+				break
+			}
+			j += 8
+		}
+		if b[j] != '"' || j+1 >= len(b) || b[j+1] != ':' {
+			return prev
+		}
+		name := b[k:j]
+		if bytes.Compare(name, prev) <= 0 {
+			return prev
+		}
+		file, next, ok := matchFile(b, j+2)
+		if !ok {
+			return prev
+		}
+		p.stack = append(p.stack, member{koff: uint32(k), kmeta: uint32(j-k)<<4 | uint32(kindFile), n: file})
+		prev, i, p.pos = name, next, next
+	}
+	return prev
 }
 
 // A kindFile member's n packs the hash's offset in the data (28 bits:
