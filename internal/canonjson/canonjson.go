@@ -69,6 +69,57 @@ type document struct {
 	b     []byte // the caller's data: not copied
 	slabs [][]member
 	unesc [][]byte
+	// large are the slabs of containers of more than maxSlab/4 members
+	// (also in slabs), which Release hands back to largeSlabs.
+	large []*[]member
+}
+
+// largeSlabs keeps large containers' slabs from released documents
+// (Object.Release) for the next Parse: a large targets map's members are
+// the bulk of what Parse allocates, and a policy that signs megabytes of
+// metadata would otherwise give the garbage collector as much to do as
+// the parse itself.
+var largeSlabs sync.Pool // of *[]member
+
+// maxPooledSlab bounds the slabs largeSlabs keeps (members: 1 MiB, the
+// members of about 65,000 targets); a larger one is left to the garbage
+// collector, so that one huge payload does not stay in memory.
+const maxPooledSlab = 1 << 16
+
+// largeSlab returns a slab of n members for a large container: a
+// released document's when one is large enough, or a new one.
+func (d *document) largeSlab(n int) []member {
+	box, _ := largeSlabs.Get().(*[]member)
+	if box == nil || cap(*box) < n {
+		box = new([]member)
+		*box = make([]member, n, n+n/8) // room for a slightly larger next one
+	}
+	d.large = append(d.large, box)
+	return (*box)[:n:n]
+}
+
+// Release hands the memory of the document o was parsed into (the whole
+// document, whichever of its objects o is) back for the next Parse to
+// reuse, and empties o. Neither o nor any Object, array or byte slice read
+// from the document (ObjectAt, Value, StringBytesAt, FileMetaAt, ...) may
+// be used after it: another document's members may then be where theirs
+// were (what Release can, it makes fail loudly: the document forgets its
+// data, so reading a key or string through it panics). Strings copied
+// out (KeyAt, StringAt, Keys, and the strings of Get, Value and At) stay
+// valid. Calling Release is optional: without it the garbage collector
+// takes the memory, as usual.
+func (o *Object) Release() {
+	d := o.d
+	*o = Object{}
+	if d == nil {
+		return
+	}
+	for _, box := range d.large {
+		if cap(*box) <= maxPooledSlab {
+			largeSlabs.Put(box)
+		}
+	}
+	*d = document{}
 }
 
 // A container's place is slabs[slab][off : off+n], packed in an int64 as
@@ -351,7 +402,9 @@ func (p *parser) finish(base int) int64 {
 	case n == 0:
 	case n > maxSlab/4:
 		slab = len(d.slabs)
-		d.slabs = append(d.slabs, append([]member(nil), p.stack[base:]...))
+		large := d.largeSlab(n)
+		copy(large, p.stack[base:])
+		d.slabs = append(d.slabs, large)
 		p.stack = p.stack[:base]
 	default:
 		if len(p.slab)-p.used < n {

@@ -3,6 +3,7 @@ package canonjson
 import (
 	"encoding/base64"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -116,4 +117,57 @@ func checkedFileMetas(v any) error {
 		}
 	}
 	return nil
+}
+
+// TestRelease: a released document's large slab serves the next Parse
+// without changing what that document reads, and the released handle
+// is empty.
+func TestRelease(t *testing.T) {
+	doc := func(hash string, n int) string {
+		var b strings.Builder
+		b.WriteString(`{"t":{`)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `"%06d":{"hashes":{"sha256":"%s"},"length":%d}`, i, hash, i)
+		}
+		b.WriteString(`}}`)
+		return b.String()
+	}
+	for round := range 6 {
+		a := []byte(doc("AAAA", 900+round))
+		o, err := Parse(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := readAll(o)
+		o.Release()
+		if o.Len() != 0 {
+			t.Fatalf("a released Object has %d keys", o.Len())
+		}
+		o.Release() // twice: nothing more to hand back
+		// The next, larger or smaller, likely on the slab a held: it reads
+		// as itself, and the same bytes read the same again.
+		b := []byte(doc("BBBB", 600+40*round*round)) // more than maxSlab/4: large
+		p, err := Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := parse(b, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := readAll(p), readAll(q); !reflect.DeepEqual(got, want) {
+			t.Fatalf("round %d: a document on a released slab reads differently", round)
+		}
+		if enc := Encode(nil, p); string(enc) != string(b) {
+			t.Fatalf("round %d: a document on a released slab encodes differently", round)
+		}
+		p.Release()
+		o, _ = Parse(a)
+		if !reflect.DeepEqual(readAll(o), want) {
+			t.Fatalf("round %d: parsed again after a release, the document reads differently", round)
+		}
+	}
 }
