@@ -50,6 +50,14 @@ var fmHashChar = func() (t [256]byte) {
 	return t
 }()
 
+// fmHead and fmMid as words, for matchFile's comparisons.
+var (
+	fmHead0, fmHead8, fmHeadEnd = le64([]byte(fmHead)), le64([]byte(fmHead[8:])), le64([]byte(fmHead[len(fmHead)-8:]))
+	fmMid0, fmMidEnd            = le64([]byte(fmMid)), le64([]byte(fmMid[len(fmMid)-8:]))
+)
+
+func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
+
 // fmPadBits is, by the number of '=' at a hash's end, the low bits of its
 // last character that carry no data and must be 0 (one byte string has
 // one form): 2 bytes in 3 characters (18 bits, 16 used), 1 byte in 2
@@ -77,7 +85,8 @@ func (p *parser) fileMeta(depth int) (m member, ok bool) {
 // (a kindFile member's n) and the position after it, or ok false.
 func matchFile(b []byte, at int) (file int64, next int, ok bool) {
 	b = b[at:]
-	if len(b) < len(fmHead) || string(b[:len(fmHead)]) != fmHead {
+	// fmHead's 21 bytes as three words (the last two overlap).
+	if len(b) < len(fmHead) || le64(b) != fmHead0 || le64(b[8:]) != fmHead8 || le64(b[len(fmHead)-8:]) != fmHeadEnd {
 		return 0, 0, false
 	}
 	end := len(fmHead) // the hash's end
@@ -95,7 +104,7 @@ func matchFile(b []byte, at int) (file int64, next int, ok bool) {
 		return 0, 0, false
 	}
 	digits := end + len(fmMid)
-	if len(b) < digits || string(b[end:digits]) != fmMid {
+	if len(b) < digits || le64(b[end:]) != fmMid0 || le64(b[digits-8:]) != fmMidEnd {
 		return 0, 0, false
 	}
 	i := digits
@@ -126,35 +135,37 @@ func matchFile(b []byte, at int) (file int64, next int, ok bool) {
 // have without fileRun. The run is the bulk of a large targets map: one
 // loop, no call per name or value, nothing written but the member.
 func (p *parser) fileRun(prev []byte) []byte {
-	b := p.b
+	b, stack := p.b, p.stack // locals in the loop, p's fields after it
 	i := p.pos
 	for i+1 < len(b) && b[i] == ',' && b[i+1] == '"' {
 		k := i + 2 // the name
 		j := k
 		for {
 			if j+8 > len(b) {
-				return prev // the last bytes: the generic loop's
+				j = -1 // the last bytes: the generic loop's
+				break
 			}
-			if m := special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			if m := special(le64(b[j:])); m != 0 {
 				j += bits.TrailingZeros64(m) / 8
 				break
 			}
 			j += 8
 		}
-		if b[j] != '"' || j+1 >= len(b) || b[j+1] != ':' {
-			return prev
+		if j < 0 || b[j] != '"' || j+1 >= len(b) || b[j+1] != ':' {
+			break
 		}
 		name := b[k:j]
 		if bytes.Compare(name, prev) <= 0 {
-			return prev
+			break
 		}
 		file, next, ok := matchFile(b, j+2)
 		if !ok {
-			return prev
+			break
 		}
-		p.stack = append(p.stack, member{koff: uint32(k), kmeta: uint32(j-k)<<4 | uint32(kindFile), n: file})
-		prev, i, p.pos = name, next, next
+		stack = append(stack, member{koff: uint32(k), kmeta: uint32(j-k)<<4 | uint32(kindFile), n: file})
+		prev, i = name, next
 	}
+	p.stack, p.pos = stack, i
 	return prev
 }
 
