@@ -69,34 +69,25 @@ type document struct {
 	b     []byte // the caller's data: not copied
 	slabs [][]member
 	unesc [][]byte
-	// large are the slabs of containers of more than maxSlab/4 members
-	// (also in slabs), which Release hands back to largeSlabs.
+	// large are the buffers that hold the slabs of containers of more
+	// than maxSlab/4 members (parser stacks, handed over whole), which
+	// Release hands back to largeSlabs.
 	large []*[]member
 }
 
-// largeSlabs keeps large containers' slabs from released documents
-// (Object.Release) for the next Parse: a large targets map's members are
-// the bulk of what Parse allocates, and a policy that signs megabytes of
-// metadata would otherwise give the garbage collector as much to do as
-// the parse itself.
+// largeSlabs keeps large containers' buffers from released documents
+// (Object.Release) for the next Parse's stack: a large targets map's
+// members are the bulk of what Parse allocates, and a policy that signs
+// megabytes of metadata would otherwise give the garbage collector as
+// much to do as the parse itself. A large container is read onto the
+// parser's stack and handed to the document there (finish), so its
+// members are written once, and the stack and this pool trade buffers.
 var largeSlabs sync.Pool // of *[]member
 
-// maxPooledSlab bounds the slabs largeSlabs keeps (members: 1 MiB, the
+// maxPooledSlab bounds the buffers largeSlabs keeps (members: 1 MiB, the
 // members of about 65,000 targets); a larger one is left to the garbage
 // collector, so that one huge payload does not stay in memory.
-const maxPooledSlab = 1 << 16
-
-// largeSlab returns a slab of n members for a large container: a
-// released document's when one is large enough, or a new one.
-func (d *document) largeSlab(n int) []member {
-	box, _ := largeSlabs.Get().(*[]member)
-	if box == nil || cap(*box) < n {
-		box = new([]member)
-		*box = make([]member, n, n+n/8) // room for a slightly larger next one
-	}
-	d.large = append(d.large, box)
-	return (*box)[:n:n]
-}
+const maxPooledSlab = maxPooledStack
 
 // Release hands the memory of the document o was parsed into (the whole
 // document, whichever of its objects o is) back for the next Parse to
@@ -401,11 +392,23 @@ func (p *parser) finish(base int) int64 {
 	switch {
 	case n == 0:
 	case n > maxSlab/4:
+		// The stack's top becomes the container's slab where it is, not
+		// copied; the parser goes on on another buffer (a released
+		// document's, or a new one as large) with the members below.
 		slab = len(d.slabs)
-		large := d.largeSlab(n)
-		copy(large, p.stack[base:])
-		d.slabs = append(d.slabs, large)
-		p.stack = p.stack[:base]
+		old := p.stack
+		box, _ := largeSlabs.Get().(*[]member)
+		if box == nil {
+			box = new([]member)
+		}
+		next := *box
+		if cap(next) < base+minSlab {
+			next = make([]member, 0, cap(old))
+		}
+		p.stack = append(next[:0], old[:base]...)
+		*box = old[:0]
+		d.large = append(d.large, box)
+		d.slabs = append(d.slabs, old[base:base+n:base+n])
 	default:
 		if len(p.slab)-p.used < n {
 			p.chunk = min(max(2*p.chunk, minSlab), maxSlab)
