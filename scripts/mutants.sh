@@ -145,6 +145,7 @@ G16	./internal/canonjson	internal/canonjson/fast.go	i >= len(b) || b[i] != '}',	
 G17	./internal/canonjson	internal/canonjson/fast.go	pad > 0 && (fmHashChar[b[body-1]]-1)&fmPadBits[pad] != 0 {	false && pad > 0 && (fmHashChar[b[body-1]]-1)&fmPadBits[pad] != 0 {
 G18	./internal/canonjson	internal/canonjson/fast.go	(end-len(fmHead))%4 != 0 ||	false ||
 G19	./internal/canonjson	internal/canonjson/fast.go	if bytes.Compare(name, prev) <= 0 {	if bytes.Compare(name, prev) < 0 {
+G20	./format/tuf	internal/canonjson/canonjson.go	p.stack = append(next[:0], old[:base]...)	p.stack = old[:base]
 EOF
 
 list=0
