@@ -55,7 +55,7 @@ const MaxDepth = 16
 // An Object is a small handle (a document and a slice of its members),
 // cheap to copy. The zero Object is the empty object. An Object is
 // read-only once Parse returns it, and safe to read from several
-// goroutines.
+// goroutines until its document is released (Release), if ever.
 type Object struct {
 	d   *document
 	mem []member // its members (an array's: its elements)
