@@ -143,9 +143,13 @@ G10	./internal/canonjson	internal/canonjson/canonjson.go	if depth > MaxDepth {	i
 G11	./internal/canonjson	internal/canonjson/canonjson.go	if p.pos != len(p.b) {	if false {
 G12	./internal/canonjson	internal/canonjson/canonjson.go	make([]member, max(p.chunk, n))	make([]member, p.chunk)
 G13	./internal/canonjson	internal/canonjson/fast.go	b[digits] == '0' && i-digits > 1: // a leading zero	false && i-digits > 1: // a leading zero
-G14	./internal/canonjson	internal/canonjson/fast.go	0123456789+/=") {	0123456789+/=\\") {
-G15	./internal/canonjson	internal/canonjson/fast.go	p.noFast || depth+2 > MaxDepth ||	p.noFast ||
+G14	./internal/canonjson	internal/canonjson/fast.go	0123456789+/") {	0123456789+/\\") {
+G15	./internal/canonjson	internal/canonjson/fast.go	p.noFast || depth+2 > MaxDepth {	p.noFast {
 G16	./internal/canonjson	internal/canonjson/fast.go	i >= len(b) || b[i] != '}',	i >= len(b),
+G17	./internal/canonjson	internal/canonjson/fast.go	pad > 0 && (fmHashChar[b[body-1]]-1)&fmPadBits[pad] != 0 {	false && pad > 0 && (fmHashChar[b[body-1]]-1)&fmPadBits[pad] != 0 {
+G18	./internal/canonjson	internal/canonjson/fast.go	(end-len(fmHead))%4 != 0 ||	false ||
+G19	./internal/canonjson	internal/canonjson/fast.go	if bytes.Compare(name, prev) <= 0 {	if bytes.Compare(name, prev) < 0 {
+G20	./format/tuf	internal/canonjson/canonjson.go	p.stack = append(next[:0], old[:base]...)	p.stack = old[:base]
 EOF
 
 list=0

@@ -89,12 +89,22 @@ func delegationRoles(role string) bool {
 // names; every object of a known shape must have exactly notary's fields,
 // so no key that differs only in case ("VERSION", "_TYPE", "targetſ") or
 // that another TUF implementation might read can ride along.
-func parseMetadata(data []byte) (agent.Metadata, *canonjson.Object, error) {
-	var md agent.Metadata
+//
+// The document is returned for Root metadata only (parseRoot reads it);
+// any other's is released for the next parse to reuse (canonjson's
+// Object.Release: a large Targets' members are most of what the parse
+// allocates), md holding copies of what it needs.
+func parseMetadata(data []byte) (md agent.Metadata, _ *canonjson.Object, err error) {
 	doc, err := canonjson.Parse(data)
 	if err != nil {
 		return md, nil, fmt.Errorf("payload is not canonical TUF metadata: %w", err)
 	}
+	keep := false
+	defer func() {
+		if !keep {
+			doc.Release()
+		}
+	}()
 	typ, _ := stringValue(doc, "_type")
 	var shape []string
 	switch typ {
@@ -155,6 +165,10 @@ func parseMetadata(data []byte) (agent.Metadata, *canonjson.Object, error) {
 			return md, nil, err
 		}
 	}
+	if typ != "Root" {
+		return md, nil, nil
+	}
+	keep = true
 	return md, doc, nil
 }
 
@@ -299,8 +313,11 @@ func canonicalBase64[T string | []byte](s T) bool {
 // FileMeta {custom?, hashes, length}.
 func eachFileMeta(files *canonjson.Object, what string) error {
 	for i := range files.Len() {
+		if files.CheckedFileMetaAt(i) {
+			continue // the bulk of a large map: checked in the parse (canonjson's fast path)
+		}
 		if hash, n, ok := files.FileMetaAt(i); ok && n >= 0 && canonicalBase64(hash) {
-			continue // the bulk of a large map: a SHA-256 and a length, read in place
+			continue // the same shape the fast path left: a SHA-256 and a length, read in place
 		}
 		fmv, ok := files.ObjectAt(i)
 		fm := &fmv

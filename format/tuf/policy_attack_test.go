@@ -104,11 +104,23 @@ func TestNonCanonicalPayloadsRefused(t *testing.T) {
 		`hash with unused bits set`: targetsWith(`{"v1":` + fileMeta + `,"v2":{"hashes":{"sha256":"3q2+7x=="},"length":1}}`),
 		`hash without padding`:      targetsWith(`{"v1":` + fileMeta + `,"v2":{"hashes":{"sha256":"3q2+7w"},"length":1}}`),
 		`hash with padding inside`:  targetsWith(`{"v1":` + fileMeta + `,"v2":{"hashes":{"sha256":"3q==7w=="},"length":1}}`),
-		`trailing data`:             append(append([]byte(nil), good...), "{}"...),
-		`trailing space`:            append(append([]byte(nil), good...), ' '),
-		`white space`:               replace(`,"version"`, `, "version"`),
-		`top-level array`:           []byte(`[` + string(good) + `]`),
-		`nested too deep`:           targetsWith(`{"v1":{"custom":` + strings.Repeat(`[`, 5000) + strings.Repeat(`]`, 5000) + `,"hashes":{},"length":1}}`),
+		// The same within a run of file entries, which canonjson reads in
+		// one loop after the first (fileRun): whatever it does not take
+		// whole, the generic parser refuses.
+		`run: \u0041 in a name`:        targetsWith(`{"v1":` + fileMeta + `,"v2":` + fileMeta + `,"v3\u0041":` + fileMeta + `}`),
+		`run: raw control character`:   targetsWith(`{"v1":` + fileMeta + `,"v2":` + fileMeta + ",\"v3\x01\":" + fileMeta + `}`),
+		`run: invalid UTF-8 in a name`: targetsWith(`{"v1":` + fileMeta + `,"v2":` + fileMeta + ",\"v3\xff\":" + fileMeta + `}`),
+		`run: names out of order`:      targetsWith(`{"v1":` + fileMeta + `,"v3":` + fileMeta + `,"v2":` + fileMeta + `}`),
+		`run: duplicate name`:          targetsWith(`{"v1":` + fileMeta + `,"v2":` + fileMeta + `,"v2":` + fileMeta + `}`),
+		`run: white space`:             targetsWith(`{"v1":` + fileMeta + `, "v2":` + fileMeta + `}`),
+		`run: length 01`:               targetsWith(`{"v1":` + fileMeta + `,"v2":{"hashes":{"sha256":"3q2+7w=="},"length":01}}`),
+		`run: URL-safe base64`:         targetsWith(`{"v1":` + fileMeta + `,"v2":{"hashes":{"sha256":"3q2-7w=="},"length":1}}`),
+		`run: hash padding 3 '='`:      targetsWith(`{"v1":` + fileMeta + `,"v2":{"hashes":{"sha256":"3q2+7==="},"length":1}}`),
+		`trailing data`:                append(append([]byte(nil), good...), "{}"...),
+		`trailing space`:               append(append([]byte(nil), good...), ' '),
+		`white space`:                  replace(`,"version"`, `, "version"`),
+		`top-level array`:              []byte(`[` + string(good) + `]`),
+		`nested too deep`:              targetsWith(`{"v1":{"custom":` + strings.Repeat(`[`, 5000) + strings.Repeat(`]`, 5000) + `,"hashes":{},"length":1}}`),
 	}
 	for name, data := range attacks {
 		t.Run(name, func(t *testing.T) {

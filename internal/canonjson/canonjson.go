@@ -55,7 +55,7 @@ const MaxDepth = 16
 // An Object is a small handle (a document and a slice of its members),
 // cheap to copy. The zero Object is the empty object. An Object is
 // read-only once Parse returns it, and safe to read from several
-// goroutines.
+// goroutines until its document is released (Release), if ever.
 type Object struct {
 	d   *document
 	mem []member // its members (an array's: its elements)
@@ -69,6 +69,48 @@ type document struct {
 	b     []byte // the caller's data: not copied
 	slabs [][]member
 	unesc [][]byte
+	// large are the buffers that hold the slabs of containers of more
+	// than maxSlab/4 members (parser stacks, handed over whole), which
+	// Release hands back to largeSlabs.
+	large []*[]member
+}
+
+// largeSlabs keeps large containers' buffers from released documents
+// (Object.Release) for the next Parse's stack: a large targets map's
+// members are the bulk of what Parse allocates, and a policy that signs
+// megabytes of metadata would otherwise give the garbage collector as
+// much to do as the parse itself. A large container is read onto the
+// parser's stack and handed to the document there (finish), so its
+// members are written once, and the stack and this pool trade buffers.
+var largeSlabs sync.Pool // of *[]member
+
+// maxPooledSlab bounds the buffers largeSlabs keeps (members: 1 MiB, the
+// members of about 65,000 targets); a larger one is left to the garbage
+// collector, so that one huge payload does not stay in memory.
+const maxPooledSlab = maxPooledStack
+
+// Release hands the memory of the document o was parsed into (the whole
+// document, whichever of its objects o is) back for the next Parse to
+// reuse, and empties o. Neither o nor any Object, array or byte slice read
+// from the document (ObjectAt, Value, StringBytesAt, FileMetaAt, ...) may
+// be used after it: another document's members may then be where theirs
+// were (what Release can, it makes fail loudly: the document forgets its
+// data, so reading a key or string through it panics). Strings copied
+// out (KeyAt, StringAt, Keys, and the strings of Get, Value and At) stay
+// valid. Calling Release is optional: without it the garbage collector
+// takes the memory, as usual.
+func (o *Object) Release() {
+	d := o.d
+	*o = Object{}
+	if d == nil {
+		return
+	}
+	for _, box := range d.large {
+		if cap(*box) <= maxPooledSlab {
+			largeSlabs.Put(box)
+		}
+	}
+	*d = document{}
 }
 
 // A container's place is slabs[slab][off : off+n], packed in an int64 as
@@ -350,9 +392,23 @@ func (p *parser) finish(base int) int64 {
 	switch {
 	case n == 0:
 	case n > maxSlab/4:
+		// The stack's top becomes the container's slab where it is, not
+		// copied; the parser goes on on another buffer (a released
+		// document's, or a new one as large) with the members below.
 		slab = len(d.slabs)
-		d.slabs = append(d.slabs, append([]member(nil), p.stack[base:]...))
-		p.stack = p.stack[:base]
+		old := p.stack
+		box, _ := largeSlabs.Get().(*[]member)
+		if box == nil {
+			box = new([]member)
+		}
+		next := *box
+		if cap(next) < base+minSlab {
+			next = make([]member, 0, cap(old))
+		}
+		p.stack = append(next[:0], old[:base]...)
+		*box = old[:0]
+		d.large = append(d.large, box)
+		d.slabs = append(d.slabs, old[base:base+n:base+n])
 	default:
 		if len(p.slab)-p.used < n {
 			p.chunk = min(max(2*p.chunk, minSlab), maxSlab)
@@ -481,6 +537,9 @@ func (p *parser) object(depth int) (int64, error) {
 			m.kmeta |= sp.n << 4
 		}
 		p.stack = append(p.stack, m)
+		if fast { // more of a targets map, most likely (fast.go)
+			prev = p.fileRun(prev)
+		}
 		if p.pos < len(p.b) && p.b[p.pos] == '}' {
 			p.pos++
 			return p.finish(base), nil

@@ -129,6 +129,11 @@ func FuzzFastPath(f *testing.F) {
 		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1}`,
 		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":1`,
 		`{"t":{"a":{"hashes":{"sha256":"` + h + `"},"length":`,
+		// Hashes not in base64.StdEncoding's one form: the generic parser's.
+		`{"t":{"a":{"hashes":{"sha256":"3q2+7x=="},"length":1},"b":{"hashes":{"sha256":"3q2+7/9="},"length":1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"3q2+7w"},"length":1},"b":{"hashes":{"sha256":"3q2+7w="},"length":1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"3q==7w=="},"length":1},"b":{"hashes":{"sha256":"A==="},"length":1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"AAAAA"},"length":1},"b":{"hashes":{"sha256":"3q2-7w=="},"length":1}}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -146,6 +151,9 @@ func FuzzFastPath(f *testing.F) {
 		}
 		if enc := Encode(nil, fo); !bytes.Equal(enc, data) {
 			t.Fatalf("%q: the fast path's document encodes as %q", data, enc)
+		}
+		if err := checkedFileMetas(fo); err != nil {
+			t.Fatalf("%q: %v", data, err)
 		}
 	})
 }
