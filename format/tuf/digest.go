@@ -6,10 +6,13 @@ import (
 )
 
 // Hashing while checking: TUF signs SHA-256(payload), which does not
-// depend on the policy's answer, so Check starts the hash on a second core
-// before it parses, and the agent signs the digest (Decision.Digest,
-// Policy.SignDigest). A refused payload's hash is stopped and dropped;
-// nothing is signed before Check says yes.
+// depend on the policy's answer, so Check hashes a big payload while a
+// second goroutine parses and checks it, and the agent signs the digest
+// (Decision.Digest, Policy.SignDigest). The hash, the longer of the two,
+// stays on the caller's goroutine: the second goroutine's start (waking
+// an idle CPU) is hidden inside it. A refusal stops the hash within one
+// chunk; nothing is signed before Check says yes, and both are done with
+// the payload when Check returns.
 
 // concurrentDigestMin is the smallest payload hashed beside the check:
 // below it a goroutine costs more than the hash (a 1 KiB payload hashes
@@ -20,46 +23,41 @@ const concurrentDigestMin = 64 << 10
 // a refused payload stops being read within one chunk's hash.
 const digestChunk = 64 << 10
 
-// pendingDigest is a SHA-256 being computed by its own goroutine.
-type pendingDigest struct {
-	stop atomic.Bool
-	done chan struct{}
-	sum  [sha256.Size]byte
-	ok   bool // the whole payload was hashed (written before done closes)
-}
-
-// startDigest starts hashing payload on its own goroutine.
-func startDigest(payload []byte) *pendingDigest {
-	pd := &pendingDigest{done: make(chan struct{})}
-	go func() {
-		defer close(pd.done)
-		h := sha256.New()
-		for rest := payload; len(rest) > 0; {
-			if pd.stop.Load() {
-				return
-			}
-			n := min(len(rest), digestChunk)
-			h.Write(rest[:n])
-			rest = rest[n:]
+// hashUnless returns SHA-256(payload), or false when stop was set before
+// the whole payload was read.
+func hashUnless(payload []byte, stop *atomic.Bool) (sum [sha256.Size]byte, ok bool) {
+	h := sha256.New()
+	for rest := payload; len(rest) > 0; {
+		if stop.Load() {
+			return sum, false
 		}
-		h.Sum(pd.sum[:0])
-		pd.ok = true
-	}()
-	return pd
-}
-
-// wait returns the digest once the goroutine is done with the payload.
-func (pd *pendingDigest) wait() []byte {
-	<-pd.done
-	if !pd.ok {
-		return nil
+		n := min(len(rest), digestChunk)
+		h.Write(rest[:n])
+		rest = rest[n:]
 	}
-	return pd.sum[:]
+	h.Sum(sum[:0])
+	return sum, true
 }
 
-// abandon stops the hash and waits until the goroutine no longer reads
-// the payload.
-func (pd *pendingDigest) abandon() {
-	pd.stop.Store(true)
-	<-pd.done
+// checkBesideHash runs check on its own goroutine while it hashes payload
+// on this one, and returns both when both are done. A failed check stops
+// the hash; the sum is then not to be used (ok is false or the check's
+// error is set).
+func checkBesideHash[T any](payload []byte, check func() (T, error)) (v T, sum [sha256.Size]byte, ok bool, err error) {
+	var refused atomic.Bool
+	type checked struct {
+		v   T
+		err error
+	}
+	done := make(chan checked, 1)
+	go func() {
+		v, err := check()
+		if err != nil {
+			refused.Store(true)
+		}
+		done <- checked{v, err}
+	}()
+	sum, ok = hashUnless(payload, &refused)
+	c := <-done
+	return c.v, sum, ok, c.err
 }

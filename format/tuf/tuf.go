@@ -31,24 +31,36 @@ func (Policy) Roles() []agent.Role {
 // and asks for a person when the trust moves. The Decision carries the
 // metadata for the audit line, refused or not.
 //
-// A payload of concurrentDigestMin bytes or more is hashed on a second
-// core while it is checked (digest.go): the Decision's Digest, set only
-// when the answer is yes, hands the agent the SHA-256 that SignDigest signs.
+// A payload of concurrentDigestMin bytes or more is hashed while a second
+// goroutine checks it (digest.go): the Decision's Digest, set only when
+// the answer is yes, hands the agent the SHA-256 that SignDigest signs.
 func (Policy) Check(req agent.PolicyRequest) (agent.Decision, error) {
-	var pd *pendingDigest
+	sreq := agent.SignRequest{KeyID: req.Key.ID, GUN: req.GUN, Role: req.Role, Data: req.Payload}
+	var md agent.Metadata
+	var root *rootDoc
+	var err error
+	var digest []byte
 	if len(req.Payload) >= concurrentDigestMin {
-		pd = startDigest(req.Payload)
+		var c policyResult
+		var sum [32]byte
+		var whole bool
+		c, sum, whole, err = checkBesideHash(req.Payload, func() (policyResult, error) {
+			md, root, err := checkPolicy(req.Key.KeyMeta, sreq)
+			return policyResult{md, root}, err
+		})
+		md, root = c.md, c.root
+		if err == nil && whole {
+			digest = sum[:]
+		}
+	} else {
+		md, root, err = checkPolicy(req.Key.KeyMeta, sreq)
 	}
-	md, root, err := checkPolicy(req.Key.KeyMeta, agent.SignRequest{KeyID: req.Key.ID, GUN: req.GUN, Role: req.Role, Data: req.Payload})
 	d := agent.Decision{Metadata: &md}
 	if err != nil {
-		if pd != nil {
-			pd.abandon()
-		}
 		return d, err
 	}
-	if pd != nil {
-		d.Digest = pd.wait
+	if digest != nil {
+		d.Digest = func() []byte { return digest }
 	}
 	if root != nil {
 		d.Confirm, d.Question = reviewRoot(req.Key, req.GUN, md, root, req.Held)
@@ -58,6 +70,12 @@ func (Policy) Check(req agent.PolicyRequest) (agent.Decision, error) {
 	d.Question = fmt.Sprintf("Sign %s metadata version %d for %s (role %s), expiring %s?\nkey: %s held here (%s, %s)\n",
 		md.Type, md.Version, req.GUN, req.Role, md.Expires.UTC().Format("2006-01-02 15:04:05 MST"), shortID(req.Key.ID), req.Key.Backend, req.Key.Name)
 	return d, nil
+}
+
+// policyResult is what checkPolicy returns besides its error.
+type policyResult struct {
+	md   agent.Metadata
+	root *rootDoc
 }
 
 // Sign signs payload as TUF wants it (sign.go).
