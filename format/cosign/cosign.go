@@ -15,8 +15,8 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/docker/distribution/reference"
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/imageref"
 )
 
 // Name is the format's name in agent.PayloadRequest.Format.
@@ -115,11 +115,11 @@ func Parse(payload []byte) (Payload, error) {
 // ClaimedIdentity may be REPO@DIGEST) only when it is the payload's own
 // manifest digest.
 func repository(ref, digest string) (string, error) {
-	named, err := reference.ParseNormalizedNamed(ref)
+	named, err := imageref.ParseNormalizedNamed(ref)
 	if err != nil {
 		return "", fmt.Errorf("cosign: payload's docker-reference %q is not an image reference: %v", ref, err)
 	}
-	if d, ok := named.(reference.Digested); ok && d.Digest().String() != digest {
+	if d := named.Digest(); d != "" && d != digest {
 		return "", fmt.Errorf("cosign: payload's docker-reference %q names another digest than critical.image (%s); sign one image at a time", ref, digest)
 	}
 	return named.Name(), nil

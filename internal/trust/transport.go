@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/trust-agent/trust-agent/internal/imageref"
 )
 
 // Timeouts for talking to the notary server, docker's values.
@@ -304,7 +305,7 @@ func (k configKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 		return nil, err
 	}
 	key := r.RegistryStr()
-	if key == defaultDomain || key == name.DefaultRegistry {
+	if key == imageref.DefaultDomain || key == name.DefaultRegistry {
 		key = dockerHubAuthKey
 	}
 	ac, err := cf.GetAuthConfig(key)
