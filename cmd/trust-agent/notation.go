@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/smallfile"
 )
 
 const keyCertifySynopsis = "key certify NAME|ID [--chain FILE] [--days N] [--renew]"
@@ -90,17 +91,9 @@ func cmdKeyCertify(ctx context.Context, e *env, args []string) error {
 
 // readChain reads PEM certificates, leaf first.
 func readChain(path string) ([][]byte, error) {
-	f, err := os.Open(path)
+	b, err := smallfile.Read(path, maxChainFileBytes, "a certificate chain is a few KiB")
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxChainFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxChainFileBytes {
-		return nil, fmt.Errorf("%s is larger than %d bytes; a certificate chain is a few KiB", path, maxChainFileBytes)
 	}
 	var chain [][]byte
 	for {

@@ -33,11 +33,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/smallfile"
 	"github.com/trust-agent/trust-agent/internal/trust"
 	"github.com/trust-agent/trust-agent/piv"
 )
@@ -52,17 +52,9 @@ func LoadRoots(path string) (*x509.CertPool, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := os.Open(path)
+	b, err := smallfile.Read(path, MaxRootsFileBytes, "a CA bundle is a few hundred KiB at most")
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxRootsFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > MaxRootsFileBytes {
-		return nil, fmt.Errorf("%s is over %d bytes", path, MaxRootsFileBytes)
 	}
 	pool := x509.NewCertPool()
 	n := 0

@@ -9,11 +9,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/theupdateframework/notary/tuf/data"
 	"github.com/theupdateframework/notary/tuf/utils"
+	"github.com/trust-agent/trust-agent/internal/smallfile"
 )
 
 // Attestation files. `trust-agent key generate` on a PIV card writes the
@@ -84,17 +84,9 @@ func DecodeAttestation(b []byte) ([][]byte, error) {
 // readAttestationFile reads and decodes an attestation file, at most
 // maxAttestationFileBytes of it.
 func readAttestationFile(path string) ([][]byte, error) {
-	f, err := os.Open(path)
+	b, err := smallfile.Read(path, maxAttestationFileBytes, "not an attestation chain")
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxAttestationFileBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxAttestationFileBytes {
-		return nil, fmt.Errorf("over %d bytes: not an attestation chain", maxAttestationFileBytes)
 	}
 	return DecodeAttestation(b)
 }
