@@ -95,7 +95,8 @@ bench: deps
 FUZZTIME ?= 2m
 FUZZ_TARGETS := FuzzReadFrame:./socket FuzzDecodeRequest:./socket FuzzCanonicalPolicy:./format/tuf \
 	FuzzParseURI:./internal/uri FuzzParseRef:./internal/trust FuzzParseKeyFile:./internal/trust \
-	FuzzVerifyAudit:./agent FuzzParse:./format/cosign FuzzCheck:./format/notation
+	FuzzVerifyAudit:./agent FuzzParse:./format/cosign FuzzCheck:./format/notation \
+	FuzzParse:./internal/imageref FuzzParseNormalizedNamed:./internal/imageref
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
