@@ -2,6 +2,7 @@ package socket
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/trust-agent/trust-agent/agent"
 )
 
 // TestPooledHostileMix: a hostile local process mixes, on several
@@ -37,21 +40,8 @@ func TestPooledHostileMix(t *testing.T) {
 	}
 	wg.Wait()
 	// A connection cut off mid-body is seen by its server goroutine
-	// after the client's close returned: wait for the last of them.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		pool.mu.Lock()
-		out := len(pool.out)
-		pool.mu.Unlock()
-		used := budget.inUse()
-		if used == 0 && out == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("every connection is done, and still %d budget bytes in use, %d pooled buffers out", used, out)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	// after the client's close returned.
+	waitPoolBack(t, pool, budget)
 	if n := pool.idleBytes(); n > maxIdleBytes {
 		t.Fatalf("%d idle bytes, the bound is %d", n, maxIdleBytes)
 	}
@@ -132,3 +122,71 @@ func hostileFrame(c net.Conn, version byte, typ msgType, body []byte) (frame, er
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestBigSignsAfterIdleClose: sign and sign-payload skip the client's
+// look for a closed connection (they may be sent twice), so a big one
+// on a connection the agent closed as idle is written into a dead socket:
+// it must fail as a hang-up, go once more on a new connection, reach the
+// agent exactly once, whole (its pooled body the bytes sent), and leave
+// no pooled buffer or budget behind.
+func TestBigSignsAfterIdleClose(t *testing.T) {
+	fake := new(fakeAgent)
+	pool := &bodyPool{poison: poison, out: map[*byte]bool{}}
+	budget := newByteBudget(DefaultFrameBudget)
+	path := serveWith(t, fake, ServeOptions{IdleTimeout: 50 * time.Millisecond, pool: pool, budget: budget})
+	c := dialT(t, path)
+	ctx := context.Background()
+	for i := range 4 {
+		old := c.currentConn()
+		deadline := time.Now().Add(20 * time.Second)
+		for !peerClosed(old) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !peerClosed(old) {
+			t.Fatal("the agent did not close the idle connection")
+		}
+		data := bytes.Repeat([]byte{byte('a' + i)}, 1<<20+i)
+		if i%2 == 0 {
+			sig, err := c.Sign(ctx, agent.SignRequest{KeyID: "aa", GUN: "g", Role: "targets", Data: data})
+			h := sha256.New()
+			h.Write([]byte("aa|g|targets|"))
+			h.Write(data)
+			if err != nil || !bytes.Equal(sig.Signature, h.Sum(nil)) {
+				t.Fatalf("sign %d after the idle close: %v, or a signature over other bytes", i, err)
+			}
+		} else {
+			sig, err := c.SignPayload(ctx, agent.PayloadRequest{KeyID: "aa", Format: "cosign", Payload: data})
+			if err != nil || !bytes.Equal(sig.Signature, data) {
+				t.Fatalf("sign-payload %d after the idle close: %v, or other bytes", i, err)
+			}
+		}
+		if c.currentConn() == old {
+			t.Fatalf("call %d: no new connection", i)
+		}
+		if n := fake.callCount(); n != i+1 {
+			t.Fatalf("after call %d the agent was called %d times, want %d (each call once)", i, n, i+1)
+		}
+	}
+	waitPoolBack(t, pool, budget)
+}
+
+// waitPoolBack waits until every pooled buffer and budget byte is back
+// (a server goroutine gives them back after its reply is written, or once
+// it sees its connection gone), and fails if that takes 20 s.
+func waitPoolBack(t *testing.T, pool *bodyPool, budget *byteBudget) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		pool.mu.Lock()
+		out := len(pool.out)
+		pool.mu.Unlock()
+		used := budget.inUse()
+		if used == 0 && out == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("every call is done, and still %d budget bytes in use, %d pooled buffers out", used, out)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
