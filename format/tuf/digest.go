@@ -58,9 +58,12 @@ func checkBesideHash[T any](payload []byte, check func() (T, error)) (v T, sum [
 	done := make(chan checked, 1)
 	go func() {
 		var c checked
+		returned := false
 		defer func() {
 			if r := recover(); r != nil {
 				c.panicked = fmt.Sprintf("%v\n\n(raised again on Check's goroutine) the check's goroutine:\n%s", r, debug.Stack())
+			} else if !returned { // runtime.Goexit: no answer is no yes
+				c.panicked = "tuf: the check's goroutine exited without an answer"
 			}
 			if c.err != nil || c.panicked != "" {
 				refused.Store(true)
@@ -68,6 +71,7 @@ func checkBesideHash[T any](payload []byte, check func() (T, error)) (v T, sum [
 			done <- c
 		}()
 		c.v, c.err = check()
+		returned = true
 	}()
 	sum, ok = hashUnless(payload, &refused)
 	c := <-done

@@ -2,6 +2,7 @@ package tuf
 
 import (
 	"bytes"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -21,5 +22,20 @@ func TestCheckBesideHashPanics(t *testing.T) {
 	s, _ := got.(string)
 	if !strings.Contains(s, "canonjson: a crafted payload's bug") || !strings.Contains(s, "TestCheckBesideHashPanics") {
 		t.Fatalf("Check's caller recovered %#v; want the check's panic with the check's stack", got)
+	}
+}
+
+// TestCheckBesideHashGoexit: a check that ends its goroutine without an
+// answer (runtime.Goexit) is not taken for a check that said yes.
+func TestCheckBesideHashGoexit(t *testing.T) {
+	payload := bytes.Repeat([]byte("a"), 8*digestChunk)
+	var got any
+	func() {
+		defer func() { got = recover() }()
+		_, _, ok, err := checkBesideHash(payload, func() (int, error) { runtime.Goexit(); return 0, nil })
+		t.Errorf("Check returned ok %v, error %v after its check gave no answer", ok, err)
+	}()
+	if s, _ := got.(string); !strings.Contains(s, "without an answer") {
+		t.Fatalf("Check's caller recovered %#v; want a panic saying the check gave no answer", got)
 	}
 }
