@@ -133,7 +133,7 @@ func TestBigSignsAfterIdleClose(t *testing.T) {
 	fake := new(fakeAgent)
 	pool := &bodyPool{poison: poison, out: map[*byte]bool{}}
 	budget := newByteBudget(DefaultFrameBudget)
-	path := serveWith(t, fake, ServeOptions{IdleTimeout: 50 * time.Millisecond, pool: pool, budget: budget})
+	path := serveWith(t, fake, ServeOptions{IdleTimeout: 200 * time.Millisecond, pool: pool, budget: budget})
 	c := dialT(t, path)
 	ctx := context.Background()
 	for i := range 4 {
