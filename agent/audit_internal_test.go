@@ -20,6 +20,7 @@ type faultyFile struct {
 	*os.File
 	mu       sync.Mutex
 	syncErr  error
+	failSync int // the next failSync Syncs fail with "input/output error"
 	writeErr error
 	syncs    int
 	writes   int
@@ -52,6 +53,10 @@ func (f *faultyFile) Sync() error {
 	f.syncs++
 	if f.syncErr != nil {
 		return f.syncErr
+	}
+	if f.failSync > 0 {
+		f.failSync--
+		return errors.New("input/output error")
 	}
 	return f.File.Sync()
 }
@@ -703,5 +708,72 @@ func TestAuditHeadTellsRemovedTail(t *testing.T) {
 				t.Fatalf("VerifyAuditLogHead = %v; want line %d: …%s…", err, c.line, c.says)
 			}
 		})
+	}
+}
+
+// TestAuditFlusherGroupFails: under load the flusher commits the queued
+// groups, and an fsync error in one of them fails every Record of that
+// group and no other: the group before it (committed by a caller) and
+// the group after it (committed by the flusher after reopening the file)
+// succeed, every Record returns, and the chain verifies across the gap.
+func TestAuditFlusherGroupFails(t *testing.T) {
+	ff := &faultyFile{}
+	a, path := openFaulty(t, ff)
+	hold1, held1 := make(chan struct{}), make(chan struct{})
+	ff.set(func(f *faultyFile) { f.hold, f.held = hold1, held1 })
+	first := make(chan error)
+	go func() { first <- a.Record(ev(0)) }()
+	<-held1 // group 1 in its fsync, by its caller
+	queue := func(from, n int) (*sync.WaitGroup, []error) {
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() { errs[i] = a.Record(ev(from + i)) })
+		}
+		for queued := 0; queued < n; {
+			a.mu.Lock()
+			queued = 0
+			if a.next != nil {
+				queued = len(a.next.events)
+			}
+			a.mu.Unlock()
+			time.Sleep(time.Millisecond)
+		}
+		return &wg, errs
+	}
+	const n2, n3 = 5, 4
+	wg2, errs2 := queue(1, n2)
+	hold2, held2 := make(chan struct{}), make(chan struct{})
+	ff.set(func(f *faultyFile) { f.hold, f.held = hold2, held2 })
+	close(hold1)
+	if err := <-first; err != nil {
+		t.Fatalf("group 1: %v", err)
+	}
+	<-held2 // group 2 in its fsync, by the flusher
+	wg3, errs3 := queue(1+n2, n3)
+	ff.set(func(f *faultyFile) { f.failSync = 1 })
+	close(hold2)
+	wg2.Wait()
+	wg3.Wait()
+	for i, err := range errs2 {
+		if err == nil || !strings.Contains(err.Error(), "input/output error") {
+			t.Fatalf("Record %d of the failed group = %v; want its fsync's error", i, err)
+		}
+	}
+	for i, err := range errs3 {
+		if err != nil {
+			t.Fatalf("Record %d of the group after the failed one = %v", i, err)
+		}
+	}
+	a.mu.Lock()
+	busy, queued := a.busy, a.next != nil
+	a.mu.Unlock()
+	if busy || queued {
+		t.Fatalf("after every Record returned: busy %v, a group queued %v", busy, queued)
+	}
+	// start, group 1, group 2 (written, not synced), resume, group 3
+	rep := mustVerify(t, path, 1+1+n2+1+n3)
+	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "last write to this log failed") {
+		t.Fatalf("notes %q", rep.Notes)
 	}
 }

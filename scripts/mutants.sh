@@ -53,6 +53,7 @@ A30	./agent	agent/gun.go	return len(gun) <= 255 && gunPattern().MatchString(gun)
 A31	./format/tuf	format/tuf/root.go	if keysObj.Len() > maxRootKeys {	if false && keysObj.Len() > maxRootKeys {
 A34	./format/tuf	format/tuf/policy.go	ok && n >= 0 && canonicalBase64(hash) {	ok && n >= 0 && len(hash) >= 0 {
 A35	./format/tuf	format/tuf/digest.go	h.Write(rest[:n])	h.Write(rest[:n-1])
+A36	./format/tuf	format/tuf/digest.go	panic(c.panicked)	c.panicked = ""
 A32	./agent	agent/confirm.go	cmd.Env = append(os.Environ(), "SSH_ASKPASS_PROMPT=confirm")	cmd.Env = os.Environ()
 A33	./format/tuf	format/tuf/review.go	if cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) != nil {	if false {
 B1	./agent	agent/audit.go	err = a.f.Sync()	_ = a.f.Sync()

@@ -2,6 +2,8 @@ package tuf
 
 import (
 	"crypto/sha256"
+	"fmt"
+	"runtime/debug"
 	"sync/atomic"
 )
 
@@ -42,22 +44,39 @@ func hashUnless(payload []byte, stop *atomic.Bool) (sum [sha256.Size]byte, ok bo
 // checkBesideHash runs check on its own goroutine while it hashes payload
 // on this one, and returns both when both are done. A failed check stops
 // the hash; the sum is then not to be used (ok is false or the check's
-// error is set).
+// error is set). A panic in check (a parser bug a crafted payload finds)
+// stops the hash too and is raised again here, with check's stack, as if
+// check had run on this goroutine: on its own it would end the process
+// where no caller can recover it.
 func checkBesideHash[T any](payload []byte, check func() (T, error)) (v T, sum [sha256.Size]byte, ok bool, err error) {
 	var refused atomic.Bool
 	type checked struct {
-		v   T
-		err error
+		v        T
+		err      error
+		panicked string // check's panic and stack, when it panicked
 	}
 	done := make(chan checked, 1)
 	go func() {
-		v, err := check()
-		if err != nil {
-			refused.Store(true)
-		}
-		done <- checked{v, err}
+		var c checked
+		returned := false
+		defer func() {
+			if r := recover(); r != nil {
+				c.panicked = fmt.Sprintf("%v\n\n(raised again on Check's goroutine) the check's goroutine:\n%s", r, debug.Stack())
+			} else if !returned { // runtime.Goexit: no answer is no yes
+				c.panicked = "tuf: the check's goroutine exited without an answer"
+			}
+			if c.err != nil || c.panicked != "" {
+				refused.Store(true)
+			}
+			done <- c
+		}()
+		c.v, c.err = check()
+		returned = true
 	}()
 	sum, ok = hashUnless(payload, &refused)
 	c := <-done
+	if c.panicked != "" {
+		panic(c.panicked)
+	}
 	return c.v, sum, ok, c.err
 }

@@ -134,6 +134,22 @@ func FuzzFastPath(f *testing.F) {
 		`{"t":{"a":{"hashes":{"sha256":"3q2+7w"},"length":1},"b":{"hashes":{"sha256":"3q2+7w="},"length":1}}}`,
 		`{"t":{"a":{"hashes":{"sha256":"3q==7w=="},"length":1},"b":{"hashes":{"sha256":"A==="},"length":1}}}`,
 		`{"t":{"a":{"hashes":{"sha256":"AAAAA"},"length":1},"b":{"hashes":{"sha256":"3q2-7w=="},"length":1}}}`,
+		// fileRun's own territory (r12-review): an escaped name before a
+		// plain one equal to it once unescaped, or just after it; names
+		// with DEL, UTF-8 (valid and not), a control character; a name
+		// ending within the last 8 bytes of the data; an empty name.
+		`{"t":{"a\\":{"hashes":{"sha256":"AA=="},"length":1},"a\\":{"hashes":{"sha256":"AA=="},"length":1}}}`,
+		`{"t":{"a\"":{"hashes":{"sha256":"AA=="},"length":1},"a\"":{"hashes":{"sha256":"AA=="},"length":1}}}`,
+		`{"t":{"a\"":{"hashes":{"sha256":"AA=="},"length":1},"a#":{"hashes":{"sha256":"AA=="},"length":1}}}`,
+		"{\"t\":{\"a\":{\"hashes\":{\"sha256\":\"AA==\"},\"length\":1},\"a\x7f\":{\"hashes\":{\"sha256\":\"AA==\"},\"length\":1},\"b\xc3\xa9\":{\"hashes\":{\"sha256\":\"AA==\"},\"length\":1}}}",
+		"{\"t\":{\"a\":{\"hashes\":{\"sha256\":\"AA==\"},\"length\":1},\"b\xc3\":{\"hashes\":{\"sha256\":\"AA==\"},\"length\":1}}}",
+		"{\"t\":{\"a\":{\"hashes\":{\"sha256\":\"AA==\"},\"length\":1},\"b\x1f\":{\"hashes\":{\"sha256\":\"AA==\"},\"length\":1}}}",
+		`{"t":{"a":{"hashes":{"sha256":"AA=="},"length":1},"":{"hashes":{"sha256":"AA=="},"length":1}}}`,
+		`{"t":{"a":{"hashes":{"sha256":"AA=="},"length":1},"b":{"hashes":{"sha256":"AA=="},"length":1},"c":1}}`,
+		`{"a":{"hashes":{"sha256":"AA=="},"length":1},"b":{"hashes":{"sha256":"AA=="},"length":1}}`,
+		`{"a":{"hashes":{"sha256":"AA=="},"length":1},"bc":`,
+		`{"a":{"hashes":{"sha256":"AA=="},"length":1},"bcdefgh":{"hashes":{"sha256":"AA=="},"length":1}}`,
+		`{"a":{"hashes":{"sha256":"AA=="},"length":1},"bcdefghi":{"hashes":{"sha256":"AA=="},"length":1}`,
 	} {
 		f.Add([]byte(s))
 	}
