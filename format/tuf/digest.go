@@ -42,16 +42,16 @@ func hashUnless(payload []byte, stop *atomic.Bool) (sum [sha256.Size]byte, ok bo
 }
 
 // checkBesideHash runs check on its own goroutine while it hashes payload
-// on this one, and returns both when both are done. A failed check stops
-// the hash; the sum is then not to be used (ok is false or the check's
-// error is set). A panic in check (a parser bug a crafted payload finds)
-// stops the hash too and is raised again here, with check's stack, as if
-// check had run on this goroutine: on its own it would end the process
-// where no caller can recover it.
-func checkBesideHash[T any](payload []byte, check func() (T, error)) (v T, sum [sha256.Size]byte, ok bool, err error) {
+// on this one, and returns when both are done: the payload's SHA-256 when
+// check said yes, else nil and check's error (a failed check stops the
+// hash). A panic in check (a parser bug a crafted payload finds) stops
+// the hash too and is raised again here, with check's stack, as if check
+// had run on this goroutine: on its own it would end the process where no
+// caller can recover it. What check writes is the caller's to read once
+// checkBesideHash returns.
+func checkBesideHash(payload []byte, check func() error) (digest []byte, err error) {
 	var refused atomic.Bool
 	type checked struct {
-		v        T
 		err      error
 		panicked string // check's panic and stack, when it panicked
 	}
@@ -70,13 +70,16 @@ func checkBesideHash[T any](payload []byte, check func() (T, error)) (v T, sum [
 			}
 			done <- c
 		}()
-		c.v, c.err = check()
+		c.err = check()
 		returned = true
 	}()
-	sum, ok = hashUnless(payload, &refused)
+	sum, whole := hashUnless(payload, &refused)
 	c := <-done
 	if c.panicked != "" {
 		panic(c.panicked)
 	}
-	return c.v, sum, ok, c.err
+	if c.err != nil || !whole {
+		return nil, c.err
+	}
+	return sum[:], nil
 }

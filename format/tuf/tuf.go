@@ -35,25 +35,18 @@ func (Policy) Roles() []agent.Role {
 // goroutine checks it (digest.go): the Decision's Digest, set only when
 // the answer is yes, hands the agent the SHA-256 that SignDigest signs.
 func (Policy) Check(req agent.PolicyRequest) (agent.Decision, error) {
-	sreq := agent.SignRequest{KeyID: req.Key.ID, GUN: req.GUN, Role: req.Role, Data: req.Payload}
 	var md agent.Metadata
 	var root *rootDoc
-	var err error
+	check := func() (err error) {
+		md, root, err = checkPolicy(req.Key.KeyMeta, agent.SignRequest{KeyID: req.Key.ID, GUN: req.GUN, Role: req.Role, Data: req.Payload})
+		return err
+	}
 	var digest []byte
+	var err error
 	if len(req.Payload) >= concurrentDigestMin {
-		var c policyResult
-		var sum [32]byte
-		var whole bool
-		c, sum, whole, err = checkBesideHash(req.Payload, func() (policyResult, error) {
-			md, root, err := checkPolicy(req.Key.KeyMeta, sreq)
-			return policyResult{md, root}, err
-		})
-		md, root = c.md, c.root
-		if err == nil && whole {
-			digest = sum[:]
-		}
+		digest, err = checkBesideHash(req.Payload, check)
 	} else {
-		md, root, err = checkPolicy(req.Key.KeyMeta, sreq)
+		err = check()
 	}
 	d := agent.Decision{Metadata: &md}
 	if err != nil {
@@ -70,12 +63,6 @@ func (Policy) Check(req agent.PolicyRequest) (agent.Decision, error) {
 	d.Question = fmt.Sprintf("Sign %s metadata version %d for %s (role %s), expiring %s?\nkey: %s held here (%s, %s)\n",
 		md.Type, md.Version, req.GUN, req.Role, md.Expires.UTC().Format("2006-01-02 15:04:05 MST"), shortID(req.Key.ID), req.Key.Backend, req.Key.Name)
 	return d, nil
-}
-
-// policyResult is what checkPolicy returns besides its error.
-type policyResult struct {
-	md   agent.Metadata
-	root *rootDoc
 }
 
 // Sign signs payload as TUF wants it (sign.go).
