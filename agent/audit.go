@@ -218,19 +218,28 @@ func (a *AuditFile) Record(e Event) error {
 			a.cond.Broadcast()
 			break
 		}
-		a.busy, a.next = true, nil
-		a.mu.Unlock()
-		err := a.commit(b.events)
-		a.mu.Lock()
-		b.done, b.err = true, err
+		a.busy = true
+		a.commitNext()
 		if a.next != nil && !a.closed {
 			go a.flush() // busy stays set: the flusher is the committer now
 		} else {
 			a.busy = false
+			a.cond.Broadcast()
 		}
-		a.cond.Broadcast()
 	}
 	return b.err
+}
+
+// commitNext commits the queued group a.next and marks it done. It is
+// called with a.mu held and busy set, and releases a.mu during the write.
+func (a *AuditFile) commitNext() {
+	b := a.next
+	a.next = nil
+	a.mu.Unlock()
+	err := a.commit(b.events)
+	a.mu.Lock()
+	b.done, b.err = true, err
+	a.cond.Broadcast()
 }
 
 // flush commits the groups that queue behind a commit, one after another,
@@ -242,13 +251,7 @@ func (a *AuditFile) flush() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for a.next != nil && !a.closed {
-		b := a.next
-		a.next = nil
-		a.mu.Unlock()
-		err := a.commit(b.events)
-		a.mu.Lock()
-		b.done, b.err = true, err
-		a.cond.Broadcast()
+		a.commitNext()
 	}
 	a.busy = false // a group left queued by Close fails in its caller's loop
 	a.cond.Broadcast()
