@@ -87,17 +87,17 @@ type Decision struct {
 	// policy's reasons, or a key marked Confirm); empty asks about the key
 	// and the Facts.
 	Question string
-	// Digest, when set, waits for and returns the digest of the payload
-	// that the policy started computing beside its check, for a policy
-	// that is a DigestSigner; the agent calls it once, whether it signs
-	// or not, so nothing reads the payload after signFormat returns. A
-	// policy sets it only when it said yes.
-	Digest func() []byte
+	// Digest, when set, is the payload's digest, which a policy that is a
+	// DigestSigner computed beside its check; the agent signs it with
+	// SignDigest instead of hashing the payload again. A policy sets it
+	// only when it said yes, and is done with the payload when Check
+	// returns.
+	Digest []byte
 }
 
-// DigestSigner is a PayloadPolicy that may start hashing a payload while
-// Check parses it (two cores: the hash does not depend on the answer), and
-// hands the digest over in Decision.Digest. SignDigest signs that digest
+// DigestSigner is a PayloadPolicy that may hash a payload while Check
+// parses it (two cores: the hash does not depend on the answer), and hands
+// the digest over in Decision.Digest. SignDigest signs that digest
 // exactly as Sign signs the payload it is the digest of.
 type DigestSigner interface {
 	SignDigest(signer crypto.Signer, digest []byte) (sig []byte, algorithm string, err error)
@@ -202,10 +202,6 @@ func (k *Keyring) signFormat(format, keyID string, req PolicyRequest) (PayloadSi
 	}
 	req.Key, req.Now, req.Held = e.info, k.opts.Now(), &heldView{k: k}
 	d, err := p.Check(req)
-	var digest []byte
-	if d.Digest != nil { // the policy's hash of the payload, done or nearly
-		digest = d.Digest()
-	}
 	if len(d.Facts) > maxPayloadFacts {
 		d.Facts = nil
 	}
@@ -236,8 +232,8 @@ func (k *Keyring) signFormat(format, keyID string, req PolicyRequest) (PayloadSi
 	}
 	var sig []byte
 	var alg string
-	if ds, ok := p.(DigestSigner); ok && digest != nil {
-		sig, alg, err = ds.SignDigest(e.key, digest)
+	if ds, ok := p.(DigestSigner); ok && d.Digest != nil {
+		sig, alg, err = ds.SignDigest(e.key, d.Digest)
 	} else {
 		sig, alg, err = p.Sign(e.key, req.Payload)
 	}

@@ -39,7 +39,7 @@ func BenchmarkCheckP6(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if d.Digest == nil || len(d.Digest()) != sha256.Size {
+		if d.Digest == nil || len(d.Digest) != sha256.Size {
 			b.Fatal("no digest")
 		}
 	}

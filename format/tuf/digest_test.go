@@ -56,7 +56,7 @@ func TestDigestBesideCheck(t *testing.T) {
 	// digest is the payload's.
 	info := key
 	d, err := tuf.Policy{}.Check(agent.PolicyRequest{Key: info, Payload: data, GUN: agenttest.GUN, Role: "targets/releases"})
-	if err != nil || d.Digest == nil || !bytes.Equal(d.Digest(), sum[:]) {
+	if err != nil || d.Digest == nil || !bytes.Equal(d.Digest, sum[:]) {
 		t.Fatalf("Check = %v, digest set %v; want a yes with the payload's SHA-256", err, d.Digest != nil)
 	}
 	d, err = tuf.Policy{}.Check(agent.PolicyRequest{Key: info, Payload: data, GUN: agenttest.GUN, Role: "targets"})

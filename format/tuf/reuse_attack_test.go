@@ -65,7 +65,7 @@ func TestCheckDoneWithPayloadOnReturn(t *testing.T) {
 		}
 		a.question = d.Question
 		if d.Digest != nil {
-			a.digest = d.Digest()
+			a.digest = d.Digest
 		}
 		return a
 	}

@@ -52,9 +52,7 @@ func (Policy) Check(req agent.PolicyRequest) (agent.Decision, error) {
 	if err != nil {
 		return d, err
 	}
-	if digest != nil {
-		d.Digest = func() []byte { return digest }
-	}
+	d.Digest = digest // nil for a small payload: the agent hashes it
 	if root != nil {
 		d.Confirm, d.Question = reviewRoot(req.Key, req.GUN, md, root, req.Held)
 		return d, nil
