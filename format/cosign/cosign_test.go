@@ -47,6 +47,10 @@ func TestCheck(t *testing.T) {
 		{"hub short", hub, payload("alpine"), ""},
 		{"bound, other repo", bound, payload("registry.example.com/team/other"), "signs only for registry.example.com/team/app, not registry.example.com/team/other"},
 		{"bound, other registry", bound, payload("evil.example.com/team/app"), "signs only for"},
+		// Docker 28 reads an upper-case first component as a registry
+		// host: another name than the key's, so another repository.
+		{"bound, host spelled in capitals", bound, payload("Registry.Example.com/team/app"), "signs only for registry.example.com/team/app, not Registry.Example.com/team/app"},
+		{"hub, user spelled in capitals", hub, payload("Library/alpine"), "signs only for"},
 		{"other digest in reference", free, payload("r.example/a@sha256:" + strings.Repeat("0", 64)), "names another digest"},
 		{"not json", free, "hello", "not a simple-signing payload"},
 		{"tuf", free, `{"_type":"Targets","version":1}`, "not a simple-signing payload"},
