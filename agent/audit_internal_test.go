@@ -383,6 +383,15 @@ func TestAuditGroupCommit(t *testing.T) {
 			if syncs != 2 {
 				t.Fatalf("%d fsyncs for two groups", syncs)
 			}
+			// The start line and the two groups, or the start line alone
+			// when the groups' fsync failed: Commits counts what is on disk.
+			want := AuditCommits{Commits: 3, Lines: 1 + 1 + n}
+			if fail {
+				want = AuditCommits{Commits: 1, Lines: 1}
+			}
+			if got := a.Commits(); got.Commits != want.Commits || got.Lines != want.Lines || got.SyncSeconds <= 0 {
+				t.Fatalf("Commits() = %+v; want %d commits of %d lines and their time", got, want.Commits, want.Lines)
+			}
 			if !fail {
 				mustVerify(t, path, 1+1+n)
 			}

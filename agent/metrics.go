@@ -24,6 +24,9 @@ type Metrics struct {
 	// HardwareErrors counts requests that failed because a token or card
 	// could not be reached (ErrDeviceUnavailable).
 	HardwareErrors uint64 `json:"hardware_errors,omitempty"`
+	// Audit counts the audit log's group commits, when the agent writes
+	// one (AuditFile).
+	Audit *AuditCommits `json:"audit,omitempty"`
 }
 
 // RequestCount is one counter of Metrics.Requests.

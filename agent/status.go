@@ -15,6 +15,10 @@ func (k *Keyring) Status(ctx context.Context) (Status, error) {
 		Signatures: k.signatures.Load(), Refusals: k.refusals.Load(),
 	}
 	m := k.metrics.snapshot()
+	if c, ok := k.opts.Audit.(interface{ Commits() AuditCommits }); ok {
+		commits := c.Commits()
+		m.Audit = &commits
+	}
 	st.Metrics = &m
 	for _, s := range k.opts.Stores {
 		bs := BackendStatus{Name: s.Name(), Kind: s.Kind(), Keys: len(k.perStore[s]), Abilities: abilitiesOf(s)}

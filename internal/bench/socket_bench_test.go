@@ -257,6 +257,14 @@ func BenchmarkP2(b *testing.B) {
 		ok, failed int64
 		took       time.Duration
 		lat        latencies
+		audit      agent.AuditCommits // the turns' commits
+	}
+	commits := func() agent.AuditCommits {
+		st, err := ip.k.Status(context.Background())
+		if err != nil || st.Metrics == nil || st.Metrics.Audit == nil {
+			b.Fatalf("status: %v, no audit commits", err)
+		}
+		return *st.Metrics.Audit
 	}
 	totals := make([]total, len(counts))
 	var ratios []float64
@@ -267,17 +275,22 @@ func BenchmarkP2(b *testing.B) {
 				k = len(counts) - 1 - k
 			}
 			t := &totals[k]
-			start := time.Now()
+			before, start := commits(), time.Now()
 			ok, failed := hammer(conns[:counts[k]], p2Turn, req, &t.lat)
-			took := time.Since(start)
+			took, after := time.Since(start), commits()
 			t.ok, t.failed, t.took = t.ok+ok, t.failed+failed, t.took+took
+			t.audit.Commits += after.Commits - before.Commits
+			t.audit.Lines += after.Lines - before.Lines
+			t.audit.SyncSeconds += after.SyncSeconds - before.SyncSeconds
 			rate[k] = float64(ok) / took.Seconds()
 		}
 		ratios = append(ratios, rate[3]/rate[0]) // 8 clients ÷ 1
 	}
 	for k, n := range counts {
 		t := &totals[k]
-		emit("P2: clients=%d %.0f/s p50 %v p99 %v errors %d", n, float64(t.ok)/t.took.Seconds(), t.lat.quantile(0.5).Round(time.Microsecond), t.lat.quantile(0.99).Round(time.Microsecond), t.failed)
+		a := t.audit
+		emit("P2: clients=%d %.0f/s p50 %v p99 %v errors %d; %.1f lines per fsync, write+fsync %v, the disk busy %.0f%% of the time", n, float64(t.ok)/t.took.Seconds(), t.lat.quantile(0.5).Round(time.Microsecond), t.lat.quantile(0.99).Round(time.Microsecond), t.failed,
+			float64(a.Lines)/float64(a.Commits), time.Duration(a.SyncSeconds/float64(a.Commits)*float64(time.Second)).Round(time.Microsecond), 100*a.SyncSeconds/t.took.Seconds())
 	}
 	slices.Sort(ratios)
 	emit("P2: %d rounds of %v turns, alternating: 8 clients ÷ 1 min %.2f, median %.2f, max %.2f; over all turns %.2f", p2Rounds, p2Turn, ratios[0], ratios[len(ratios)/2], ratios[len(ratios)-1], (float64(totals[3].ok)/totals[3].took.Seconds())/(float64(totals[0].ok)/totals[0].took.Seconds()))

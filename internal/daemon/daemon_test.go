@@ -104,6 +104,12 @@ func TestRun(t *testing.T) {
 	if want := "trust_agent_keys{backend=" + strconv.Quote(st.Backends[0].Name) + "} 1\n"; !strings.Contains(string(body), want) {
 		t.Errorf("metrics lack %q:\n%s", want, body)
 	}
+	// The audit log's start line and the generate's: two commits.
+	for _, want := range []string{"trust_agent_audit_commits_total 2\n", "trust_agent_audit_lines_total 2\n", "trust_agent_audit_sync_seconds_total "} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
 	if fi, err := os.Stat(metrics); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("metrics socket: %v, %v; want mode 0600", fi, err)
 	}
