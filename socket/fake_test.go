@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/syncbuf"
 )
 
 // fakeAgent is an agent.Agent for wire tests only: its answers are derived
@@ -156,27 +157,9 @@ func (f *fakeAgent) Delete(ctx context.Context, req agent.DeleteRequest) error {
 	return f.record(ctx)
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger and a test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serveFake listens in a fresh directory and serves a with Serve until the
 // test ends. It returns the socket path and the log.
-func serveFake(t testing.TB, a agent.Agent) (string, *syncBuffer) {
+func serveFake(t testing.TB, a agent.Agent) (string, *syncbuf.Buffer) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "run", "agent.sock")
 	l, err := Listen(path)
@@ -186,9 +169,9 @@ func serveFake(t testing.TB, a agent.Agent) (string, *syncBuffer) {
 	return path, serveOn(t, l, a)
 }
 
-func serveOn(t testing.TB, l net.Listener, a agent.Agent) *syncBuffer {
+func serveOn(t testing.TB, l net.Listener, a agent.Agent) *syncbuf.Buffer {
 	t.Helper()
-	logBuf := new(syncBuffer)
+	logBuf := new(syncbuf.Buffer)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

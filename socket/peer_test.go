@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/syncbuf"
 )
 
 // helperEnv makes the test binary, re-executed as another user, dial the
@@ -257,7 +258,7 @@ func TestDialRefusesAgentOfAnotherUser(t *testing.T) {
 		"--clear-groups", "--", bin, "-test.run=^$")
 	cmd.Env = []string{serveHelperEnv + "=" + path, "PATH=/usr/bin:/bin"}
 	cmd.Dir = top
-	var out syncBuffer
+	var out syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -134,12 +134,12 @@ func TestNotationCLI(t *testing.T) {
 		{"bound key", []string{"--id", "bound", "--user-metadata", annotation}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			before := len(f.audit.lines())
+			before := len(f.audit.Lines())
 			args := append([]string{"sign", "--insecure-registry", "--plugin", "trust-agent"}, c.sign...)
 			if out, err := run(append(args, artifact)...); err != nil {
 				t.Fatalf("notation sign: %v\n%s", err, out)
 			}
-			if got := len(f.audit.lines()) - before; got != 1 {
+			if got := len(f.audit.Lines()) - before; got != 1 {
 				t.Fatalf("%d audit lines for one signature", got)
 			}
 			out, err := run("verify", "--insecure-registry", artifact)
@@ -150,12 +150,12 @@ func TestNotationCLI(t *testing.T) {
 	}
 	// The bound key without the annotation: notation reports the agent's
 	// refusal, and nothing is signed.
-	before := len(f.audit.lines())
+	before := len(f.audit.Lines())
 	out, err := run("sign", "--insecure-registry", "--plugin", "trust-agent", "--id", "bound", artifact)
 	if err == nil || !strings.Contains(out, "does not say the artifact is there") {
 		t.Fatalf("a bound key signed without the repository annotation: %v\n%s", err, out)
 	}
-	if got := len(f.audit.lines()) - before; got != 1 {
+	if got := len(f.audit.Lines()) - before; got != 1 {
 		t.Fatalf("%d audit lines for one refusal", got)
 	}
 	if out, err := run("verify", "--insecure-registry", "--user-metadata", annotation, artifact); err != nil {

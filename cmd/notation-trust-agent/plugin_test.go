@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,38 +34,17 @@ import (
 	"github.com/trust-agent/trust-agent/agent"
 	"github.com/trust-agent/trust-agent/format/notation"
 	"github.com/trust-agent/trust-agent/internal/notationplugin"
+	"github.com/trust-agent/trust-agent/internal/syncbuf"
 	"github.com/trust-agent/trust-agent/pkcs11"
 	"github.com/trust-agent/trust-agent/pkcs11/softhsmtest"
 	"github.com/trust-agent/trust-agent/socket"
 )
 
-// syncBuffer is an audit log the agent's goroutines write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := strings.Split(strings.TrimSpace(s.b.String()), "\n")
-	if len(out) == 1 && out[0] == "" {
-		return nil
-	}
-	return out
-}
-
 type fixture struct {
 	sock       string
 	pluginsDir string
 	binary     string
-	audit      *syncBuffer
+	audit      *syncbuf.Buffer
 	keyring    *agent.Keyring
 }
 
@@ -79,7 +57,7 @@ func start(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{audit: &syncBuffer{}}
+	f := &fixture{audit: &syncbuf.Buffer{}}
 	// Storing a CA's chain needs a person's yes: this askpass says yes.
 	yes := filepath.Join(t.TempDir(), "yes")
 	if err := os.WriteFile(yes, []byte("#!/bin/sh\nexit 0\n"), 0o700); err != nil {
@@ -247,7 +225,7 @@ func TestPluginManagerSigns(t *testing.T) {
 		root := chain[len(chain)-1]
 		for _, mt := range []string{jws.MediaTypeEnvelope, cose.MediaTypeEnvelope} {
 			t.Run(k.name+"/"+mt, func(t *testing.T) {
-				before := len(f.audit.lines())
+				before := len(f.audit.Lines())
 				s, err := signer.NewPluginSigner(pl, k.name, map[string]string{"socket": f.sock})
 				if err != nil {
 					t.Fatal(err)
@@ -260,7 +238,7 @@ func TestPluginManagerSigns(t *testing.T) {
 					t.Fatal("the envelope does not carry the key's chain")
 				}
 				verify(t, blob, mt, desc, root)
-				lines := f.audit.lines()[before:]
+				lines := f.audit.Lines()[before:]
 				if len(lines) != 1 {
 					t.Fatalf("%d audit lines, want 1: %q", len(lines), lines)
 				}
@@ -333,7 +311,7 @@ func TestPluginRefuses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := len(f.audit.lines())
+			before := len(f.audit.Lines())
 			stdout, stderr, code := f.run(t, c.env, "generate-signature", c.req)
 			if code != 1 || stdout != "" {
 				t.Fatalf("exit %d, stdout %q", code, stdout)
@@ -348,8 +326,8 @@ func TestPluginRefuses(t *testing.T) {
 			if e.ErrorCode != c.wantCode || !strings.Contains(e.ErrorMessage, c.wantMsg) || strings.Contains(e.ErrorMessage, "\n") {
 				t.Fatalf("error %+v, want %s with %q", e, c.wantCode, c.wantMsg)
 			}
-			if got := len(f.audit.lines()) - before; got != c.wantAudit {
-				t.Fatalf("%d audit lines, want %d: %q", got, c.wantAudit, f.audit.lines()[before:])
+			if got := len(f.audit.Lines()) - before; got != c.wantAudit {
+				t.Fatalf("%d audit lines, want %d: %q", got, c.wantAudit, f.audit.Lines()[before:])
 			}
 		})
 	}
@@ -361,12 +339,12 @@ func TestPluginRefuses(t *testing.T) {
 	if err := f.keyring.Lock(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	before := len(f.audit.lines())
+	before := len(f.audit.Lines())
 	_, stderr, code := f.run(t, sockEnv, "generate-signature", good)
 	if code != 1 || !strings.Contains(stderr, `"errorCode":"ACCESS_DENIED"`) || !strings.Contains(stderr, "trust-agent unlock") {
 		t.Fatalf("locked agent: exit %d, %s", code, stderr)
 	}
-	if got := len(f.audit.lines()) - before; got != 1 {
+	if got := len(f.audit.Lines()) - before; got != 1 {
 		t.Fatalf("%d audit lines for a locked agent's refusal", got)
 	}
 	// describe-key and get-plugin-metadata, as notation calls them.

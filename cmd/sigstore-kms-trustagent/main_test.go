@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -19,6 +18,7 @@ import (
 	"github.com/trust-agent/trust-agent/agent"
 	_ "github.com/trust-agent/trust-agent/format/cosign"
 	_ "github.com/trust-agent/trust-agent/format/notation" // a notation key, refused a cosign payload
+	"github.com/trust-agent/trust-agent/internal/syncbuf"
 	"github.com/trust-agent/trust-agent/piv"
 	"github.com/trust-agent/trust-agent/piv/pivtest"
 	"github.com/trust-agent/trust-agent/pkcs11"
@@ -50,26 +50,9 @@ func installPlugin(t *testing.T) {
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serveAgent runs a real agent on a fresh SoftHSM token behind a real
 // socket, and points TRUST_AGENT_SOCK at it.
-func serveAgent(t *testing.T) (*agent.Keyring, *syncBuffer) {
+func serveAgent(t *testing.T) (*agent.Keyring, *syncbuf.Buffer) {
 	t.Helper()
 	tok := softhsmtest.New(t, "246810")
 	store, err := pkcs11.Open(tok.URI())
@@ -80,9 +63,9 @@ func serveAgent(t *testing.T) (*agent.Keyring, *syncBuffer) {
 }
 
 // serveStore serves a real agent holding store behind a real socket.
-func serveStore(t *testing.T, store agent.KeyStore) (*agent.Keyring, *syncBuffer) {
+func serveStore(t *testing.T, store agent.KeyStore) (*agent.Keyring, *syncbuf.Buffer) {
 	t.Helper()
-	audit := new(syncBuffer)
+	audit := new(syncbuf.Buffer)
 	k := agent.New(agent.Options{Stores: []agent.KeyStore{store}, Audit: agent.AuditTo(audit)})
 	t.Cleanup(func() { k.Close() })
 	path := filepath.Join(t.TempDir(), "run", "agent.sock")

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/trust-agent/trust-agent/agent"
+	"github.com/trust-agent/trust-agent/internal/syncbuf"
 )
 
 // slowCard is an agent whose one PIV key takes a touch's time to sign.
@@ -46,22 +45,10 @@ func (s slowCard) Generate(context.Context, agent.GenerateRequest) (agent.KeyInf
 	return agent.KeyInfo{}, nil
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // TestTouchNoticeCertifyAndGenerate: a root certificate and a new key's
 // slot certificate are signed by the card too, and may wait for a touch.
 func TestTouchNoticeCertifyAndGenerate(t *testing.T) {
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	a := withTouchNotice(slowCard{wait: touchNoticeDelay + 300*time.Millisecond}, &out)
 	if _, err := a.CertifyRoot(context.Background(), agent.CertifyRequest{KeyID: "piv-key", GUN: "example.com/app"}); err != nil {
 		t.Fatal(err)
@@ -89,7 +76,7 @@ func TestTouchNotice(t *testing.T) {
 		{"slow token", "hsm-key", touchNoticeDelay + 300*time.Millisecond, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var out lockedBuffer
+			var out syncbuf.Buffer
 			a := withTouchNotice(slowCard{wait: tc.wait}, &out)
 			if _, err := a.Sign(context.Background(), agent.SignRequest{KeyID: tc.key, Role: "root", GUN: "example.com/app"}); err != nil {
 				t.Fatal(err)

@@ -1,7 +1,6 @@
 package trusttest
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,9 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/trust-agent/trust-agent/internal/syncbuf"
 )
 
 // notaryStartTimeout bounds how long StartNotary waits for the health check.
@@ -32,7 +32,7 @@ type Notary struct {
 	// was started with StartNotaryWithTokenAuth; nil otherwise.
 	Token *TokenServer
 
-	log *syncBuffer
+	log *syncbuf.Buffer
 }
 
 // Log returns what the server has logged so far.
@@ -125,7 +125,7 @@ func startNotary(t testing.TB, bin, dir string, files tlsFiles, token *TokenServ
 		CAFile: files.CAFile,
 		CAPEM:  files.CAPEM,
 		Token:  token,
-		log:    new(syncBuffer),
+		log:    new(syncbuf.Buffer),
 	}
 	cmd := exec.Command(bin, "-config", cfgFile, "-logf", "logfmt")
 	cmd.Stdout = n.log
@@ -215,23 +215,4 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
-}
-
-// syncBuffer is a bytes.Buffer safe for a child's stdout and stderr and a
-// reading test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trust-agent/trust-agent/internal/syncbuf"
 )
 
 // NotarySignerProgram is notary's signing service (Debian package notary).
@@ -44,7 +46,7 @@ type SQLNotary struct {
 	serverBin, signerBin string
 	serverCfg, signerCfg string
 	passphrase           string
-	signerLog            *syncBuffer
+	signerLog            *syncbuf.Buffer
 	stopServer           func()
 	stopSigner           func()
 }
@@ -66,7 +68,7 @@ func startRemoteSignerNotary(t testing.TB, sql bool) *SQLNotary {
 	s := &SQLNotary{
 		serverBin: RequireProgram(t, NotaryServerProgram),
 		signerBin: RequireProgram(t, NotarySignerProgram),
-		signerLog: new(syncBuffer),
+		signerLog: new(syncbuf.Buffer),
 	}
 	signerStorage := map[string]any{"backend": "memory"}
 	serverStorage := map[string]any{"backend": "memory"}
@@ -104,7 +106,7 @@ func startRemoteSignerNotary(t testing.TB, sql bool) *SQLNotary {
 	if err != nil {
 		t.Fatalf("trusttest: %v", err)
 	}
-	s.Notary = &Notary{URL: "https://" + addr, Addr: addr, CAFile: ca.file, CAPEM: ca.pem, log: new(syncBuffer)}
+	s.Notary = &Notary{URL: "https://" + addr, Addr: addr, CAFile: ca.file, CAPEM: ca.pem, log: new(syncbuf.Buffer)}
 	s.serverCfg = filepath.Join(dir, "server-config.json")
 	writeJSON(t, s.serverCfg, map[string]any{
 		"server": map[string]any{
@@ -208,7 +210,7 @@ func (s *SQLNotary) Restart(t testing.TB) {
 
 // startProcess starts cmd with its output in log; exited receives once
 // when it ends, and stop kills it and waits.
-func startProcess(cmd *exec.Cmd, log *syncBuffer) (<-chan error, func(), error) {
+func startProcess(cmd *exec.Cmd, log *syncbuf.Buffer) (<-chan error, func(), error) {
 	cmd.Stdout, cmd.Stderr = log, log
 	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trust-agent/trust-agent/internal/syncbuf"
 )
 
 // PsqlProgram is PostgreSQL's client, which applies notary's migrations.
@@ -35,7 +37,7 @@ type Postgres struct {
 
 	bin   string // /usr/lib/postgresql/NN/bin
 	runAs []string
-	log   *syncBuffer
+	log   *syncbuf.Buffer
 	stop  func()
 }
 
@@ -73,7 +75,7 @@ func StartPostgres(t testing.TB) *Postgres {
 	RequireProgram(t, PsqlProgram)
 	// Not t.TempDir: its parents are 0700 root, closed to nobody.
 	dir := SharedTempDir(t)
-	p := &Postgres{Dir: filepath.Join(dir, "data"), bin: bin, log: new(syncBuffer)}
+	p := &Postgres{Dir: filepath.Join(dir, "data"), bin: bin, log: new(syncbuf.Buffer)}
 	if err := os.Mkdir(p.Dir, 0o700); err != nil {
 		t.Fatalf("trusttest: %v", err)
 	}

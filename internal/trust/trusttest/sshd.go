@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trust-agent/trust-agent/internal/syncbuf"
 )
 
 // Programs of the SSH forwarding helpers.
@@ -44,7 +46,7 @@ type SSHD struct {
 	dir        string
 	identity   string // client private key
 	knownHosts string
-	log        *syncBuffer
+	log        *syncbuf.Buffer
 }
 
 // Log returns what sshd has logged so far (LogLevel VERBOSE).
@@ -73,7 +75,7 @@ func StartSSHD(t testing.TB) *SSHD {
 		dir:        dir,
 		identity:   filepath.Join(dir, "id_ed25519"),
 		knownHosts: filepath.Join(dir, "known_hosts"),
-		log:        new(syncBuffer),
+		log:        new(syncbuf.Buffer),
 	}
 	hostKey := filepath.Join(dir, "host_ed25519")
 	for _, k := range []string{hostKey, s.identity} {
@@ -201,7 +203,7 @@ func (s *SSHD) ForwardArgs(remote, local string) []string {
 func (s *SSHD) Forward(t testing.TB, remote, local string) {
 	t.Helper()
 	ssh := RequireProgram(t, SSHProgram)
-	log := new(syncBuffer)
+	log := new(syncbuf.Buffer)
 	cmd := exec.Command(ssh, s.ForwardArgs(remote, local)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	dieWithTest(cmd)
