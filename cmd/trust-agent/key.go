@@ -236,21 +236,26 @@ func cmdKeyList(ctx context.Context, e *env, args []string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tROLE\tREPOSITORY\tALGORITHM\tLOCATION")
 	for _, k := range keys {
-		repo := k.GUN
-		if k.Role == agent.RoleRoot {
-			// The repositories a root key serves: those it certified.
-			var guns []string
-			for _, c := range k.Certs {
-				guns = append(guns, c.GUN)
-			}
-			repo = strings.Join(guns, ",")
-		}
-		if repo == "" {
-			repo = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, roleColumn(k), repo, k.Algorithm, k.Location)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, roleColumn(k), repoColumn(k), k.Algorithm, k.Location)
 	}
 	return tw.Flush()
+}
+
+// repoColumn is key list's REPOSITORY: the repository a key is bound to;
+// for a root key, the repositories it certified; "-" for none.
+func repoColumn(k agent.KeyInfo) string {
+	repo := k.GUN
+	if k.Role == agent.RoleRoot {
+		var guns []string
+		for _, c := range k.Certs {
+			guns = append(guns, c.GUN)
+		}
+		repo = strings.Join(guns, ",")
+	}
+	if repo == "" {
+		return "-"
+	}
+	return repo
 }
 
 // listAttested is key list --attest: the keys with their attestations.
@@ -271,19 +276,7 @@ func listAttested(ctx context.Context, e *env, a agent.Agent, keys []agent.KeyIn
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tROLE\tREPOSITORY\tALGORITHM\tLOCATION\tATTESTED")
 	for _, k := range out {
-		repo := k.GUN
-		if k.Role == agent.RoleRoot {
-			// The repositories a root key serves: those it certified.
-			var guns []string
-			for _, c := range k.Certs {
-				guns = append(guns, c.GUN)
-			}
-			repo = strings.Join(guns, ",")
-		}
-		if repo == "" {
-			repo = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, roleColumn(k.KeyInfo), repo, k.Algorithm, k.Location, k.Attestation.Column())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, roleColumn(k.KeyInfo), repoColumn(k.KeyInfo), k.Algorithm, k.Location, k.Attestation.Column())
 	}
 	return tw.Flush()
 }
