@@ -110,10 +110,14 @@ func (a *AuditFile) Head() AuditHead {
 	return a.last
 }
 
-// AuditCommits counts an audit log's group commits since the agent
-// opened it. Lines ÷ Commits is how many requests one fsync carried;
-// SyncSeconds ÷ Commits is how long the disk took for each (the write and
-// the fsync), which bounds the rate of a client that signs alone.
+// AuditCommits counts an audit log's group commits that succeeded since
+// the agent opened it, an "audit-start" line written on a reopen counting
+// as one. Lines ÷ Commits is how many requests one fsync carried;
+// SyncSeconds ÷ Commits is how long each commit's write and fsync took as
+// the agent waited for them (its own scheduling included, so a little
+// more than the disk's time), which bounds the rate of a client that signs
+// alone. A commit that fails is not counted, nor its time, though its
+// lines may have reached the file.
 type AuditCommits struct {
 	Commits     uint64  `json:"commits"`
 	Lines       uint64  `json:"lines"`

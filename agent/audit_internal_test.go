@@ -26,6 +26,7 @@ type faultyFile struct {
 	writes   int
 	hold     chan struct{} // when set, the next Sync waits for it to close
 	held     chan struct{} // closed when a Sync is waiting on hold
+	delay    time.Duration // every Sync takes at least this long
 }
 
 func (f *faultyFile) Write(p []byte) (int, error) {
@@ -50,6 +51,7 @@ func (f *faultyFile) Sync() error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	time.Sleep(f.delay)
 	f.syncs++
 	if f.syncErr != nil {
 		return f.syncErr
@@ -384,7 +386,8 @@ func TestAuditGroupCommit(t *testing.T) {
 				t.Fatalf("%d fsyncs for two groups", syncs)
 			}
 			// The start line and the two groups, or the start line alone
-			// when the groups' fsync failed: Commits counts what is on disk.
+			// when the groups' fsync failed: Commits counts the commits
+			// that succeeded.
 			want := AuditCommits{Commits: 3, Lines: 1 + 1 + n}
 			if fail {
 				want = AuditCommits{Commits: 1, Lines: 1}
@@ -784,5 +787,105 @@ func TestAuditFlusherGroupFails(t *testing.T) {
 	rep := mustVerify(t, path, 1+1+n2+1+n3)
 	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "last write to this log failed") {
 		t.Fatalf("notes %q", rep.Notes)
+	}
+}
+
+// TestAuditCommitsCounted: every commit that succeeded is counted with its
+// lines and its time, the "audit-start" line of a reopen (the file
+// replaced) or of a re-attach (the file changed under the agent) as one.
+func TestAuditCommitsCounted(t *testing.T) {
+	ff := &faultyFile{}
+	a, path := openFaulty(t, ff)
+	want := func(commits, lines uint64, atLeast time.Duration) {
+		t.Helper()
+		got := a.Commits()
+		if got.Commits != commits || got.Lines != lines {
+			t.Fatalf("Commits() = %+v; want %d commits of %d lines", got, commits, lines)
+		}
+		// The time accumulates, in seconds: at least the fsyncs' delays,
+		// and not a thousand times more.
+		if got.SyncSeconds < atLeast.Seconds() || got.SyncSeconds > 10*atLeast.Seconds()+1 {
+			t.Fatalf("Commits().SyncSeconds = %v; want at least %v", got.SyncSeconds, atLeast)
+		}
+	}
+	want(1, 1, 0) // the start line
+	const delay = 20 * time.Millisecond
+	ff.set(func(f *faultyFile) { f.delay = delay })
+	for i := range 2 {
+		if err := a.Record(ev(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want(3, 3, 2*delay)
+
+	// Replaced: the reopen's start line, then the group.
+	if err := os.Rename(path, path+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Record(ev(2)); err != nil {
+		t.Fatal(err)
+	}
+	want(5, 5, 4*delay)
+
+	// Written to by another process: the re-attach's start line, then the group.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("not the agent's\n")
+	f.Close()
+	if err := a.Record(ev(3)); err != nil {
+		t.Fatal(err)
+	}
+	want(7, 7, 6*delay)
+
+	// A failed fsync counts nothing.
+	ff.set(func(f *faultyFile) { f.syncErr = errors.New("input/output error") })
+	if err := a.Record(ev(4)); err == nil {
+		t.Fatal("Record with a failing fsync succeeded")
+	}
+	want(7, 7, 6*delay)
+}
+
+// TestAuditCommitsConcurrent: Commits and Head read while many goroutines
+// record (run with -race), and at the end every line of the fresh log is
+// counted once: the last line's sequence number is the lines counted.
+func TestAuditCommitsConcurrent(t *testing.T) {
+	a, _ := openLog(t)
+	done := make(chan struct{})
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			c, h := a.Commits(), a.Head()
+			if c.Commits > c.Lines || h.Seq == 0 {
+				t.Errorf("while recording: Commits() = %+v, Head() = %+v", c, h)
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 25 {
+				if err := a.Record(ev(g*100 + i)); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	<-polled
+	c, h := a.Commits(), a.Head()
+	if c.Lines != 1+4*25 || h.Seq != c.Lines || c.Commits < 2 || c.Commits > c.Lines {
+		t.Fatalf("after 100 Records: Commits() = %+v, Head().Seq = %d; want 101 lines, the head's sequence number", c, h.Seq)
 	}
 }

@@ -8,7 +8,8 @@ import (
 )
 
 // Metrics are the agent's counters for a fleet's monitoring: requests by
-// operation, result and role, a latency histogram, and hardware errors.
+// operation, result and role, a latency histogram, hardware errors, and
+// the audit log's group commits.
 // They live in memory only (the audit log is the durable record) and
 // reach clients in Status.
 type Metrics struct {
@@ -24,9 +25,9 @@ type Metrics struct {
 	// HardwareErrors counts requests that failed because a token or card
 	// could not be reached (ErrDeviceUnavailable).
 	HardwareErrors uint64 `json:"hardware_errors,omitempty"`
-	// Audit counts the audit log's group commits, when the agent writes
-	// one (AuditFile).
-	Audit *AuditCommits `json:"audit,omitempty"`
+	// AuditCommits counts the audit log's group commits, when the agent
+	// writes one (AuditFile). Status.Audit is where its chain stands.
+	AuditCommits *AuditCommits `json:"audit_commits,omitempty"`
 }
 
 // RequestCount is one counter of Metrics.Requests.

@@ -17,7 +17,7 @@ func (k *Keyring) Status(ctx context.Context) (Status, error) {
 	m := k.metrics.snapshot()
 	if c, ok := k.opts.Audit.(interface{ Commits() AuditCommits }); ok {
 		commits := c.Commits()
-		m.Audit = &commits
+		m.AuditCommits = &commits
 	}
 	st.Metrics = &m
 	for _, s := range k.opts.Stores {

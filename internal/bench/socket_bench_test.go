@@ -261,10 +261,10 @@ func BenchmarkP2(b *testing.B) {
 	}
 	commits := func() agent.AuditCommits {
 		st, err := ip.k.Status(context.Background())
-		if err != nil || st.Metrics == nil || st.Metrics.Audit == nil {
+		if err != nil || st.Metrics == nil || st.Metrics.AuditCommits == nil {
 			b.Fatalf("status: %v, no audit commits", err)
 		}
-		return *st.Metrics.Audit
+		return *st.Metrics.AuditCommits
 	}
 	totals := make([]total, len(counts))
 	var ratios []float64

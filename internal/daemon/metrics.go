@@ -71,14 +71,14 @@ func WritePrometheus(w io.Writer, st agent.Status) {
 	fmt.Fprintf(w, "trust_agent_request_duration_seconds_bucket{le=\"+Inf\"} %d\n", m.LatencyCount)
 	fmt.Fprintf(w, "trust_agent_request_duration_seconds_sum %g\n", m.LatencySum)
 	fmt.Fprintf(w, "trust_agent_request_duration_seconds_count %d\n", m.LatencyCount)
-	if a := m.Audit; a != nil {
-		fmt.Fprintln(w, "# HELP trust_agent_audit_commits_total Group commits of the audit log: one write and one fsync each.")
+	if a := m.AuditCommits; a != nil {
+		fmt.Fprintln(w, "# HELP trust_agent_audit_commits_total Group commits of the audit log that succeeded: one write and one fsync each.")
 		fmt.Fprintln(w, "# TYPE trust_agent_audit_commits_total counter")
 		fmt.Fprintf(w, "trust_agent_audit_commits_total %d\n", a.Commits)
-		fmt.Fprintln(w, "# HELP trust_agent_audit_lines_total Audit lines written; ÷ commits, the lines one fsync carried.")
+		fmt.Fprintln(w, "# HELP trust_agent_audit_lines_total Audit lines written by the commits; ÷ commits, the lines one fsync carried.")
 		fmt.Fprintln(w, "# TYPE trust_agent_audit_lines_total counter")
 		fmt.Fprintf(w, "trust_agent_audit_lines_total %d\n", a.Lines)
-		fmt.Fprintln(w, "# HELP trust_agent_audit_sync_seconds_total Time spent writing and fsyncing the audit log; ÷ commits, the disk's latency.")
+		fmt.Fprintln(w, "# HELP trust_agent_audit_sync_seconds_total Time the commits took, write and fsync as the agent waited for them; ÷ commits, what one request waits for the disk.")
 		fmt.Fprintln(w, "# TYPE trust_agent_audit_sync_seconds_total counter")
 		fmt.Fprintf(w, "trust_agent_audit_sync_seconds_total %g\n", a.SyncSeconds)
 	}
