@@ -27,6 +27,9 @@ import (
 // role being signed with SetDelegationRole and publishes one delegation
 // role at a time. A delegation signature with no role set is refused.
 //
+// A CryptoService serves one command: it asks the agent for its keys once
+// and answers from that list (see lookup).
+//
 // Methods are safe to call from multiple goroutines.
 type CryptoService struct {
 	agent agent.Agent
@@ -34,7 +37,7 @@ type CryptoService struct {
 	ctx   context.Context
 
 	mu         sync.Mutex
-	keys       []agent.KeyInfo // from the last List; refreshed on a miss
+	keys       []agent.KeyInfo // from the last List, with the keys Create made since; nil: List again
 	delegation []data.RoleName
 	// reuseTargets, set by initialize, makes Create return the targets key
 	// the agent already holds for the repository instead of a new one.
@@ -116,7 +119,9 @@ func (cs *CryptoService) Create(role data.RoleName, gun data.GUN, algorithm stri
 		return nil, fmt.Errorf("trust: generating a %s key on the agent: %w", role, err)
 	}
 	cs.mu.Lock()
-	cs.keys = append(cs.keys, info)
+	if cs.keys != nil { // else the next lookup lists every key, this one with them
+		cs.keys = append(cs.keys, info)
+	}
 	cs.mu.Unlock()
 	return publicKey(info)
 }
@@ -203,6 +208,14 @@ func (cs *CryptoService) usable(k agent.KeyInfo) bool {
 	return k.GUN == "" || k.GUN == cs.gun
 }
 
+// forget empties the key list, so the next lookup asks the agent again:
+// for a change made on the agent other than by Create.
+func (cs *CryptoService) forget() {
+	cs.mu.Lock()
+	cs.keys = nil
+	cs.mu.Unlock()
+}
+
 // list returns the agent's keys, from the cache unless refresh.
 func (cs *CryptoService) list(refresh bool) ([]agent.KeyInfo, error) {
 	cs.mu.Lock()
@@ -225,28 +238,33 @@ func (cs *CryptoService) list(refresh bool) ([]agent.KeyInfo, error) {
 }
 
 // lookup finds keyID among the agent's keys by canonical ID or by the ID
-// of its root certificate for cs.gun, asking the agent again on a miss.
+// of its root certificate for cs.gun. A miss is final: the list is the
+// agent's as of this CryptoService's List, and what the command changes
+// on the agent itself is in it (Create adds the key it makes) or empties it
+// (RootCertificate calls forget), so the next call asks the agent again. A
+// key made on the agent some other way after the List (another command, a
+// direct agent call) is not seen: one CryptoService serves one command. Notary looks up
+// the server's snapshot key in every publish: asking the agent again on a
+// miss was a second List per sign, each a walk of every token's objects.
 // For a certificate ID it also returns the certificate's public key.
 func (cs *CryptoService) lookup(keyID string) (agent.KeyInfo, data.PublicKey, error) {
-	for _, refresh := range []bool{false, true} {
-		keys, err := cs.list(refresh)
-		if err != nil {
-			return agent.KeyInfo{}, nil, err
+	keys, err := cs.list(false)
+	if err != nil {
+		return agent.KeyInfo{}, nil, err
+	}
+	for _, k := range keys {
+		if !cs.usable(k) {
+			continue
 		}
-		for _, k := range keys {
-			if !cs.usable(k) {
+		if k.ID == keyID {
+			return k, nil, nil
+		}
+		for _, c := range k.Certs {
+			if c.GUN != cs.gun {
 				continue
 			}
-			if k.ID == keyID {
-				return k, nil, nil
-			}
-			for _, c := range k.Certs {
-				if c.GUN != cs.gun {
-					continue
-				}
-				if pub, err := certPublicKey(c.DER); err == nil && pub.ID() == keyID {
-					return k, pub, nil
-				}
+			if pub, err := certPublicKey(c.DER); err == nil && pub.ID() == keyID {
+				return k, pub, nil
 			}
 		}
 	}

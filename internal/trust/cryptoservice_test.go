@@ -277,3 +277,81 @@ func TestCryptoServiceSign(t *testing.T) {
 		t.Fatalf("snapshot key signing Targets: %v, want agent.ErrDenied", err)
 	}
 }
+
+// listCounter counts the agent's List calls.
+type listCounter struct {
+	agent.Agent
+	mu    sync.Mutex
+	lists int
+}
+
+func (c *listCounter) List(ctx context.Context) ([]agent.KeyInfo, error) {
+	c.mu.Lock()
+	c.lists++
+	c.mu.Unlock()
+	return c.Agent.List(ctx)
+}
+
+func (c *listCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lists
+}
+
+// TestCryptoServiceListsOnce: a command asks the agent for its keys once.
+// A key it does not hold (the server's snapshot key, which notary looks up
+// in every publish) is not a reason to ask again; what the command itself
+// changes on the agent is still seen: a key it creates at once, a root
+// certificate it has the agent make after one more List, and a key created
+// before the first List at that List.
+func TestCryptoServiceListsOnce(t *testing.T) {
+	a, _ := newSoftAgent(t)
+	root, err := NewCryptoService(a, testGUN).Create(data.CanonicalRootRole, "", data.ECDSAKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := &listCounter{Agent: a}
+	cs := NewCryptoService(lc, testGUN)
+	for range 2 {
+		if _, _, err := cs.GetPrivateKey("the server's snapshot key"); !errors.As(err, new(trustmanager.ErrKeyNotFound)) {
+			t.Fatalf("GetPrivateKey(a key the agent lacks) = %v, want ErrKeyNotFound", err)
+		}
+	}
+	if cs.GetKey(root.ID()) == nil {
+		t.Fatal("GetKey(root) = nil")
+	}
+	if n := lc.count(); n != 1 {
+		t.Fatalf("%d Lists for lookups of one absent key twice and one present key, want 1", n)
+	}
+
+	alice, err := cs.Create("targets/alice", testGUN, data.ECDSAKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, role, err := cs.GetPrivateKey(alice.ID()); err != nil || role != "targets/alice" {
+		t.Fatalf("GetPrivateKey(the key just created) = %v, %v", role, err)
+	}
+	if n := lc.count(); n != 1 {
+		t.Fatalf("%d Lists after finding the key the command created, want 1", n)
+	}
+
+	cert, err := cs.RootCertificate(root.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cs.GetKey(cert.ID()); got == nil || got.ID() != cert.ID() {
+		t.Fatalf("GetKey(the new root certificate's ID) = %v", got)
+	}
+	if n := lc.count(); n != 2 {
+		t.Fatalf("%d Lists after the root certificate, want 2 (the certificate is new to the list)", n)
+	}
+
+	// Create before any List: the next lookup lists every key.
+	first := NewCryptoService(lc, testGUN)
+	if _, err := first.Create("targets/bob", testGUN, data.ECDSAKey); err != nil {
+		t.Fatal(err)
+	}
+	if first.GetKey(root.ID()) == nil || first.GetKey(alice.ID()) == nil {
+		t.Fatal("after a Create with nothing listed yet, the agent's other keys are not found")
+	}
+}

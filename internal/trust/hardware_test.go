@@ -54,6 +54,7 @@ func TestHardwareKeysDockerReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cs.forget() // a key made beside the CryptoService, as another command would
 	alicePub, err := publicKey(alice)
 	if err != nil {
 		t.Fatal(err)

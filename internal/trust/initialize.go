@@ -34,10 +34,7 @@ func (cs *CryptoService) RootCertificate(rootKeyID string) (data.PublicKey, erro
 	if err != nil {
 		return nil, fmt.Errorf("trust: the agent's root certificate for %s: %w", cs.gun, err)
 	}
-	// The certificate is new to our key list; read it again on next use.
-	cs.mu.Lock()
-	cs.keys = nil
-	cs.mu.Unlock()
+	cs.forget() // the certificate is new to the key list
 	return pub, nil
 }
 

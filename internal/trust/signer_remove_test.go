@@ -100,6 +100,9 @@ func (f *adminRepo) addSigner(t *testing.T, repo client.Repository, name string)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A key made beside the repository's CryptoService, as another command
+	// would: it lists the agent's keys again.
+	repo.GetCryptoService().(*CryptoService).forget()
 	pub, err := publicKey(k)
 	if err != nil {
 		t.Fatal(err)
