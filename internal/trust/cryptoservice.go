@@ -36,8 +36,11 @@ type CryptoService struct {
 	gun   string
 	ctx   context.Context
 
-	mu         sync.Mutex
-	keys       []agent.KeyInfo // from the last List, with the keys Create made since; nil: List again
+	mu   sync.Mutex
+	keys []agent.KeyInfo // from the last List, with the keys Create made since; nil: List again
+	// changes counts Creates and forgets: a List answered across one is
+	// not kept, as it may lack what changed.
+	changes    uint64
 	delegation []data.RoleName
 	// reuseTargets, set by initialize, makes Create return the targets key
 	// the agent already holds for the repository instead of a new one.
@@ -122,6 +125,7 @@ func (cs *CryptoService) Create(role data.RoleName, gun data.GUN, algorithm stri
 	if cs.keys != nil { // else the next lookup lists every key, this one with them
 		cs.keys = append(cs.keys, info)
 	}
+	cs.changes++
 	cs.mu.Unlock()
 	return publicKey(info)
 }
@@ -213,13 +217,14 @@ func (cs *CryptoService) usable(k agent.KeyInfo) bool {
 func (cs *CryptoService) forget() {
 	cs.mu.Lock()
 	cs.keys = nil
+	cs.changes++
 	cs.mu.Unlock()
 }
 
 // list returns the agent's keys, from the cache unless refresh.
 func (cs *CryptoService) list(refresh bool) ([]agent.KeyInfo, error) {
 	cs.mu.Lock()
-	keys := cs.keys
+	keys, changes := cs.keys, cs.changes
 	cs.mu.Unlock()
 	if keys != nil && !refresh {
 		return keys, nil
@@ -232,7 +237,9 @@ func (cs *CryptoService) list(refresh bool) ([]agent.KeyInfo, error) {
 		keys = []agent.KeyInfo{}
 	}
 	cs.mu.Lock()
-	cs.keys = keys
+	if cs.changes == changes { // else a Create or forget came between: List again next time
+		cs.keys = keys
+	}
 	cs.mu.Unlock()
 	return keys, nil
 }
