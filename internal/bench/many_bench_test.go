@@ -45,6 +45,7 @@ func manifestRegistry(b *testing.B) string {
 // hardware signatures of the publish, counted by the agent, and the wall
 // time. The headline is the most signatures any publish took.
 func BenchmarkP4(b *testing.B) {
+	settle(b)
 	ip := startInProcess(b, false)
 	n := trusttest.StartNotary(b)
 	dc := trusttest.NewDockerConfig(b, n)

@@ -119,6 +119,7 @@ func (s *side) per() time.Duration { return s.t / time.Duration(s.n) }
 // The agent runs with its audit log on and fsynced, as users run it. The
 // headline is the worse of the two ratios.
 func BenchmarkP7(b *testing.B) {
+	settle(b)
 	ctx := context.Background()
 	ip := startInProcess(b, false)
 

@@ -44,6 +44,7 @@ func vmRSS(b *testing.B, pid int) int {
 // signatures from 8 clients; and times `trust-agent status` as a whole
 // process, the CLI's start-up with one request.
 func BenchmarkP5(b *testing.B) {
+	settle(b)
 	bin := buildBinary(b)
 	ag := startChild(b, bin)
 	pid := ag.cmd.Process.Pid

@@ -54,6 +54,7 @@ func signerRepoAs(b *testing.B, a agent.Agent, opts trust.Options, repo, signer 
 // BenchmarkP3Profile signs one tag through the Go API with the network
 // traced and the agent's calls counted: what one `trust-agent sign` does.
 func BenchmarkP3Profile(b *testing.B) {
+	settle(b)
 	ip := startInProcess(b, false)
 	n := trusttest.StartNotary(b)
 	dc := trusttest.NewDockerConfig(b, n)
@@ -108,6 +109,7 @@ func run(b *testing.B, env []string, bin string, args ...string) time.Duration {
 // audit log) against Debian's notary CLI `addhash` then `publish` with file
 // keys, on the same notary-server, alternating runs.
 func BenchmarkP3(b *testing.B) {
+	settle(b)
 	const runs = 15
 	bin := buildBinary(b)
 	notaryCLI := trusttest.RequireProgram(b, trusttest.NotaryProgram)

@@ -84,6 +84,7 @@ const (
 // details give both rates over all turns, the ratio of those (which a
 // stall does move), and the pairs' quartiles: the spread the noise left.
 func BenchmarkP1(b *testing.B) {
+	settle(b)
 	tok := softhsmtest.New(b, "13579")
 	dir := b.TempDir()
 	auditPath := filepath.Join(dir, "audit.log")
@@ -102,6 +103,7 @@ func BenchmarkP1(b *testing.B) {
 // headline stays the in-process agent's (see docs/PERFORMANCE.md, "Where
 // P1's time goes", for why the two differ).
 func BenchmarkP1Child(b *testing.B) {
+	settle(b)
 	ag := startChild(b, buildBinary(b))
 	c := dial(b, ag.sock)
 	key, err := c.Generate(context.Background(), agent.GenerateRequest{KeyMeta: agent.KeyMeta{Role: agent.RoleDelegation, Name: "bench"}})
@@ -246,6 +248,7 @@ const (
 // p50 and p99 latency, errors, over all turns. The headline is the median
 // over the rounds of 8 clients' rate ÷ one client's in the same round.
 func BenchmarkP2(b *testing.B) {
+	settle(b)
 	ip := startInProcess(b, false)
 	req := signReq(ip.key)
 	counts := []int{1, 2, 4, 8, 16}
@@ -305,6 +308,7 @@ func BenchmarkP2(b *testing.B) {
 const p6Small = 8
 
 func BenchmarkP6(b *testing.B) {
+	settle(b)
 	ip := startInProcess(b, true)
 	c := dial(b, ip.sock)
 	sized := func(n int) agent.SignRequest {
