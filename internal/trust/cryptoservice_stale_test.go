@@ -39,6 +39,19 @@ func (s *slowList) arm() {
 	s.mu.Unlock()
 }
 
+// whileListing runs change while a lookup through cs is in its List: the
+// keys read, the answer not yet given.
+func whileListing(t *testing.T, s *slowList, cs *CryptoService, change func()) {
+	t.Helper()
+	s.arm()
+	done := make(chan struct{})
+	go func() { defer close(done); cs.GetKey("the server's snapshot key") }()
+	<-s.read
+	change()
+	close(s.release)
+	<-done
+}
+
 // TestCryptoServiceStaleListAfterCreate: a lookup's List in flight while
 // another goroutine's Create makes a key. The List read the keys before the
 // key existed; it lands after Create, which found no list to add its key
@@ -47,16 +60,13 @@ func TestCryptoServiceStaleListAfterCreate(t *testing.T) {
 	a, _ := newSoftAgent(t)
 	sl := &slowList{Agent: a}
 	cs := NewCryptoService(sl, testGUN)
-	sl.arm()
-	done := make(chan struct{})
-	go func() { defer close(done); cs.GetKey("the server's snapshot key") }()
-	<-sl.read
-	k, err := cs.Create(data.CanonicalTargetsRole, testGUN, data.ECDSAKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	close(sl.release)
-	<-done
+	var k data.PublicKey
+	whileListing(t, sl, cs, func() {
+		var err error
+		if k, err = cs.Create(data.CanonicalTargetsRole, testGUN, data.ECDSAKey); err != nil {
+			t.Fatal(err)
+		}
+	})
 	if _, _, err := cs.GetPrivateKey(k.ID()); err != nil {
 		t.Fatalf("GetPrivateKey(the key this CryptoService just created) = %v", err)
 	}
@@ -74,16 +84,12 @@ func TestCryptoServiceStaleListAfterRootCertificate(t *testing.T) {
 	}
 	sl := &slowList{Agent: a}
 	cs := NewCryptoService(sl, testGUN)
-	sl.arm()
-	done := make(chan struct{})
-	go func() { defer close(done); cs.GetKey("the server's snapshot key") }()
-	<-sl.read
-	cert, err := cs.RootCertificate(root.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	close(sl.release)
-	<-done
+	var cert data.PublicKey
+	whileListing(t, sl, cs, func() {
+		if cert, err = cs.RootCertificate(root.ID()); err != nil {
+			t.Fatal(err)
+		}
+	})
 	if cs.GetKey(cert.ID()) == nil {
 		t.Fatal("GetKey(the root certificate this CryptoService just had made) = nil")
 	}
