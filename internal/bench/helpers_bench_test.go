@@ -76,8 +76,8 @@ func startInProcess(b *testing.B, noAudit bool) *inProcess {
 // settle starts a measure once the disk has written what the measures
 // before it left behind: the kernel's writeback of one measure's files
 // (P4 publishes ten thousand tags) otherwise runs during the next one's
-// turns. P6 read 10.3 in a whole make bench against 8.4-8.7 alone, and
-// 8.4-8.7 right after P4 with this.
+// turns. Run right after P4, P6 read 9.0 and 9.9 without it, 8.4 and 8.7
+// with it.
 func settle(b *testing.B) {
 	b.Helper()
 	syscall.Sync()
