@@ -95,7 +95,8 @@ func signRepo(ctx context.Context, a agent.Agent, o SignOptions, refs []imageRef
 	if err != nil {
 		return err
 	}
-	if err := ensureInitialized(ctx, a, repo, cs, o.RootKeyID, first.gun.String(), o.Out, o.ConfirmNewRoot); err != nil {
+	listed, err := ensureInitialized(ctx, a, repo, cs, o.RootKeyID, first.gun.String(), o.Out, o.ConfirmNewRoot)
+	if err != nil {
 		return err
 	}
 	roles, err := signingRoles(ctx, a, repo, cs, first.gun.String())
@@ -138,7 +139,7 @@ func signRepo(ctx context.Context, a agent.Agent, o SignOptions, refs []imageRef
 	// with the way out, rather than by the server without a reason.
 	var states map[data.RoleName]*roleState
 	if len(delegations) > 0 {
-		if states, err = delegationStates(o.Options, first, repo); err != nil {
+		if states, err = delegationStates(o.Options, first, repo, listed); err != nil {
 			return err
 		}
 	}

@@ -109,7 +109,7 @@ func signerAddOne(ctx context.Context, a agent.Agent, o SignerAddOptions, name s
 	if err != nil {
 		return err
 	}
-	if err := ensureInitialized(ctx, a, repo, cs, o.RootKeyID, repoRef, o.Out, o.ConfirmNewRoot); err != nil {
+	if _, err := ensureInitialized(ctx, a, repo, cs, o.RootKeyID, repoRef, o.Out, o.ConfirmNewRoot); err != nil {
 		return err
 	}
 	for _, role := range []data.RoleName{data.RoleName("targets/" + name), releasesRole} {
@@ -126,29 +126,32 @@ func signerAddOne(ctx context.Context, a agent.Agent, o SignerAddOptions, name s
 // ensureInitialized initialises repo, when the server has no trust data for
 // it, with the agent's root key (chosen by rootKeyID, else the only one,
 // else a new one), a new targets key on the agent and a server-managed
-// snapshot key, as docker does. Nothing is published here.
-func ensureInitialized(ctx context.Context, a agent.Agent, repo client.Repository, cs *CryptoService, rootKeyID, repoRef string, out io.Writer, confirm func(string) bool) error {
-	_, err := repo.ListRoles()
+// snapshot key, as docker does. Nothing is published here. It returns the
+// roles of a repository that has trust data, as its update found them
+// (each update re-reads and re-verifies every role: a caller that needs
+// them again uses these), and none for a repository it initialised.
+func ensureInitialized(ctx context.Context, a agent.Agent, repo client.Repository, cs *CryptoService, rootKeyID, repoRef string, out io.Writer, confirm func(string) bool) ([]client.RoleWithSignatures, error) {
+	roles, err := repo.ListRoles()
 	var notExist client.ErrRepositoryNotExist
 	switch {
 	case err == nil:
-		return nil
+		return roles, nil
 	case errors.As(err, &notExist):
 	default:
 		if _, ok := err.(client.ErrRepoNotInitialized); !ok {
-			return notaryError(repoRef, err)
+			return nil, notaryError(repoRef, err)
 		}
 	}
 	fmt.Fprintf(out, "Initializing signed repository for %s...\n", repoRef)
 	rootID, err := pickRootKey(ctx, a, rootKeyID, out, confirm)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := initialize(repo, cs, rootID); err != nil {
-		return notaryError(repoRef, err)
+		return nil, notaryError(repoRef, err)
 	}
 	fmt.Fprintf(out, "Successfully initialized %q\n", repoRef)
-	return nil
+	return nil, nil
 }
 
 // pickRootKey returns the root key to initialise a repository with.

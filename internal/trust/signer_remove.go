@@ -112,7 +112,7 @@ func signerRemove(ctx context.Context, o Options, a agent.Agent, name, repoRef, 
 	if signer.Name == "" {
 		return false, &Error{Msg: fmt.Sprintf("no signer %s for repository %s", name, repoRef), Hint: "see the signers with `trust-agent inspect --pretty " + repoRef + "`"}
 	}
-	states, err := delegationStates(o, ref, repo)
+	states, err := delegationStates(o, ref, repo, nil)
 	if err != nil {
 		return false, err
 	}

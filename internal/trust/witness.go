@@ -51,11 +51,16 @@ type roleState struct {
 func (s *roleState) broken() bool { return s.published && !s.valid }
 
 // delegationStates returns the state of every delegation role of repo
-// (opened on ref with o), updating repo from the server.
-func delegationStates(o Options, ref imageRef, repo client.Repository) (map[data.RoleName]*roleState, error) {
-	roles, err := repo.ListRoles()
-	if err != nil {
-		return nil, notaryError(ref.gun.String(), err)
+// (opened on ref with o): from listed, the roles an update in this command
+// already returned, else updating repo from the server. Within a command
+// both read the same metadata (the timestamp is fetched once per command).
+func delegationStates(o Options, ref imageRef, repo client.Repository, listed []client.RoleWithSignatures) (map[data.RoleName]*roleState, error) {
+	roles := listed
+	if roles == nil {
+		var err error
+		if roles, err = repo.ListRoles(); err != nil {
+			return nil, notaryError(ref.gun.String(), err)
+		}
 	}
 	published, err := publishedRoles(o, ref)
 	if err != nil {
@@ -75,7 +80,8 @@ func delegationStates(o Options, ref imageRef, repo client.Repository) (map[data
 // publishedRoles lists the roles whose metadata the repository's snapshot
 // names. Notary hands out only the roles it could load, so the snapshot is
 // read from the TUF cache, where notary wrote it after verifying it in the
-// update that the caller has just made (repo.ListRoles): the snapshot
+// command's last update (repo.ListRoles, or an update since: all of one
+// command's updates read the same timestamp): the snapshot
 // loads only when its hash matches the server's signed timestamp.
 func publishedRoles(o Options, ref imageRef) (map[data.RoleName]data.FileMeta, error) {
 	trustDir, err := o.trustDir()
@@ -200,7 +206,7 @@ func SignerWitness(ctx context.Context, wo WitnessOptions) error {
 	if err != nil {
 		return err
 	}
-	states, err := delegationStates(o, ref, repo)
+	states, err := delegationStates(o, ref, repo, nil)
 	if err != nil {
 		return err
 	}
