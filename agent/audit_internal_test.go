@@ -402,15 +402,16 @@ func TestAuditGroupCommit(t *testing.T) {
 	}
 }
 
-// TestAuditConcurrentRecords: many writers, one intact chain.
-func TestAuditConcurrentRecords(t *testing.T) {
-	a, path := openLog(t)
+// recordConcurrently records each events from each of writers goroutines
+// at once and returns when all have.
+func recordConcurrently(t *testing.T, a *AuditFile, writers, each int) {
+	t.Helper()
 	var wg sync.WaitGroup
-	for g := range 16 {
+	for g := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range 20 {
+			for i := range each {
 				if err := a.Record(ev(g*100 + i)); err != nil {
 					t.Error(err)
 				}
@@ -418,6 +419,12 @@ func TestAuditConcurrentRecords(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestAuditConcurrentRecords: many writers, one intact chain.
+func TestAuditConcurrentRecords(t *testing.T) {
+	a, path := openLog(t)
+	recordConcurrently(t, a, 16, 20)
 	// Every Record returned, so every group is done, and the flusher that
 	// committed the groups queued under load must have stopped.
 	a.mu.Lock()
@@ -869,19 +876,7 @@ func TestAuditCommitsConcurrent(t *testing.T) {
 			}
 		}
 	}()
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 25 {
-				if err := a.Record(ev(g*100 + i)); err != nil {
-					t.Error(err)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	recordConcurrently(t, a, 4, 25)
 	close(done)
 	<-polled
 	c, h := a.Commits(), a.Head()
