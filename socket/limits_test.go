@@ -96,14 +96,7 @@ func TestClientReconnectsAfterIdleClose(t *testing.T) {
 		func() error { _, err := c.Sign(ctx, agent.SignRequest{KeyID: "aa"}); return err },
 		func() error { _, err := c.Generate(ctx, agent.GenerateRequest{}); return err },
 	} {
-		old := c.currentConn()
-		deadline := time.Now().Add(20 * time.Second)
-		for !peerClosed(old) && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if !peerClosed(old) {
-			t.Fatal("the agent did not close the idle connection")
-		}
+		old := waitIdleClosed(t, c)
 		if err := call(); err != nil {
 			t.Fatalf("call %d after the idle close: %v", i, err)
 		}
@@ -412,4 +405,19 @@ func TestAcceptBacksOffAtEMFILE(t *testing.T) {
 			t.Fatalf("back-off %d: %v, want %v (all: %v)", i, d, want, got)
 		}
 	}
+}
+
+// waitIdleClosed waits (20 s at most) until the agent has closed c's
+// connection as idle, and returns that connection.
+func waitIdleClosed(t *testing.T, c *Client) net.Conn {
+	t.Helper()
+	old := c.currentConn()
+	deadline := time.Now().Add(20 * time.Second)
+	for !peerClosed(old) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !peerClosed(old) {
+		t.Fatal("the agent did not close the idle connection")
+	}
+	return old
 }

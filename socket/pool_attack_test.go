@@ -137,14 +137,7 @@ func TestBigSignsAfterIdleClose(t *testing.T) {
 	c := dialT(t, path)
 	ctx := context.Background()
 	for i := range 4 {
-		old := c.currentConn()
-		deadline := time.Now().Add(20 * time.Second)
-		for !peerClosed(old) && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if !peerClosed(old) {
-			t.Fatal("the agent did not close the idle connection")
-		}
+		old := waitIdleClosed(t, c)
 		data := bytes.Repeat([]byte{byte('a' + i)}, 1<<20+i)
 		if i%2 == 0 {
 			sig, err := c.Sign(ctx, agent.SignRequest{KeyID: "aa", GUN: "g", Role: "targets", Data: data})
