@@ -247,12 +247,13 @@ func (cs *CryptoService) list(refresh bool) ([]agent.KeyInfo, error) {
 // lookup finds keyID among the agent's keys by canonical ID or by the ID
 // of its root certificate for cs.gun. A miss is final: the list is the
 // agent's as of this CryptoService's List, and what the command changes
-// on the agent itself is in it (Create adds the key it makes) or empties it
-// (RootCertificate calls forget), so the next call asks the agent again. A
-// key made on the agent some other way after the List (another command, a
-// direct agent call) is not seen: one CryptoService serves one command. Notary looks up
-// the server's snapshot key in every publish: asking the agent again on a
-// miss was a second List per sign, each a walk of every token's objects.
+// on the agent itself is in it (Create adds the key it makes) or empties
+// it (RootCertificate calls forget), so the next call asks the agent
+// again. A key made on the agent some other way after the List (another
+// command, a direct agent call) is not seen: one CryptoService serves one
+// command. Notary looks up the server's snapshot key in every publish:
+// asking the agent again on a miss was a second List per sign, each a
+// walk of every token's objects.
 // For a certificate ID it also returns the certificate's public key.
 func (cs *CryptoService) lookup(keyID string) (agent.KeyInfo, data.PublicKey, error) {
 	keys, err := cs.list(false)
